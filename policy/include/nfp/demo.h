@@ -1,0 +1,55 @@
+// nfp_demo: one demonstration episode, stored as one HDF5 file in ALOHA layout.
+//
+//   /observations/qpos          [T,14] float64
+//   /observations/qvel          [T,14] float64
+//   /observations/images/head   [T,H,W,3] uint8   (only when images were recorded)
+//   /observations/object_state  [T,K] float64     (task-specific object poses)
+//   /action                     [T,14] float64    (joint targets commanded at step t)
+//   attributes on /: task (string), seed (int64), control_hz (float64),
+//                    success (int), format_version (int)
+#ifndef NFP_DEMO_H
+#define NFP_DEMO_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NFP_DEMO_FORMAT_VERSION 1
+
+typedef struct nfp_episode_ {
+  char task[64];
+  int64_t seed;
+  double control_hz;
+  int success;
+  int T;              // number of frames
+  int nq;             // joint interface width (14)
+  int nobj;           // object-state width per frame (K, may be 0)
+  int img_h, img_w;   // 0 when no images
+  double* qpos;       // [T*nq]
+  double* qvel;       // [T*nq]
+  double* action;     // [T*nq]
+  double* object_state;  // [T*nobj] or NULL
+  uint8_t* images;    // [T*img_h*img_w*3] or NULL
+} nfp_episode;
+
+// Allocate the arrays for T frames (images only if img_h*img_w > 0). 0 or -1.
+int nfp_episode_alloc(nfp_episode* ep, int T, int nq, int nobj, int img_h, int img_w);
+void nfp_episode_free(nfp_episode* ep);
+
+// Write atomically (temporary file in the same folder, then rename). 0 or -1.
+int nfp_demo_write(const char* path, const nfp_episode* ep);
+// Read and validate a file written by nfp_demo_write; images are skipped unless
+// with_images. 0, or -1 with a message naming the file and what is wrong.
+int nfp_demo_read(const char* path, nfp_episode* ep, int with_images);
+
+// List the episode files (*.hdf5, sorted by name) in a folder. Returns the count
+// and a malloc'd array of malloc'd paths in *paths, or -1.
+int nfp_demo_list(const char* dir, char*** paths);
+void nfp_demo_list_free(char** paths, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+// nfp_tasks: the simulated bi-manual rig and the task registry.
+//
+// The joint interface is 14 numbers, ALOHA order:
+//   [0..5]  left arm joints (rad)   [6]  left gripper  (0 = closed .. 1 = open)
+//   [7..12] right arm joints (rad)  [13] right gripper (0 = closed .. 1 = open)
+// Observations (qpos, qvel) and commands (joint-position targets) use this layout.
+//
+// A task owns one mjModel (read-only after load) and one mjData (mutable state).
+// A seed fully determines an episode: reset(seed) randomises the set-up with
+// nfp_rng seeded by it, and the scripted expert is deterministic given the state.
+#ifndef NFP_TASKS_H
+#define NFP_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mujoco/mujoco.h>
+
+#include "nfp/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NFP_NJ 14        // width of the joint interface
+#define NFP_ARM_DOF 6    // joints per arm
+#define NFP_LEFT 0
+#define NFP_RIGHT 1
+
+// Where the rig's pieces live inside a loaded model (resolved once by name).
+typedef struct nfp_rig_ {
+  int arm_qadr[2][NFP_ARM_DOF];   // qpos address of each arm joint
+  int arm_dofadr[2][NFP_ARM_DOF]; // qvel/dof address of each arm joint
+  int finger_qadr[2][2];          // qpos address of the two finger slides
+  int finger_dofadr[2][2];
+  int actuator[NFP_NJ];           // actuator id for each interface slot
+  int grasp_site[2];              // site between the fingertips of each arm
+  int head_camera;                // camera id of "head"
+  double finger_open;             // finger slide travel (m) that means "1 = open"
+} nfp_rig;
+
+typedef struct nfp_task_ nfp_task;
+
+// One registry entry: a task is one source file plus its MJCF.
+typedef struct nfp_task_def_ {
+  const char* name;          // "lift_pot"
+  const char* mjcf;          // path relative to the asset folder
+  const char* summary;       // one line for --help and listings
+  int step_cap;              // policy/expert control steps before failure
+  size_t state_size;         // bytes of per-episode task state (expert phase, ...)
+  // Randomise the set-up; called after mj_resetData with the rig at its home pose.
+  void (*reset)(nfp_task* t, nfp_rng* rng);
+  // Next 14-D joint target of the scripted expert (may update its phase state).
+  void (*expert)(nfp_task* t, double target[NFP_NJ]);
+  // 1 when the success condition holds in the current state.
+  int (*success)(const nfp_task* t);
+  // Object state for demos (positions, quaternions ...); returns the count written (<= cap).
+  int (*object_state)(const nfp_task* t, double* out, int cap);
+} nfp_task_def;
+
+struct nfp_task_ {
+  const nfp_task_def* def;
+  mjModel* m;          // read-only after load
+  mjData* d;
+  nfp_rig rig;
+  uint64_t seed;
+  int step;            // control steps taken since reset
+  int substeps;        // physics steps per control step
+  double control_dt;   // seconds per control step
+  double target[NFP_NJ];  // last commanded target
+  void* state;         // def->state_size bytes, zeroed at reset
+};
+
+// Registry.
+int nfp_task_count(void);
+const nfp_task_def* nfp_task_at(int i);
+const nfp_task_def* nfp_task_find(const char* name);   // NULL if unknown
+// Comma-separated names of the known tasks, for error messages.
+const char* nfp_task_names(void);
+
+// Default asset folder: $NFP_ASSETS if set, else the one compiled in.
+const char* nfp_asset_dir(void);
+
+// Load a task's model. NULL on failure, with nfp_error_last() saying why
+// (unknown task lists the known ones; a missing or broken MJCF names the file).
+nfp_task* nfp_task_create(const char* name, const char* asset_dir);
+void nfp_task_free(nfp_task* t);
+
+// Start an episode: home pose, seeded set-up, settle.
+void nfp_task_reset(nfp_task* t, uint64_t seed);
+// Command a 14-D joint target and advance one control period.
+void nfp_task_step(nfp_task* t, const double target[NFP_NJ]);
+// Current joint positions and velocities in interface layout.
+void nfp_task_observe(const nfp_task* t, double qpos[NFP_NJ], double qvel[NFP_NJ]);
+void nfp_task_expert(nfp_task* t, double target[NFP_NJ]);
+int nfp_task_success(const nfp_task* t);
+int nfp_task_object_state(const nfp_task* t, double* out, int cap);
+
+// Control rate of the rig (Hz).
+double nfp_task_control_hz(const nfp_task* t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
