@@ -22,7 +22,14 @@ int nfp_error_wrap(const char* fmt, ...) {
   vsnprintf(prefix, sizeof(prefix), fmt, ap);
   va_end(ap);
   memcpy(old, error_msg, sizeof(old));
-  snprintf(error_msg, sizeof(error_msg), "%s: %s", prefix, old);
+  // Copy by hand: snprintf("%s: %s") trips -Wformat-truncation at -O2.
+  size_t n = strlen(prefix), m = strlen(old);
+  if (n > NFP_ERROR_LEN - 3) n = NFP_ERROR_LEN - 3;
+  if (m > NFP_ERROR_LEN - 3 - n) m = NFP_ERROR_LEN - 3 - n;
+  memcpy(error_msg, prefix, n);
+  memcpy(error_msg + n, ": ", 2);
+  memcpy(error_msg + n + 2, old, m);
+  error_msg[n + 2 + m] = '\0';
   return -1;
 }
 
