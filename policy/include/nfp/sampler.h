@@ -1,0 +1,64 @@
+// nfp_sampler: action chunks from a trained model, three ways, in physical units.
+//
+//   single: u ~ N(0, sigma^2 I), one inverse pass.
+//   sbs:    Stochastic Batch Selection: N candidates for one observation in one
+//           batched inverse pass, keep the one with the highest log p(a|o).
+//   gr:     Gradient Refinement: from a single sample, `gr_steps` steps of gradient
+//           ascent on log p(a|o) w.r.t. the (normalised) chunk through the whole flow.
+//           The step is a <- a + eta * grad; a step that lowers log p is undone and
+//           eta halved, an accepted one grows eta by 1.2, so the result (the best
+//           iterate) never scores below its start. eta starts at gr_step_size.
+//
+// Every mode reports log p(a|o) of the returned chunk: the model density of the
+// normalised chunk (base N(0, I), whatever sigma), as nfp_sampler_score computes it.
+// The sampler owns all per-call scratch: one sampler per thread, one shared const model.
+#ifndef NFP_SAMPLER_H
+#define NFP_SAMPLER_H
+
+#include "nfp/encoder.h"
+#include "nfp/model.h"
+#include "nfp/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nfp_sample_mode_ {
+  NFP_SAMPLE_SINGLE = 0,
+  NFP_SAMPLE_SBS = 1,
+  NFP_SAMPLE_GR = 2,
+} nfp_sample_mode;
+
+typedef struct nfp_sample_opts_ {
+  nfp_sample_mode mode;
+  double sigma;         // base noise scale (model default 0.5)
+  int n_candidates;     // SBS N (model default 128)
+  int gr_steps;         // GR steps (model default 10)
+  double gr_step_size;  // GR initial step size (model default 0.01)
+} nfp_sample_opts;
+
+// Mode + the model's configured defaults.
+void nfp_sample_opts_default(nfp_sample_opts* opts, const nfp_model* model,
+                             nfp_sample_mode mode);
+// "single" | "sbs" | "gr" -> mode; -1 with a message otherwise.
+int nfp_sample_mode_parse(nfp_sample_mode* mode, const char* name);
+const char* nfp_sample_mode_name(nfp_sample_mode mode);
+
+typedef struct nfp_sampler_ nfp_sampler;
+
+// Scratch for up to max_candidates SBS candidates (at least 1). NULL with a message.
+nfp_sampler* nfp_sampler_create(const nfp_model* model, int max_candidates);
+void nfp_sampler_free(nfp_sampler* sampler);
+
+// chunk[horizon][action_dim] physical joint targets for one observation, *logp its
+// log-likelihood. 0, or -1 with a message (bad options, non-finite observation).
+int nfp_sampler_sample(nfp_sampler* sampler, const nfp_obs* obs, const nfp_sample_opts* opts,
+                       nfp_rng* rng, float* chunk, double* logp);
+// log p(chunk | obs) of a given physical chunk (normalised density, as reported above).
+int nfp_sampler_score(nfp_sampler* sampler, const nfp_obs* obs, const float* chunk,
+                      double* logp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
