@@ -1,0 +1,79 @@
+// nfp_dataset: training windows cut from demonstration episodes.
+//
+// Every frame t of every episode is an anchor (the window slides by one frame):
+//   observation  qpos[t], qpos[t-1], ..., qpos[t-(n_obs-1)]   (newest first, clamped at frame 0)
+//   action chunk action[t], action[t+s], ..., action[t+(H-1)s] (clamped at the last frame, i.e.
+//                the end is padded by repeating the last action)
+// Episodes are split into training and validation sets as whole episodes, so no validation
+// window shares frames with a training window. Values are stored normalised per joint to
+// [-1, 1] with statistics from the training episodes only.
+#ifndef NFP_DATASET_H
+#define NFP_DATASET_H
+
+#include <stdint.h>
+
+#include "nfp/demo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NFP_NORM_MAX_DIM 64
+#define NFP_NORM_MIN_RANGE 1e-2f  // floor on max-min, so a still joint does not blow up
+
+// Per-dimension affine map x -> 2 (x - lo) / (hi - lo) - 1.
+typedef struct nfp_norm_ {
+  int dim;
+  float lo[NFP_NORM_MAX_DIM];
+  float hi[NFP_NORM_MAX_DIM];
+} nfp_norm;
+
+void nfp_norm_apply(float* out, const double* x, const nfp_norm* norm, int n);   // n vectors
+void nfp_norm_invert(double* out, const float* y, const nfp_norm* norm, int n);  // n vectors
+
+typedef struct nfp_dataset_config_ {
+  int horizon;      // H: actions per chunk
+  int stride;       // s: frames between chunk actions
+  int n_obs;        // frames of qpos history in the observation
+  float val_frac;   // fraction of episodes held out (at least one when there are >= 2)
+  uint64_t seed;    // seeds the episode split
+} nfp_dataset_config;
+
+typedef struct nfp_dataset_ {
+  nfp_dataset_config cfg;
+  int nq;            // joint width (14)
+  int obs_dim;       // n_obs * nq
+  int act_dim;       // horizon * nq
+  int n_episodes;
+  int n_frames;      // total over all episodes
+  int* ep_start;     // [n_episodes + 1] first frame of each episode in the flat arrays
+  int* frame_ep;     // [n_frames] episode of each frame
+  char* is_val;      // [n_episodes] 1 for validation episodes
+  float* qpos;       // [n_frames * nq] normalised
+  float* action;     // [n_frames * nq] normalised
+  int n_train, n_val;
+  int* train_idx;    // [n_train] anchor frames of training windows
+  int* val_idx;      // [n_val] anchor frames of validation windows
+  nfp_norm state_norm;
+  nfp_norm action_norm;
+} nfp_dataset;
+
+void nfp_dataset_config_default(nfp_dataset_config* cfg);
+
+// Build from episodes in memory (all must share nq). 0, or -1 with a message.
+int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
+                      const nfp_dataset_config* cfg);
+
+// Read every episode in a folder (nfp_demo_list + nfp_demo_read, no images) and build.
+// Fails naming the folder when it is missing or empty, and the file when one is corrupt.
+int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg);
+
+void nfp_dataset_free(nfp_dataset* ds);
+
+// Gather the windows at anchors[0..n): obs [n * obs_dim], act [n * act_dim], normalised.
+void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int* anchors, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

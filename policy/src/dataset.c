@@ -1,0 +1,212 @@
+// Training windows from demonstration episodes (see nfp/dataset.h for the layout).
+#include "nfp/dataset.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfp/error.h"
+#include "nfp/rng.h"
+
+void nfp_norm_apply(float* out, const double* x, const nfp_norm* norm, int n) {
+  int d = norm->dim;
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < d; j++) {
+      double lo = norm->lo[j], hi = norm->hi[j];
+      out[i * d + j] = (float)(2.0 * (x[i * d + j] - lo) / (hi - lo) - 1.0);
+    }
+  }
+}
+
+void nfp_norm_invert(double* out, const float* y, const nfp_norm* norm, int n) {
+  int d = norm->dim;
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < d; j++) {
+      double lo = norm->lo[j], hi = norm->hi[j];
+      out[i * d + j] = lo + 0.5 * ((double)y[i * d + j] + 1.0) * (hi - lo);
+    }
+  }
+}
+
+void nfp_dataset_config_default(nfp_dataset_config* cfg) {
+  cfg->horizon = 8;
+  cfg->stride = 4;
+  cfg->n_obs = 2;
+  cfg->val_frac = 0.1f;
+  cfg->seed = 1;
+}
+
+// min/max over the training episodes' frames of one field, range floored around the middle.
+static void norm_fit(nfp_norm* norm, const nfp_episode* eps, int n_episodes, const char* is_val,
+                     int nq, int use_action) {
+  norm->dim = nq;
+  for (int j = 0; j < nq; j++) {
+    norm->lo[j] = FLT_MAX;
+    norm->hi[j] = -FLT_MAX;
+  }
+  for (int e = 0; e < n_episodes; e++) {
+    if (is_val[e]) continue;
+    const double* x = use_action ? eps[e].action : eps[e].qpos;
+    for (int t = 0; t < eps[e].T; t++) {
+      for (int j = 0; j < nq; j++) {
+        float v = (float)x[t * nq + j];
+        if (v < norm->lo[j]) norm->lo[j] = v;
+        if (v > norm->hi[j]) norm->hi[j] = v;
+      }
+    }
+  }
+  for (int j = 0; j < nq; j++) {
+    if (norm->hi[j] - norm->lo[j] < NFP_NORM_MIN_RANGE) {
+      float mid = 0.5f * (norm->lo[j] + norm->hi[j]);
+      norm->lo[j] = mid - 0.5f * NFP_NORM_MIN_RANGE;
+      norm->hi[j] = mid + 0.5f * NFP_NORM_MIN_RANGE;
+    }
+  }
+}
+
+// Seeded choice of validation episodes: a shuffled order, the first n_val held out.
+static void split_episodes(char* is_val, int n_episodes, float val_frac, uint64_t seed) {
+  memset(is_val, 0, (size_t)n_episodes);
+  if (n_episodes < 2 || val_frac <= 0.0f) return;
+  int n_val = (int)lrintf(val_frac * (float)n_episodes);
+  if (n_val < 1) n_val = 1;
+  if (n_val > n_episodes - 1) n_val = n_episodes - 1;
+  int* order = malloc(sizeof(int) * (size_t)n_episodes);
+  for (int i = 0; i < n_episodes; i++) order[i] = i;
+  nfp_rng rng;
+  nfp_rng_seed(&rng, seed ^ 0x5eed5917ULL);
+  for (int i = n_episodes - 1; i > 0; i--) {
+    int j = (int)(nfp_rng_next(&rng) % (uint64_t)(i + 1));
+    int tmp = order[i];
+    order[i] = order[j];
+    order[j] = tmp;
+  }
+  for (int i = 0; i < n_val; i++) is_val[order[i]] = 1;
+  free(order);
+}
+
+int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
+                      const nfp_dataset_config* cfg) {
+  memset(ds, 0, sizeof(*ds));
+  if (n_episodes < 1) return nfp_error_set("dataset: no episodes");
+  if (cfg->horizon < 1 || cfg->stride < 1 || cfg->n_obs < 1) {
+    return nfp_error_set("dataset: horizon, stride and n_obs must be >= 1 (got %d, %d, %d)",
+                         cfg->horizon, cfg->stride, cfg->n_obs);
+  }
+  int nq = eps[0].nq;
+  if (nq < 1 || nq > NFP_NORM_MAX_DIM) return nfp_error_set("dataset: bad joint width %d", nq);
+  int n_frames = 0;
+  for (int e = 0; e < n_episodes; e++) {
+    if (eps[e].nq != nq) {
+      return nfp_error_set("dataset: episode %d has %d joints, episode 0 has %d", e, eps[e].nq, nq);
+    }
+    if (eps[e].T < 1) return nfp_error_set("dataset: episode %d has no frames", e);
+    if (n_frames > (1 << 30) - eps[e].T) return nfp_error_set("dataset: too many frames");
+    n_frames += eps[e].T;
+  }
+  ds->cfg = *cfg;
+  ds->nq = nq;
+  ds->obs_dim = cfg->n_obs * nq;
+  ds->act_dim = cfg->horizon * nq;
+  ds->n_episodes = n_episodes;
+  ds->n_frames = n_frames;
+  ds->ep_start = malloc(sizeof(int) * (size_t)(n_episodes + 1));
+  ds->frame_ep = malloc(sizeof(int) * (size_t)n_frames);
+  ds->is_val = malloc((size_t)n_episodes);
+  ds->qpos = malloc(sizeof(float) * (size_t)n_frames * (size_t)nq);
+  ds->action = malloc(sizeof(float) * (size_t)n_frames * (size_t)nq);
+  ds->train_idx = malloc(sizeof(int) * (size_t)n_frames);
+  ds->val_idx = malloc(sizeof(int) * (size_t)n_frames);
+  if (!ds->ep_start || !ds->frame_ep || !ds->is_val || !ds->qpos || !ds->action ||
+      !ds->train_idx || !ds->val_idx) {
+    nfp_dataset_free(ds);
+    return nfp_error_set("dataset: out of memory for %d frames", n_frames);
+  }
+
+  split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed);
+  norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, nq, 0);
+  norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, 1);
+
+  int f = 0;
+  for (int e = 0; e < n_episodes; e++) {
+    ds->ep_start[e] = f;
+    nfp_norm_apply(ds->qpos + (size_t)f * nq, eps[e].qpos, &ds->state_norm, eps[e].T);
+    nfp_norm_apply(ds->action + (size_t)f * nq, eps[e].action, &ds->action_norm, eps[e].T);
+    for (int t = 0; t < eps[e].T; t++, f++) {
+      ds->frame_ep[f] = e;
+      if (ds->is_val[e]) {
+        ds->val_idx[ds->n_val++] = f;
+      } else {
+        ds->train_idx[ds->n_train++] = f;
+      }
+    }
+  }
+  ds->ep_start[n_episodes] = f;
+  return 0;
+}
+
+int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg) {
+  memset(ds, 0, sizeof(*ds));
+  char** paths = NULL;
+  int n = nfp_demo_list(dir, &paths);
+  if (n < 0) return nfp_error_wrap("reading demos from '%s'", dir);
+  if (n == 0) {
+    nfp_demo_list_free(paths, n);
+    return nfp_error_set("no episode files (*.hdf5) in '%s'", dir);
+  }
+  nfp_episode* eps = calloc((size_t)n, sizeof(nfp_episode));
+  int rc = eps ? 0 : nfp_error_set("dataset: out of memory for %d episodes", n);
+  int n_read = 0;
+  for (; rc == 0 && n_read < n; n_read++) {
+    if (nfp_demo_read(paths[n_read], &eps[n_read], 0) != 0) {
+      // nfp_demo_read names the file; keep that message as is.
+      rc = -1;
+      break;
+    }
+    if (eps[n_read].nq != eps[0].nq) {
+      rc = nfp_error_set("%s: %d joints, but %s has %d", paths[n_read], eps[n_read].nq,
+                         paths[0], eps[0].nq);
+      n_read++;
+      break;
+    }
+  }
+  if (rc == 0) rc = nfp_dataset_build(ds, eps, n, cfg);
+  for (int i = 0; i < n_read && eps; i++) nfp_episode_free(&eps[i]);
+  free(eps);
+  nfp_demo_list_free(paths, n);
+  return rc;
+}
+
+void nfp_dataset_free(nfp_dataset* ds) {
+  free(ds->ep_start);
+  free(ds->frame_ep);
+  free(ds->is_val);
+  free(ds->qpos);
+  free(ds->action);
+  free(ds->train_idx);
+  free(ds->val_idx);
+  memset(ds, 0, sizeof(*ds));
+}
+
+void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int* anchors, int n) {
+  int nq = ds->nq;
+  size_t row = sizeof(float) * (size_t)nq;
+  for (int i = 0; i < n; i++) {
+    int f = anchors[i];
+    int e = ds->frame_ep[f];
+    int first = ds->ep_start[e], last = ds->ep_start[e + 1] - 1;
+    float* o = obs + (size_t)i * ds->obs_dim;
+    for (int k = 0; k < ds->cfg.n_obs; k++) {
+      int g = f - k;
+      if (g < first) g = first;
+      memcpy(o + k * nq, ds->qpos + (size_t)g * nq, row);
+    }
+    float* a = act + (size_t)i * ds->act_dim;
+    for (int h = 0; h < ds->cfg.horizon; h++) {
+      int g = f + h * ds->cfg.stride;
+      if (g > last) g = last;
+      memcpy(a + h * nq, ds->action + (size_t)g * nq, row);
+    }
+  }
+}
