@@ -35,6 +35,7 @@ typedef struct nfp_rig_ {
   int finger_dofadr[2][2];
   int actuator[NFP_NJ];           // actuator id for each interface slot
   int grasp_site[2];              // site between the fingertips of each arm
+  int base_body[2];               // arm base body (its frame says where the arm faces)
   int head_camera;                // camera id of "head"
   double finger_open;             // finger slide travel (m) that means "1 = open"
 } nfp_rig;
@@ -48,10 +49,14 @@ typedef struct nfp_task_def_ {
   const char* summary;       // one line for --help and listings
   int step_cap;              // policy/expert control steps before failure
   size_t state_size;         // bytes of per-episode task state (expert phase, ...)
+  // Check a freshly loaded model has the task's own elements; 0, or -1 with the error set.
+  int (*check)(const mjModel* m);
   // Randomise the set-up; called after mj_resetData with the rig at its home pose.
   void (*reset)(nfp_task* t, nfp_rng* rng);
   // Next 14-D joint target of the scripted expert (may update its phase state).
   void (*expert)(nfp_task* t, double target[NFP_NJ]);
+  // 1 when the scripted expert has played its whole script (it then holds still).
+  int (*expert_done)(const nfp_task* t);
   // 1 when the success condition holds in the current state.
   int (*success)(const nfp_task* t);
   // Object state for demos (positions, quaternions ...); returns the count written (<= cap).
@@ -69,6 +74,7 @@ struct nfp_task_ {
   double control_dt;   // seconds per control step
   double target[NFP_NJ];  // last commanded target
   void* state;         // def->state_size bytes, zeroed at reset
+  mjData* kin;         // kinematics scratch for IK and the experts; never stepped
 };
 
 // Registry.
@@ -88,12 +94,16 @@ void nfp_task_free(nfp_task* t);
 
 // Start an episode: home pose, seeded set-up, settle.
 void nfp_task_reset(nfp_task* t, uint64_t seed);
-// Command a 14-D joint target and advance one control period.
+// Command a 14-D joint target and advance one control period. The target is
+// clamped to the joint and gripper limits first. One control period is
+// `substeps` physics steps: 30 x 2 ms = 60 ms, i.e. about 16.7 Hz as RoboTwin.
 void nfp_task_step(nfp_task* t, const double target[NFP_NJ]);
 // Current joint positions and velocities in interface layout.
 void nfp_task_observe(const nfp_task* t, double qpos[NFP_NJ], double qvel[NFP_NJ]);
 void nfp_task_expert(nfp_task* t, double target[NFP_NJ]);
 int nfp_task_success(const nfp_task* t);
+// 1 once the scripted expert has finished its script (collectors may stop there).
+int nfp_task_expert_done(const nfp_task* t);
 int nfp_task_object_state(const nfp_task* t, double* out, int cap);
 
 // Control rate of the rig (Hz).
