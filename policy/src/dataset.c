@@ -87,7 +87,8 @@ static void split_episodes(char* is_val, int n_episodes, float val_frac, uint64_
 }
 
 int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
-                      const nfp_dataset_config* cfg) {
+                      const nfp_dataset_config* cfg, const nfp_norm* state_norm,
+                      const nfp_norm* action_norm) {
   memset(ds, 0, sizeof(*ds));
   if (n_episodes < 1) return nfp_error_set("dataset: no episodes");
   if (cfg->horizon < 1 || cfg->stride < 1 || cfg->n_obs < 1) {
@@ -125,8 +126,18 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
   }
 
   split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed);
-  norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, nq, 0);
-  norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, 1);
+  if (state_norm && action_norm) {
+    if (state_norm->dim != nq || action_norm->dim != nq) {
+      nfp_dataset_free(ds);
+      return nfp_error_set("dataset: statistics for %d/%d joints, demos have %d",
+                           state_norm->dim, action_norm->dim, nq);
+    }
+    ds->state_norm = *state_norm;
+    ds->action_norm = *action_norm;
+  } else {
+    norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, nq, 0);
+    norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, 1);
+  }
 
   int f = 0;
   for (int e = 0; e < n_episodes; e++) {
@@ -146,7 +157,8 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
   return 0;
 }
 
-int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg) {
+int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg,
+                     const nfp_norm* state_norm, const nfp_norm* action_norm) {
   memset(ds, 0, sizeof(*ds));
   char** paths = NULL;
   int n = nfp_demo_list(dir, &paths);
@@ -171,7 +183,7 @@ int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config*
       break;
     }
   }
-  if (rc == 0) rc = nfp_dataset_build(ds, eps, n, cfg);
+  if (rc == 0) rc = nfp_dataset_build(ds, eps, n, cfg, state_norm, action_norm);
   for (int i = 0; i < n_read && eps; i++) nfp_episode_free(&eps[i]);
   free(eps);
   nfp_demo_list_free(paths, n);

@@ -37,7 +37,7 @@ static void test_windows(void** state) {
   cfg.stride = 3;
   cfg.n_obs = 3;
   nfp_dataset ds;
-  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg), 0);
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
   assert_int_equal(ds.n_train, 10);  // one episode: nothing held out, one window per frame
   assert_int_equal(ds.n_val, 0);
   assert_int_equal(ds.obs_dim, 3 * NQ);
@@ -77,7 +77,7 @@ static void test_split_by_episode(void** state) {
   cfg.val_frac = 0.1f;
   cfg.seed = 7;
   nfp_dataset ds;
-  assert_int_equal(nfp_dataset_build(&ds, eps, NE, &cfg), 0);
+  assert_int_equal(nfp_dataset_build(&ds, eps, NE, &cfg, NULL, NULL), 0);
   int n_val_eps = 0, val_frames = 0;
   for (int e = 0; e < NE; e++) {
     n_val_eps += ds.is_val[e];
@@ -101,10 +101,10 @@ static void test_split_by_episode(void** state) {
 
   // Same seed, same split; two episodes always give one held out.
   nfp_dataset ds2;
-  assert_int_equal(nfp_dataset_build(&ds2, eps, NE, &cfg), 0);
+  assert_int_equal(nfp_dataset_build(&ds2, eps, NE, &cfg, NULL, NULL), 0);
   assert_memory_equal(ds.is_val, ds2.is_val, NE);
   nfp_dataset_free(&ds2);
-  assert_int_equal(nfp_dataset_build(&ds2, eps, 2, &cfg), 0);
+  assert_int_equal(nfp_dataset_build(&ds2, eps, 2, &cfg, NULL, NULL), 0);
   assert_int_equal(ds2.is_val[0] + ds2.is_val[1], 1);
   nfp_dataset_free(&ds2);
   nfp_dataset_free(&ds);
@@ -132,7 +132,7 @@ static void test_norm_round_trip(void** state) {
   nfp_dataset_config cfg;
   nfp_dataset_config_default(&cfg);
   nfp_dataset ds;
-  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg), 0);
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
   assert_float_equal(ds.state_norm.hi[1] - ds.state_norm.lo[1], NFP_NORM_MIN_RANGE, 1e-6);
   assert_float_equal(ds.qpos[1], 0.0, 1e-3);
   nfp_dataset_free(&ds);
@@ -144,8 +144,8 @@ static void test_bad_input(void** state) {
   nfp_dataset ds;
   nfp_dataset_config cfg;
   nfp_dataset_config_default(&cfg);
-  assert_int_equal(nfp_dataset_build(&ds, NULL, 0, &cfg), -1);
-  assert_int_equal(nfp_dataset_load(&ds, "/nonexistent/nfp/demos", &cfg), -1);
+  assert_int_equal(nfp_dataset_build(&ds, NULL, 0, &cfg, NULL, NULL), -1);
+  assert_int_equal(nfp_dataset_load(&ds, "/nonexistent/nfp/demos", &cfg, NULL, NULL), -1);
   assert_non_null(strstr(nfp_error_last(), "/nonexistent/nfp/demos"));
 }
 

@@ -60,13 +60,17 @@ typedef struct nfp_dataset_ {
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg);
 
-// Build from episodes in memory (all must share nq). 0, or -1 with a message.
+// Build from episodes in memory (all must share nq). The statistics are fitted on the
+// training episodes unless state_norm and action_norm are given (e.g. from a checkpoint
+// being resumed); then they are used as they are. 0, or -1 with a message.
 int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
-                      const nfp_dataset_config* cfg);
+                      const nfp_dataset_config* cfg, const nfp_norm* state_norm,
+                      const nfp_norm* action_norm);
 
 // Read every episode in a folder (nfp_demo_list + nfp_demo_read, no images) and build.
 // Fails naming the folder when it is missing or empty, and the file when one is corrupt.
-int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg);
+int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg,
+                     const nfp_norm* state_norm, const nfp_norm* action_norm);
 
 void nfp_dataset_free(nfp_dataset* ds);
 

@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "nfp/dataset.h"
+#include "nfp/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +82,83 @@ void nfp_ema_update(nfp_ema* ema, const float* params);
 
 // Train (blue) and validation (orange, may be NULL) values per epoch as a PNG.
 int nfp_curve_write_png(const char* path, const float* train, const float* val, int n);
+
+//---------------------------------- training loop --------------------------------------------
+
+typedef struct nfp_train_config_ {
+  int epochs;          // passes over the training windows
+  int batch;           // stage-3 batch (stages 1, 2 use batch/4, batch/2)
+  float lr;            // stage-1 learning rate
+  float weight_decay;  // AdamW decoupled decay, weight matrices only
+  float beta1, beta2, eps;
+  float clip;          // max global gradient norm (<= 0: off)
+  float ema_decay;     // EMA of the weights; the EMA is evaluated and saved
+  float action_noise;  // std of Gaussian noise on normalised training actions (0: off)
+  uint64_t seed;       // shuffling and noise (epoch e uses a stream derived from seed, e)
+  int ckpt_every;      // epochs between periodic checkpoints (0: only at the end)
+} nfp_train_config;
+
+void nfp_train_config_default(nfp_train_config* cfg);
+
+// Everything one training run holds. The model's params are the live weights.
+typedef struct nfp_trainer_ {
+  nfp_model* model;
+  const nfp_dataset* ds;
+  nfp_train_config cfg;
+  nfp_schedule sched;
+  nfp_model_ws* ws;
+  nfp_adamw opt;
+  nfp_ema ema;
+  float* grads;         // [num_params]
+  uint8_t* decay_mask;  // [num_params] 1 on weight matrices
+  float* obs;           // [max_batch * obs_dim] batch buffers
+  float* act;           // [max_batch * act_dim]
+  double* logp;         // [max_batch]
+  double* dlogp;        // [max_batch]
+  int* order;           // [n_train] shuffled anchors
+  int epoch;            // epochs completed
+  long step;            // optimiser steps taken
+  float* hist_train;    // [cfg.epochs] mean training NLL per epoch (live weights)
+  float* hist_val;      // [cfg.epochs] validation NLL per epoch (EMA weights; NaN if none)
+  double samples_per_s; // training throughput of the last epoch
+  double seconds;       // wall time spent in epochs so far (this process)
+} nfp_trainer;
+
+// Model and dataset must agree (chunk and observation sizes); the model's normalisation
+// statistics are set from the dataset. 0, or -1 with a message.
+int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
+                     const nfp_train_config* cfg);
+void nfp_trainer_free(nfp_trainer* tr);
+
+// One AdamW step on the windows at anchors[0..n) with rate lr; *nll = their mean NLL
+// (nats per normalised chunk) before the step.
+int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll);
+// Mean NLL of the EMA weights over the windows at anchors[0..n) (no update).
+int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll);
+// One epoch (shuffled, batch and rate from the schedule), then validation; fills the history.
+int nfp_trainer_epoch(nfp_trainer* tr);
+
+// Checkpoint: the EMA weights as the model, the configuration in __metadata__
+// ("train_config", "train_state" JSON), and for --resume the live weights, AdamW moments
+// and the NLL history as "train.*" tensors. Atomic.
+int nfp_trainer_save(const nfp_trainer* tr, const char* path, const char* data_dir);
+// Restore live weights, EMA weights, AdamW moments and step count, epoch counter and
+// history from a checkpoint written by nfp_trainer_save for the same model configuration.
+int nfp_trainer_resume(nfp_trainer* tr, const char* path);
+
+// Epochs from tr->epoch to cfg.epochs with a progress line each on log (may be NULL),
+// a checkpoint every ckpt_every epochs and at the end, and the curve PNG beside it
+// (nfp_train_curve_path). 0, or -1 with a message.
+int nfp_trainer_run(nfp_trainer* tr, const char* out_path, const char* data_dir, FILE* log);
+
+// "x.safetensors" -> "x.curve.png" (other names: name + ".curve.png"). Caller frees.
+char* nfp_train_curve_path(const char* out_path);
+
+// The training configuration stored with a checkpoint (read back for --resume).
+char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_config* dcfg,
+                               const char* data_dir);
+int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
+                               const char* json);
 
 #ifdef __cplusplus
 }
