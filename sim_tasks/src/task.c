@@ -33,6 +33,10 @@ nfp_task* nfp_task_create(const char* name, const char* asset_dir) {
   char err[1024] = "";
   mjModel* m = mj_loadXML(path, NULL, err, sizeof(err));
   if (!m) {
+    // MuJoCo's parser messages span lines; keep ours on one.
+    for (char* c = err; *c; c++) if (*c == '\n') *c = ' ';
+    size_t n = strlen(err);
+    while (n && err[n - 1] == ' ') err[--n] = '\0';
     nfp_error_set("task '%s': cannot load '%s': %s", name, path, err);
     return NULL;
   }

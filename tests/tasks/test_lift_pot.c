@@ -1,0 +1,159 @@
+// Lift Pot: seeded set-ups (deterministic, within the stated ranges), the success
+// check on hand-made states, and the scripted expert on a fixed set of seeds.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ik.h"
+#include "near.h"
+#include "nfp/error.h"
+#include "nfp/tasks.h"
+
+static int setup(void** state) {
+  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
+  if (!t) fail_msg("%s", nfp_error_last());
+  *state = t;
+  return 0;
+}
+
+static int teardown(void** state) {
+  nfp_task_free(*state);
+  return 0;
+}
+
+static double pot_yaw(const double* obj) {
+  return 2 * atan2(obj[6], obj[3]);   // quaternion about z: (cos y/2, 0, 0, sin y/2)
+}
+
+static void test_reset_deterministic(void** state) {
+  nfp_task* t = *state;
+  const mjModel* m = t->m;
+  double qpos0[m->nq], qpos1[m->nq], target[NFP_NJ];
+  for (int pass = 0; pass < 2; pass++) {
+    nfp_task_reset(t, 100042);
+    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
+  }
+  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+  // A different seed in between must not leak into the next episode.
+  for (int pass = 0; pass < 2; pass++) {
+    nfp_task_reset(t, 100042);
+    for (int k = 0; k < 60; k++) {
+      nfp_task_expert(t, target);
+      nfp_task_step(t, target);
+    }
+    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
+    nfp_task_reset(t, 5);
+  }
+  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+}
+
+static void test_setups_vary_within_ranges(void** state) {
+  nfp_task* t = *state;
+  double obj[7], first[7];
+  double lo[3] = {1, 1, 1}, hi[3] = {-1, -1, -1};
+  assert_int_equal(nfp_task_object_state(t, obj, 6), -1);   // too small a buffer
+  for (int seed = 0; seed < 60; seed++) {
+    nfp_task_reset(t, 100000 + seed);
+    assert_int_equal(nfp_task_object_state(t, obj, 7), 7);
+    if (seed == 0) memcpy(first, obj, sizeof(first));
+    else assert_memory_not_equal(first, obj, sizeof(first));
+    double v[3] = {obj[0], obj[1], pot_yaw(obj)};
+    assert_true(fabs(v[0]) <= 0.05 + 1e-3 && fabs(v[1]) <= 0.05 + 1e-3);
+    assert_true(fabs(v[2]) <= mjPI / 8 + 1e-3);
+    assert_near(obj[2], 0.795, 2e-3);   // resting on the table
+    for (int i = 0; i < 3; i++) lo[i] = fmin(lo[i], v[i]), hi[i] = fmax(hi[i], v[i]);
+  }
+  // The draws spread over most of their ranges.
+  assert_true(lo[0] < -0.03 && hi[0] > 0.03);
+  assert_true(lo[1] < -0.03 && hi[1] > 0.03);
+  assert_true(lo[2] < -0.25 && hi[2] > 0.25);
+}
+
+// Pot at (x, y, z) turned by yaw about z and then tilted by `tilt` about its
+// handle-to-handle axis; grippers IK'd onto the handles when `held`, else at home.
+static void pose_scene(nfp_task* t, double dz, double tilt, int held) {
+  const mjModel* m = t->m;
+  mjData* d = t->d;
+  int pot = mj_name2id(m, mjOBJ_BODY, "pot");
+  double* q = d->qpos + m->jnt_qposadr[m->body_jntadr[pot]];
+  double yaw = pot_yaw(q), qyaw[4], qtilt[4], axis_z[3] = {0, 0, 1}, axis_x[3] = {1, 0, 0};
+  mju_axisAngle2Quat(qyaw, axis_z, yaw);
+  mju_axisAngle2Quat(qtilt, axis_x, tilt);
+  mju_mulQuat(q + 3, qyaw, qtilt);
+  q[2] += dz;
+  mju_zero(d->qvel, m->nv);
+  mj_forward(m, d);
+  if (held) {
+    const char* site[2] = {"handle_left", "handle_right"};
+    for (int a = 0; a < 2; a++) {
+      const double* h = d->site_xpos + 3 * mj_name2id(m, mjOBJ_SITE, site[a]);
+      nfp_pose goal;
+      nfp_pose_topdown(&goal, t, a, h, yaw + mjPI / 2);
+      double qa[NFP_ARM_DOF];
+      for (int j = 0; j < NFP_ARM_DOF; j++) qa[j] = d->qpos[t->rig.arm_qadr[a][j]];
+      mju_copy(t->kin->qpos, d->qpos, m->nq);
+      assert_int_equal(nfp_ik_solve(qa, t, a, &goal), 0);
+      for (int j = 0; j < NFP_ARM_DOF; j++) d->qpos[t->rig.arm_qadr[a][j]] = qa[j];
+    }
+    mj_forward(m, d);
+  }
+}
+
+static void test_success_check(void** state) {
+  nfp_task* t = *state;
+  struct {
+    double dz, tilt;
+    int held, success;
+    const char* what;
+  } cases[] = {
+    {0.00, 0.0, 0, 0, "on the table"},
+    {0.00, 0.0, 1, 0, "grasped on the table"},
+    {0.10, 0.0, 1, 1, "lifted 10 cm and held"},
+    {0.085, 0.0, 1, 1, "lifted 8.5 cm and held"},
+    {0.06, 0.0, 1, 0, "lifted only 6 cm"},
+    {0.10, 0.0, 0, 0, "lifted but grippers away"},
+    {0.10, 0.5, 1, 1, "lifted, tilted 29 degrees (up.z 0.88)"},
+    {0.10, 0.8, 1, 0, "lifted, tilted 46 degrees (up.z 0.70)"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    nfp_task_reset(t, 100007);
+    pose_scene(t, cases[i].dz, cases[i].tilt, cases[i].held);
+    if (nfp_task_success(t) != cases[i].success) fail_msg("case '%s'", cases[i].what);
+  }
+}
+
+static void test_expert_succeeds(void** state) {
+  nfp_task* t = *state;
+  double target[NFP_NJ];
+  for (uint64_t seed = 100000; seed < 100010; seed++) {
+    nfp_task_reset(t, seed);
+    assert_false(nfp_task_success(t));
+    assert_false(nfp_task_expert_done(t));
+    while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
+      nfp_task_expert(t, target);
+      nfp_task_step(t, target);
+    }
+    assert_true(nfp_task_expert_done(t));
+    if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
+    // Lifted level: the pot rose about the scripted 12 cm and did not tilt.
+    double obj[7];
+    nfp_task_object_state(t, obj, 7);
+    assert_near(obj[2], 0.795 + 0.12, 0.01);
+    int pot = mj_name2id(t->m, mjOBJ_BODY, "pot");
+    assert_true(t->d->xmat[9 * pot + 8] > 0.99);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_reset_deterministic),
+    cmocka_unit_test(test_setups_vary_within_ranges),
+    cmocka_unit_test(test_success_check),
+    cmocka_unit_test(test_expert_succeeds),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
