@@ -1,7 +1,10 @@
 // Damped-least-squares IK on the grasp site of one arm.
 #include "ik.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "nfp/error.h"
 
 #define IK_ITERS 100        // iterations per solve (warm starts converge in a few)
 #define IK_ROT_WEIGHT 0.2   // metres per radian: how much orientation error counts
@@ -47,9 +50,10 @@ int nfp_ik_solve(double q[NFP_ARM_DOF], nfp_task* t, int arm, const nfp_pose* go
   double jjt[36], err[6], y[6], dq[NFP_ARM_DOF];
   double best[NFP_ARM_DOF], best_cost = mjMAXVAL, best_ep = 0, best_er = 0;
 
-  mj_markStack(kin);
-  mjtNum* jacp = mj_stackAllocNum(kin, 3 * nv);
-  mjtNum* jacr = mj_stackAllocNum(kin, 3 * nv);
+  // Heap, not mj_markStack: the sanitizer build of our code links a plain MuJoCo.
+  mjtNum* jacp = malloc(6 * nv * sizeof(mjtNum));
+  if (!jacp) return nfp_error_set("IK: out of memory");
+  mjtNum* jacr = jacp + 3 * nv;
   for (int it = 0; it <= IK_ITERS; it++) {
     nfp_pose cur;
     kin_set(t, arm, q);
@@ -87,7 +91,7 @@ int nfp_ik_solve(double q[NFP_ARM_DOF], nfp_task* t, int arm, const nfp_pose* go
       q[j] = mju_clip(q[j] + scale * dq[j], m->jnt_range[2 * jnt], m->jnt_range[2 * jnt + 1]);
     }
   }
-  mj_freeStack(kin);
+  free(jacp);
   memcpy(q, best, sizeof(best));
   return best_ep < IK_TOL_POS && best_er < IK_TOL_ROT ? 0 : -1;
 }

@@ -20,7 +20,8 @@ void nfp_ik_forward(nfp_pose* pose, nfp_task* t, int arm, const double q[NFP_ARM
 // Solve for joint angles that put the grasp site of `arm` at `goal`.
 // q holds the warm start on entry (use the last command for smooth motion) and
 // the best solution found on exit, always within the joint limits.
-// Returns 0 when within 1 mm and 0.01 rad of the goal, -1 otherwise.
+// Returns 0 when within 1 mm and 0.01 rad of the goal, -1 otherwise (or with
+// the error set when out of memory).
 int nfp_ik_solve(double q[NFP_ARM_DOF], nfp_task* t, int arm, const nfp_pose* goal);
 
 // Top-down grasp pose at pos: approach straight down, fingers closing along
