@@ -1,11 +1,189 @@
-// Placeholder until the collect verb lands; replaced by its owner.
+// nfp collect: run a task's scripted expert on consecutive seeds and save each
+// successful episode as one HDF5 demo file.
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "agent.h"
+#include "args.h"
+#include "clock.h"
 #include "commands.h"
+#include "files.h"
+#include "nfp/demo.h"
+#include "nfp/error.h"
+#include "nfp/render.h"
+#include "nfp/tasks.h"
+#include "rollout.h"
+
+#define OBJ_CAP 256  // widest object state a task may report
+
+typedef struct {
+  nfp_task* task;
+  nfp_agent* agent;
+  nfp_renderer* renderer;  // NULL without --images
+  nfp_episode ep;          // buffers sized for the step cap, reused across seeds
+} collector;
+
+// One episode: record the observation, then the target commanded from it.
+static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
+  nfp_episode* ep = &c->ep;
+  if (nfp_rollout_begin(r, c->task, c->agent, seed)) return -1;
+  while (!r->done) {
+    int t = r->steps;
+    nfp_task_observe(c->task, ep->qpos + (size_t)t * NFP_NJ, ep->qvel + (size_t)t * NFP_NJ);
+    if (ep->nobj > 0) {
+      int k = nfp_task_object_state(c->task, ep->object_state + (size_t)t * ep->nobj, ep->nobj);
+      if (k != ep->nobj) {
+        return nfp_error_set("task %s reported %d object-state values at step %d, %d at reset",
+                             c->task->def->name, k, t, ep->nobj);
+      }
+    }
+    if (c->renderer) {
+      uint8_t* img = ep->images + (size_t)t * ep->img_h * ep->img_w * 3;
+      if (nfp_render_camera(img, c->renderer, c->task->m, c->task->d, c->task->rig.head_camera)) {
+        return nfp_error_wrap("rendering the head camera");
+      }
+    }
+    if (nfp_rollout_step(r, ep->action + (size_t)t * NFP_NJ)) return -1;
+  }
+  ep->T = r->steps;
+  ep->seed = (int64_t)seed;
+  ep->success = r->success;
+  return 0;
+}
+
+static int collector_open(collector* c, const char* task_name, const char* assets, int images) {
+  memset(c, 0, sizeof(*c));
+  c->task = nfp_task_create(task_name, assets);
+  if (!c->task) return -1;
+  nfp_agent_spec spec = {"expert", NULL};
+  c->agent = nfp_agent_create(&spec);
+  if (!c->agent) return -1;
+  double probe[OBJ_CAP];
+  nfp_task_reset(c->task, 0);
+  int nobj = nfp_task_object_state(c->task, probe, OBJ_CAP);
+  if (nobj < 0 || nobj > OBJ_CAP)
+    return nfp_error_set("task %s: bad object-state size %d", task_name, nobj);
+  int h = images ? NFP_HEAD_H : 0, w = images ? NFP_HEAD_W : 0;
+  if (nfp_episode_alloc(&c->ep, c->task->def->step_cap, NFP_NJ, nobj, h, w)) return -1;
+  snprintf(c->ep.task, sizeof(c->ep.task), "%s", task_name);
+  c->ep.control_hz = nfp_task_control_hz(c->task);
+  if (images) {
+    c->renderer = nfp_render_create(c->task->m, NFP_HEAD_W, NFP_HEAD_H);
+    if (!c->renderer) return nfp_error_wrap("offscreen renderer for --images");
+  }
+  return 0;
+}
+
+static void collector_close(collector* c) {
+  nfp_render_free(c->renderer);
+  nfp_episode_free(&c->ep);
+  nfp_agent_free(c->agent);
+  nfp_task_free(c->task);
+}
 
 int nfp_cmd_collect(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "nfp collect: not built yet\n");
-  return 1;
+  const char* task_name = "lift_pot";
+  const char* out = NULL;
+  const char* assets = NULL;
+  int episodes = 50, images = 0, max_attempts = 0;
+  long long seed0 = 0;
+  nfp_arg args[] = {
+      {"--task", NFP_ARG_STR, &task_name, "NAME", "task whose expert is recorded", 0, 0, 0},
+      {"--episodes", NFP_ARG_INT, &episodes, "N", "successful episodes to save", 1, 1e6, 0},
+      {"--out", NFP_ARG_STR, &out, "DIR", "output folder, created if its parent exists", 0, 0, 1},
+      {"--images", NFP_ARG_FLAG, &images, NULL,
+       "also record the head camera (320x240 RGB, rendered offscreen) every step", 0, 0, 0},
+      {"--seed", NFP_ARG_SEED, &seed0, "S", "first seed; episodes use S, S+1, ...", 0, 9e15, 0},
+      {"--max-attempts", NFP_ARG_INT, &max_attempts, "N",
+       "give up after this many seeds (0 = 2*episodes+20)", 0, 1e7, 0},
+      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
+       0, 0, 0},
+  };
+  int nargs = (int)(sizeof(args) / sizeof(args[0]));
+  int rc =
+      nfp_args_parse(argc, argv, args, nargs,
+                     "nfp collect --out DIR [--task NAME] [--episodes N] [--images] [--seed S]",
+                     "Runs the task's scripted expert on seeds S, S+1, ... and saves every "
+                     "successful episode\nas DIR/episode_NNNNNN.hdf5 (qpos, qvel, action, "
+                     "object state, optional head images),\nuntil N episodes are saved. "
+                     "Seeds on which the expert fails are skipped and listed.");
+  if (rc) return rc == 1 ? 0 : 2;
+  if (!nfp_task_find(task_name)) {
+    fprintf(stderr, "nfp collect: unknown task '%s' (known: %s)\n", task_name, nfp_task_names());
+    return 2;
+  }
+  if (!assets) assets = nfp_asset_dir();
+  if (max_attempts == 0) max_attempts = 2 * episodes + 20;
+  if (max_attempts < episodes) {
+    fprintf(stderr, "nfp collect: --max-attempts %d is below --episodes %d\n", max_attempts,
+            episodes);
+    return 2;
+  }
+  int created = 0;
+  if (nfp_dir_prepare(out, &created)) {
+    fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+    return 1;
+  }
+  if (created) printf("created output folder %s\n", out);
+
+  collector c;
+  if (collector_open(&c, task_name, assets, images)) {
+    fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+    collector_close(&c);
+    return 1;
+  }
+  printf("collecting %d %s episodes%s into %s, seeds from %lld\n", episodes, task_name,
+         images ? " with head images" : "", out, seed0);
+  double t0 = nfp_wall_seconds();
+  long long* skipped = calloc((size_t)max_attempts, sizeof(long long));
+  int nsaved = 0, nskipped = 0, attempts = 0;
+  rc = 0;
+  while (nsaved < episodes && attempts < max_attempts && skipped) {
+    uint64_t seed = (uint64_t)(seed0 + attempts);
+    attempts++;
+    nfp_rollout r;
+    double te = nfp_wall_seconds();
+    if (collect_episode(&c, seed, &r)) {
+      fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+      rc = 1;
+      break;
+    }
+    if (!r.success) {
+      skipped[nskipped++] = (long long)seed;
+      printf("seed %llu: expert failed after %d steps, skipped\n", (unsigned long long)seed,
+             r.steps);
+      fflush(stdout);
+      continue;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", out, nsaved);
+    if (nfp_demo_write(path, &c.ep)) {
+      fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+      rc = 1;
+      break;
+    }
+    nsaved++;
+    printf("seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n", (unsigned long long)seed,
+           r.steps, nfp_wall_seconds() - te, path, nsaved, episodes);
+    fflush(stdout);
+  }
+  if (!skipped) {
+    fprintf(stderr, "nfp collect: out of memory\n");
+    rc = 1;
+  }
+  printf("saved %d of %d episodes in %.1f s; tried seeds %lld..%lld", nsaved, episodes,
+         nfp_wall_seconds() - t0, seed0, seed0 + attempts - 1);
+  printf("; skipped %d failed seed%s", nskipped, nskipped == 1 ? "" : "s");
+  for (int i = 0; i < nskipped; i++) printf("%s%lld", i ? ", " : ": ", skipped[i]);
+  printf("\n");
+  if (!rc && nsaved < episodes) {
+    fprintf(stderr,
+            "nfp collect: the expert succeeded on only %d of %d seeds (raise --max-attempts)\n",
+            nsaved, attempts);
+    rc = 1;
+  }
+  free(skipped);
+  collector_close(&c);
+  return rc;
 }

@@ -1,11 +1,318 @@
-// Placeholder until the view verb lands; replaced by its owner.
+// nfp view: a live rollout in a GLFW window, drawn with MuJoCo's mjv/mjr.
+// Interactive mode paces control steps in real time; --frames/--screenshot runs
+// a fixed number of steps as fast as possible, saves the window as PNG and exits.
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <GLFW/glfw3.h>
+
+#include "agent.h"
+#include "args.h"
 #include "commands.h"
+#include "nfp/error.h"
+#include "nfp/tasks.h"
+#include "png_write.h"
+#include "rollout.h"
+
+#define VIEW_MAX_GEOM 4000
+#define VIEW_MAX_CATCHUP 10  // most control steps per drawn frame when behind
+
+typedef struct {
+  nfp_task* task;
+  nfp_agent* agent;
+  nfp_rollout ro;
+  uint64_t seed;
+  int paused, step_once, reset, next_seed;
+  int cam_aimed;  // free camera framed on the workspace once
+  double next_step_time;  // wall time (glfwGetTime) at which the next control step is due
+  // rendering
+  GLFWwindow* win;
+  mjvCamera cam;
+  mjvOption opt;
+  mjvScene scn;
+  mjrContext con;
+  // mouse
+  int left, right, middle;
+  double lastx, lasty;
+} viewer;
+
+static char glfw_error[512];
+
+static void on_glfw_error(int code, const char* msg) {
+  snprintf(glfw_error, sizeof(glfw_error), "%s (GLFW error %d)", msg, code);
+}
+
+static void on_key(GLFWwindow* win, int key, int scancode, int action, int mods) {
+  (void)scancode;
+  viewer* v = glfwGetWindowUserPointer(win);
+  if (action == GLFW_RELEASE) return;
+  int shift = mods & GLFW_MOD_SHIFT;
+  switch (key) {
+    case GLFW_KEY_ESCAPE: glfwSetWindowShouldClose(win, GLFW_TRUE); break;
+    case GLFW_KEY_SPACE: v->paused = !v->paused; break;
+    case GLFW_KEY_RIGHT: v->step_once = 1; break;
+    case GLFW_KEY_N: *(shift ? &v->next_seed : &v->step_once) = 1; break;
+    case GLFW_KEY_PAGE_DOWN: v->next_seed = 1; break;
+    case GLFW_KEY_R: v->reset = 1; break;
+    case GLFW_KEY_C:
+      // Toggle between the free camera and what the policy sees.
+      if (v->cam.type == mjCAMERA_FIXED) {
+        v->cam.type = mjCAMERA_FREE;
+      } else if (v->task->rig.head_camera >= 0) {
+        v->cam.type = mjCAMERA_FIXED;
+        v->cam.fixedcamid = v->task->rig.head_camera;
+      }
+      break;
+    default: break;
+  }
+}
+
+static void on_button(GLFWwindow* win, int button, int action, int mods) {
+  (void)button;
+  (void)action;
+  (void)mods;
+  viewer* v = glfwGetWindowUserPointer(win);
+  v->left = glfwGetMouseButton(win, GLFW_MOUSE_BUTTON_LEFT) == GLFW_PRESS;
+  v->right = glfwGetMouseButton(win, GLFW_MOUSE_BUTTON_RIGHT) == GLFW_PRESS;
+  v->middle = glfwGetMouseButton(win, GLFW_MOUSE_BUTTON_MIDDLE) == GLFW_PRESS;
+  glfwGetCursorPos(win, &v->lastx, &v->lasty);
+}
+
+static void on_cursor(GLFWwindow* win, double x, double y) {
+  viewer* v = glfwGetWindowUserPointer(win);
+  double dx = x - v->lastx, dy = y - v->lasty;
+  v->lastx = x;
+  v->lasty = y;
+  if (!v->left && !v->right && !v->middle) return;
+  int w, h;
+  glfwGetWindowSize(win, &w, &h);
+  if (h <= 0) return;
+  int shift = glfwGetKey(win, GLFW_KEY_LEFT_SHIFT) == GLFW_PRESS ||
+              glfwGetKey(win, GLFW_KEY_RIGHT_SHIFT) == GLFW_PRESS;
+  int action = v->right  ? (shift ? mjMOUSE_MOVE_H : mjMOUSE_MOVE_V)
+               : v->left ? (shift ? mjMOUSE_ROTATE_H : mjMOUSE_ROTATE_V)
+                         : mjMOUSE_ZOOM;
+  v->cam.type = mjCAMERA_FREE;
+  mjv_moveCamera(v->task->m, action, dx / h, dy / h, &v->cam);
+}
+
+static void on_scroll(GLFWwindow* win, double xoff, double yoff) {
+  (void)xoff;
+  viewer* v = glfwGetWindowUserPointer(win);
+  v->cam.type = mjCAMERA_FREE;
+  mjv_moveCamera(v->task->m, mjMOUSE_ZOOM, 0, -0.05 * yoff, &v->cam);
+}
+
+static int view_begin(viewer* v) {
+  if (nfp_rollout_begin(&v->ro, v->task, v->agent, v->seed)) return -1;
+  if (!v->cam_aimed) {
+    // Frame the workspace: between the two grippers, closer than the whole-model default.
+    const mjData* d = v->task->d;
+    const int* site = v->task->rig.grasp_site;
+    for (int i = 0; i < 3; i++) {
+      v->cam.lookat[i] = 0.5 * (d->site_xpos[3 * site[0] + i] + d->site_xpos[3 * site[1] + i]);
+    }
+    v->cam.distance *= 0.6;
+    v->cam_aimed = 1;
+  }
+  v->next_step_time = glfwGetTime();
+  return 0;
+}
+
+static int view_step(viewer* v) {
+  if (nfp_rollout_step(&v->ro, NULL)) return -1;
+  if (v->ro.done) {
+    printf("seed %llu: %s after %d steps\n", (unsigned long long)v->seed,
+           v->ro.success ? "success" : "failure (step cap)", v->ro.steps);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+static void view_draw(viewer* v, int interactive) {
+  mjrRect rect = {0, 0, 0, 0};
+  glfwGetFramebufferSize(v->win, &rect.width, &rect.height);
+  mjv_updateScene(v->task->m, v->task->d, &v->opt, NULL, &v->cam, mjCAT_ALL, &v->scn);
+  mjr_render(rect, &v->scn, &v->con);
+  const char* state = v->ro.done  ? (v->ro.success ? "SUCCESS" : "failed (step cap)")
+                      : v->paused ? "paused"
+                                  : "running";
+  char values[256];
+  snprintf(values, sizeof(values), "%s\n%s\n%llu\n%d / %d\n%s\n%s", v->task->def->name,
+           v->agent->kind, (unsigned long long)v->seed, v->ro.steps, v->task->def->step_cap,
+           nfp_task_success(v->task) ? "yes" : "no", state);
+  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rect, "task\nagent\nseed\nstep\nsuccess\nstate",
+              values, &v->con);
+  if (interactive) {
+    mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rect,
+                "space\nright / n\nr\nN / page down\nc\nmouse\nesc",
+                "pause\nstep (paused)\nreset\nnext seed\nhead camera\nrotate, zoom\nquit", &v->con);
+  }
+}
+
+static int view_screenshot(viewer* v, const char* path) {
+  int w, h;
+  glfwGetFramebufferSize(v->win, &w, &h);
+  uint8_t* rgb = malloc((size_t)w * h * 3);
+  uint8_t* flipped = malloc((size_t)w * h * 3);
+  int st = -1;
+  if (!rgb || !flipped) {
+    nfp_error_set("out of memory for a %dx%d screenshot", w, h);
+  } else {
+    mjrRect rect = {0, 0, w, h};
+    mjr_readPixels(rgb, NULL, rect, &v->con);  // the back buffer just drawn, rows bottom-up
+    size_t row = (size_t)w * 3;
+    for (int y = 0; y < h; y++)
+      memcpy(flipped + (size_t)y * row, rgb + (size_t)(h - 1 - y) * row, row);
+    st = nfp_png_write(path, flipped, w, h);
+  }
+  free(rgb);
+  free(flipped);
+  return st;
+}
+
+// Interactive loop: real-time pacing, keys handled between frames.
+static int view_interactive(viewer* v) {
+  while (!glfwWindowShouldClose(v->win)) {
+    if (v->next_seed) v->seed++;
+    if (v->reset || v->next_seed) {
+      v->reset = v->next_seed = 0;
+      if (view_begin(v)) return -1;
+    }
+    double now = glfwGetTime();
+    if (v->paused || v->ro.done) {
+      if (v->step_once && !v->ro.done && view_step(v)) return -1;
+      v->next_step_time = now;
+    } else {
+      if (now - v->next_step_time > 0.25) v->next_step_time = now;  // too far behind: drop time
+      for (int k = 0; k < VIEW_MAX_CATCHUP && now >= v->next_step_time && !v->ro.done; k++) {
+        if (view_step(v)) return -1;
+        v->next_step_time += v->task->control_dt;
+      }
+    }
+    v->step_once = 0;
+    view_draw(v, 1);
+    glfwSwapBuffers(v->win);
+    glfwPollEvents();
+  }
+  return 0;
+}
+
+static int view_batch(viewer* v, int frames, const char* screenshot) {
+  for (int i = 0; i < frames && !v->ro.done; i++) {
+    if (view_step(v)) return -1;
+  }
+  view_draw(v, 0);
+  if (screenshot) {
+    if (view_screenshot(v, screenshot)) return -1;
+    printf("saved %s after %d steps (seed %llu, success %s)\n", screenshot, v->ro.steps,
+           (unsigned long long)v->seed, nfp_task_success(v->task) ? "yes" : "no");
+  }
+  glfwSwapBuffers(v->win);
+  return 0;
+}
+
+static int view_open_window(viewer* v, int width, int height, int batch) {
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) {
+    return nfp_error_set(
+        "cannot start GLFW: %s; no display? run under xvfb-run, or use "
+        "'nfp eval' for headless runs",
+        glfw_error);
+  }
+  glfwWindowHint(GLFW_SAMPLES, batch ? 0 : 4);
+  v->win = glfwCreateWindow(width, height, "nfp view", NULL, NULL);
+  if (!v->win && !batch) {
+    glfwWindowHint(GLFW_SAMPLES, 0);  // some displays offer no multisampling
+    v->win = glfwCreateWindow(width, height, "nfp view", NULL, NULL);
+  }
+  if (!v->win) return nfp_error_set("cannot open a window: %s", glfw_error);
+  glfwMakeContextCurrent(v->win);
+  glfwSwapInterval(batch ? 0 : 1);
+  glfwSetWindowUserPointer(v->win, v);
+  glfwSetKeyCallback(v->win, on_key);
+  glfwSetMouseButtonCallback(v->win, on_button);
+  glfwSetCursorPosCallback(v->win, on_cursor);
+  glfwSetScrollCallback(v->win, on_scroll);
+
+  const mjModel* m = v->task->m;
+  mjv_defaultCamera(&v->cam);
+  mjv_defaultFreeCamera(m, &v->cam);
+  v->cam.elevation = -25;
+  mjv_defaultOption(&v->opt);
+  mjv_defaultScene(&v->scn);
+  mjr_defaultContext(&v->con);
+  mjv_makeScene(m, &v->scn, VIEW_MAX_GEOM);
+  mjr_makeContext(m, &v->con, mjFONTSCALE_150);
+  mjr_setBuffer(mjFB_WINDOW, &v->con);
+  return 0;
+}
+
+static void view_close(viewer* v) {
+  if (v->win) {
+    mjr_freeContext(&v->con);
+    mjv_freeScene(&v->scn);
+    glfwDestroyWindow(v->win);
+  }
+  glfwTerminate();
+  nfp_agent_free(v->agent);
+  if (v->task) nfp_task_free(v->task);
+}
 
 int nfp_cmd_view(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "nfp view: not built yet\n");
-  return 1;
+  const char* task_name = "lift_pot";
+  const char* agent = "expert";
+  const char* policy = NULL;
+  const char* screenshot = NULL;
+  const char* assets = NULL;
+  long long seed = 0;
+  int frames = 0, width = 1280, height = 720;
+  nfp_arg args[] = {
+      {"--task", NFP_ARG_STR, &task_name, "NAME", "task to show", 0, 0, 0},
+      {"--agent", NFP_ARG_STR, &agent, "KIND", "who acts: expert (the scripted expert)", 0, 0, 0},
+      {"--policy", NFP_ARG_STR, &policy, "FILE", "checkpoint, for agents that need one", 0, 0, 0},
+      {"--seed", NFP_ARG_SEED, &seed, "S", "first seed (N moves to the next)", 0, 9e15, 0},
+      {"--frames", NFP_ARG_INT, &frames, "N",
+       "run N control steps unpaced, draw once and exit (no interaction)", 0, 1e6, 0},
+      {"--screenshot", NFP_ARG_STR, &screenshot, "FILE.png",
+       "save the window after --frames steps as PNG and exit", 0, 0, 0},
+      {"--width", NFP_ARG_INT, &width, "PX", "window width", 64, 8192, 0},
+      {"--height", NFP_ARG_INT, &height, "PX", "window height", 64, 8192, 0},
+      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
+       0, 0, 0},
+  };
+  int nargs = (int)(sizeof(args) / sizeof(args[0]));
+  int rc =
+      nfp_args_parse(argc, argv, args, nargs,
+                     "nfp view [--task NAME] [--agent KIND] [--seed S] "
+                     "[--frames N --screenshot FILE.png]",
+                     "Shows a live rollout in a window with MuJoCo's renderer, paced in real "
+                     "time.\nKeys: space pause, right arrow or n single step while paused, r "
+                     "reset,\nN or page down next seed, c head camera, esc quit; mouse drag "
+                     "rotates\n(shift: other axis, right button: pan), scroll zooms.\nWith "
+                     "--frames/--screenshot it runs unpaced and exits (works under xvfb-run).");
+  if (rc) return rc == 1 ? 0 : 2;
+  if (!nfp_task_find(task_name)) {
+    fprintf(stderr, "nfp view: unknown task '%s' (known: %s)\n", task_name, nfp_task_names());
+    return 2;
+  }
+  nfp_agent_spec spec = {agent, policy};
+  if (nfp_agent_check(&spec)) {
+    fprintf(stderr, "nfp view: %s\n", nfp_error_last());
+    return 2;
+  }
+  if (!assets) assets = nfp_asset_dir();
+  int batch = frames > 0 || screenshot;
+
+  viewer v;
+  memset(&v, 0, sizeof(v));
+  v.seed = (uint64_t)seed;
+  v.task = nfp_task_create(task_name, assets);
+  v.agent = v.task ? nfp_agent_create(&spec) : NULL;
+  rc = !v.agent || view_open_window(&v, width, height, batch) || view_begin(&v) ||
+       (batch ? view_batch(&v, frames, screenshot) : view_interactive(&v));
+  if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());
+  view_close(&v);
+  return rc ? 1 : 0;
 }

@@ -19,10 +19,10 @@
 
 int nfp_episode_alloc(nfp_episode* ep, int T, int nq, int nobj, int img_h, int img_w) {
   memset(ep, 0, sizeof(*ep));
-  if (T <= 0 || nq <= 0 || nq > DEMO_MAX_NQ || nobj < 0 || nobj > DEMO_MAX_NOBJ ||
-      img_h < 0 || img_w < 0 || img_h > DEMO_MAX_SIDE || img_w > DEMO_MAX_SIDE) {
-    return nfp_error_set("episode shape out of range (T=%d nq=%d nobj=%d image %dx%d)",
-                         T, nq, nobj, img_w, img_h);
+  if (T <= 0 || nq <= 0 || nq > DEMO_MAX_NQ || nobj < 0 || nobj > DEMO_MAX_NOBJ || img_h < 0 ||
+      img_w < 0 || img_h > DEMO_MAX_SIDE || img_w > DEMO_MAX_SIDE) {
+    return nfp_error_set("episode shape out of range (T=%d nq=%d nobj=%d image %dx%d)", T, nq, nobj,
+                         img_w, img_h);
   }
   ep->T = T;
   ep->nq = nq;
@@ -62,7 +62,9 @@ void nfp_episode_free(nfp_episode* ep) {
 
 // HDF5 prints its error stack by default; we report through nfp_error instead.
 // The setting is per thread in thread-safe builds, so set it on every entry.
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static void h5_quiet(void) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static herr_t h5_first_desc(unsigned n, const H5E_error2_t* e, void* out) {
   if (n == 0 && e->desc) snprintf((char*)out, 256, "%s", e->desc);
@@ -95,8 +97,8 @@ static int h5_write_str_attr(hid_t obj, const char* name, const char* value) {
 }
 
 // Write an n-d dataset; chunk (may be NULL) enables deflate compression when available.
-static int h5_write_dset(hid_t loc, const char* name, hid_t file_type, hid_t mem_type,
-                         int rank, const hsize_t* dims, const hsize_t* chunk, const void* data) {
+static int h5_write_dset(hid_t loc, const char* name, hid_t file_type, hid_t mem_type, int rank,
+                         const hsize_t* dims, const hsize_t* chunk, const void* data) {
   hid_t space = H5Screate_simple(rank, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   if (chunk) {
@@ -125,7 +127,8 @@ static int demo_write_body(hid_t f, const nfp_episode* ep) {
   hsize_t dims[4] = {(hsize_t)ep->T, (hsize_t)ep->nq, 0, 0};
   int st = h5_write_dset(obs, "qpos", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, NULL, ep->qpos);
   st = st || h5_write_dset(obs, "qvel", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, NULL, ep->qvel);
-  st = st || h5_write_dset(f, "action", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, NULL, ep->action);
+  st = st ||
+       h5_write_dset(f, "action", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, NULL, ep->action);
   if (!st && ep->nobj > 0) {
     hsize_t odims[2] = {(hsize_t)ep->T, (hsize_t)ep->nobj};
     st = h5_write_dset(obs, "object_state", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, odims, NULL,
@@ -135,8 +138,8 @@ static int demo_write_body(hid_t f, const nfp_episode* ep) {
     hid_t img = H5Gcreate2(obs, "images", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t idims[4] = {(hsize_t)ep->T, (hsize_t)ep->img_h, (hsize_t)ep->img_w, 3};
     hsize_t chunk[4] = {1, (hsize_t)ep->img_h, (hsize_t)ep->img_w, 3};  // one frame
-    st = img < 0 || h5_write_dset(img, "head", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, chunk,
-                                  ep->images);
+    st = img < 0 ||
+         h5_write_dset(img, "head", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, idims, chunk, ep->images);
     if (img >= 0) H5Gclose(img);
   }
   H5Gclose(obs);
@@ -272,8 +275,7 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
     return nfp_error_set("%s: format_version %d, this build reads version %d", r->path,
                          (int)version, NFP_DEMO_FORMAT_VERSION);
   }
-  if (read_task_attr(r, task, sizeof(task)) ||
-      read_attr(r, "seed", H5T_NATIVE_INT64, &seed) ||
+  if (read_task_attr(r, task, sizeof(task)) || read_attr(r, "seed", H5T_NATIVE_INT64, &seed) ||
       read_attr(r, "control_hz", H5T_NATIVE_DOUBLE, &hz) ||
       read_attr(r, "success", H5T_NATIVE_INT32, &success)) {
     return -1;
@@ -326,7 +328,9 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
   st = read_dset(r, dq, "observations/qpos", H5T_NATIVE_DOUBLE, ep->qpos);
   st |= read_dset(r, dv, "observations/qvel", H5T_NATIVE_DOUBLE, ep->qvel);
   st |= read_dset(r, da, "action", H5T_NATIVE_DOUBLE, ep->action);
-  if (dob >= 0) st |= read_dset(r, dob, "observations/object_state", H5T_NATIVE_DOUBLE, ep->object_state);
+  if (dob >= 0) {
+    st |= read_dset(r, dob, "observations/object_state", H5T_NATIVE_DOUBLE, ep->object_state);
+  }
   if (di >= 0) st |= read_dset(r, di, "observations/images/head", H5T_NATIVE_UINT8, ep->images);
   if (st) {
     nfp_episode_free(ep);

@@ -12,7 +12,7 @@ struct nfp_renderer_ {
   OSMesaContext osmesa;
   unsigned char* osmesa_buf;  // OSMesa's own colour buffer [h*w*4]; MuJoCo draws to its FBO
   int width, height;
-  uint8_t* flip;              // one row of scratch for the vertical flip [w*3]
+  uint8_t* flip;  // one row of scratch for the vertical flip [w*3]
   mjvScene scn;
   mjvOption opt;
   mjvCamera cam;
@@ -92,7 +92,8 @@ void nfp_render_free(nfp_renderer* r) {
 
 int nfp_render_camera(uint8_t* rgb, nfp_renderer* r, const mjModel* m, mjData* d, int camera) {
   if (camera < 0 || camera >= m->ncam) {
-    return nfp_error_set("camera id %d is not in the model (it has %d cameras)", camera, (int)m->ncam);
+    return nfp_error_set("camera id %d is not in the model (it has %d cameras)", camera,
+                         (int)m->ncam);
   }
   if (render_make_current(r)) return -1;
   mjr_setBuffer(mjFB_OFFSCREEN, &r->con);
@@ -114,5 +115,9 @@ int nfp_render_camera(uint8_t* rgb, nfp_renderer* r, const mjModel* m, mjData* d
   return 0;
 }
 
-int nfp_render_width(const nfp_renderer* r) { return r->width; }
-int nfp_render_height(const nfp_renderer* r) { return r->height; }
+int nfp_render_width(const nfp_renderer* r) {
+  return r->width;
+}
+int nfp_render_height(const nfp_renderer* r) {
+  return r->height;
+}
