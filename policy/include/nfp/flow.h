@@ -84,6 +84,7 @@ void nfp_flow_backward(double* dx, float* dctx, float* dparams, nfp_flow_ws* ws,
                        const float* params, const nfp_flow* flow, const double* dz,
                        const double* dlogdet, int B);
 // x[B,D] = T^-1(z; ctx), logdet[B] = log|det dT^-1/dz| (= -forward log-det at x).
+// Reuses the workspace's activations: it invalidates the cache of the last forward.
 int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
                      const nfp_flow* flow, const double* z, const float* ctx, int B);
 

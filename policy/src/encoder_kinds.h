@@ -1,0 +1,9 @@
+// Private: the encoder kinds available to nfp_encoder_build.
+#ifndef NFP_ENCODER_KINDS_H
+#define NFP_ENCODER_KINDS_H
+
+#include "nfp/encoder.h"
+
+int nfp_encoder_state_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix);
+
+#endif

@@ -1,0 +1,59 @@
+// Linear and ReLU layers (forward/backward pairs; backward accumulates).
+#include <cblas.h>
+#include <math.h>
+
+#include "nfp/layers.h"
+
+void nfp_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                        int B, int C, int OC) {
+  if (bias) {
+    for (int b = 0; b < B; b++) {
+      float* o = out + (size_t)b * OC;
+      for (int j = 0; j < OC; j++) o[j] = bias[j];
+    }
+  }
+  if (C == 0) {
+    if (!bias) {
+      for (size_t i = 0; i < (size_t)B * OC; i++) out[i] = 0.0f;
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1.0f, inp, C, weight, C,
+              bias ? 1.0f : 0.0f, out, OC);
+}
+
+void nfp_linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                         const float* inp, const float* weight, int B, int C, int OC) {
+  if (dinp && C > 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, dout, OC, weight, C,
+                1.0f, dinp, C);
+  }
+  if (dweight && C > 0) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f,
+                dweight, C);
+  }
+  if (dbias) {
+    for (int b = 0; b < B; b++) {
+      const float* d = dout + (size_t)b * OC;
+      for (int j = 0; j < OC; j++) dbias[j] += d[j];
+    }
+  }
+}
+
+void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng) {
+  double bound = C > 0 ? 1.0 / sqrt((double)C) : 0.0;
+  for (size_t i = 0; i < (size_t)OC * C; i++) weight[i] = (float)nfp_rng_range(rng, -bound, bound);
+  if (bias) {
+    for (int j = 0; j < OC; j++) bias[j] = (float)nfp_rng_range(rng, -bound, bound);
+  }
+}
+
+void nfp_relu_forward(float* out, const float* inp, int n) {
+  for (int i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void nfp_relu_backward(float* dinp, const float* dout, const float* inp, int n) {
+  for (int i = 0; i < n; i++) {
+    if (inp[i] > 0.0f) dinp[i] += dout[i];
+  }
+}
