@@ -96,18 +96,28 @@ int nfp_ik_solve(double q[NFP_ARM_DOF], nfp_task* t, int arm, const nfp_pose* go
   return best_ep < IK_TOL_POS && best_er < IK_TOL_ROT ? 0 : -1;
 }
 
+void nfp_pose_axes(nfp_pose* pose, const double pos[3], const double approach[3],
+                   const double closing[3]) {
+  double x[3], y[3], z[3];
+  mju_copy3(x, approach);
+  mju_normalize3(x);
+  mju_addScl3(y, closing, x, -mju_dot3(closing, x));   // Gram-Schmidt
+  mju_normalize3(y);
+  mju_cross(z, x, y);
+  // Rotation matrix with the site axes as columns (row-major).
+  double mat[9] = {x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]};
+  mju_copy3(pose->pos, pos);
+  mju_mat2Quat(pose->quat, mat);
+}
+
 void nfp_pose_topdown(nfp_pose* pose, const nfp_task* t, int arm, const double pos[3],
                       double yaw) {
   // The arm's own y axis is the base frame's second column.
   const double* base = t->d->xmat + 9 * t->rig.base_body[arm];
   double y[3] = {mju_cos(yaw), mju_sin(yaw), 0};
   if (y[0] * base[1] + y[1] * base[4] < 0) mju_scl3(y, y, -1);
-  double x[3] = {0, 0, -1}, z[3];
-  mju_cross(z, x, y);
-  // Rotation matrix with the site axes as columns (row-major).
-  double mat[9] = {x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]};
-  mju_copy3(pose->pos, pos);
-  mju_mat2Quat(pose->quat, mat);
+  const double down[3] = {0, 0, -1};
+  nfp_pose_axes(pose, pos, down, y);
 }
 
 void nfp_pose_lerp(nfp_pose* out, const nfp_pose* a, const nfp_pose* b, double s) {

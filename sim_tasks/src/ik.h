@@ -24,6 +24,12 @@ void nfp_ik_forward(nfp_pose* pose, nfp_task* t, int arm, const double q[NFP_ARM
 // the error set when out of memory).
 int nfp_ik_solve(double q[NFP_ARM_DOF], nfp_task* t, int arm, const nfp_pose* goal);
 
+// Grasp pose at pos from the approach direction and the finger closing axis
+// (world frame; closing is made orthogonal to approach). For side grasps,
+// handovers and anything not straight down.
+void nfp_pose_axes(nfp_pose* pose, const double pos[3], const double approach[3],
+                   const double closing[3]);
+
 // Top-down grasp pose at pos: approach straight down, fingers closing along
 // the horizontal direction at angle `yaw` (rad, about world z). Of the two
 // equivalent closing directions it picks the one nearer the arm's own y axis,

@@ -10,8 +10,10 @@
 #define PREGRASP_HEIGHT 0.08       // pre-grasp: this far above the handle (m)
 #define LIFT_HEIGHT 0.12           // how far the expert lifts (m)
 
-// Expert phases, in order (names as RoboTwin's script).
+// Expert phases, in order (as RoboTwin's script), and their control steps.
 enum { CLOSE_HALF, PREGRASP, APPROACH, GRASP, LIFT, HOLD, DONE, NPHASE };
+static const char* const kPhaseName[NPHASE] = {"close_half", "pregrasp", "approach", "grasp",
+                                               "lift",       "hold",     "done"};
 static const int kPhaseSteps[NPHASE] = {6, 30, 15, 10, 30, 15, 1};
 
 typedef struct lift_pot_state_ {
@@ -115,6 +117,11 @@ static int expert_done(const nfp_task* t) {
   return s->started && s->phase == DONE;
 }
 
+static const char* expert_phase(const nfp_task* t) {
+  const lift_pot_state* s = t->state;
+  return s->started ? kPhaseName[s->phase] : "";
+}
+
 // Success, with thresholds as RoboTwin's check adapted to this rig.
 #define SUCCESS_RISE 0.08      // pot centre at least 8 cm above its rest height
 #define SUCCESS_GRIP 0.03      // each grasp site within 3 cm of its handle's grasp point
@@ -152,6 +159,7 @@ const nfp_task_def nfp_task_lift_pot = {
   .reset = reset,
   .expert = expert,
   .expert_done = expert_done,
+  .expert_phase = expert_phase,
   .success = success,
   .object_state = object_state,
 };

@@ -125,6 +125,11 @@ int nfp_task_expert_done(const nfp_task* t) {
   return t->def->expert_done ? t->def->expert_done(t) : 1;
 }
 
+const char* nfp_task_expert_phase(const nfp_task* t) {
+  const char* name = t->def->expert_phase ? t->def->expert_phase(t) : NULL;
+  return name ? name : "";
+}
+
 int nfp_task_object_state(const nfp_task* t, double* out, int cap) {
   return t->def->object_state ? t->def->object_state(t, out, cap) : 0;
 }

@@ -133,10 +133,18 @@ static void test_expert_succeeds(void** state) {
     nfp_task_reset(t, seed);
     assert_false(nfp_task_success(t));
     assert_false(nfp_task_expert_done(t));
+    assert_string_equal(nfp_task_expert_phase(t), "");
+    // The phases come in RoboTwin's order, each one at least once.
+    const char* order[] = {"close_half", "pregrasp", "approach", "grasp", "lift", "hold", "done"};
+    int next = 0;
     while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
       nfp_task_expert(t, target);
       nfp_task_step(t, target);
+      const char* phase = nfp_task_expert_phase(t);
+      if (next < 7 && strcmp(phase, order[next]) == 0) next++;
+      else assert_string_equal(phase, order[next - 1]);
     }
+    assert_int_equal(next, 7);
     assert_true(nfp_task_expert_done(t));
     if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
     // Lifted level: the pot rose about the scripted 12 cm and did not tilt.

@@ -175,6 +175,16 @@ static void test_topdown_pose(void** state) {
     assert_near(mat[1], sign * cos(0.3), 1e-9);
     assert_near(mat[4], sign * sin(0.3), 1e-9);
   }
+  // A side grasp: approach along +x, closing axis given slightly off-orthogonal.
+  nfp_pose side;
+  double approach[3] = {2, 0, 0}, closing[3] = {0.3, 0, 1};
+  nfp_pose_axes(&side, pos, approach, closing);
+  double mat[9];
+  mju_quat2Mat(mat, side.quat);
+  assert_near(mat[0], 1.0, 1e-9);   // site x along the approach
+  assert_near(mat[7], 1.0, 1e-9);   // site y along world z (orthogonalised)
+  assert_near(mat[5], -1.0, 1e-9);  // site z = x cross y = -world y
+  assert_memory_equal(side.pos, pos, sizeof(pos));
   nfp_task_free(t);
 }
 

@@ -57,6 +57,8 @@ typedef struct nfp_task_def_ {
   void (*expert)(nfp_task* t, double target[NFP_NJ]);
   // 1 when the scripted expert has played its whole script (it then holds still).
   int (*expert_done)(const nfp_task* t);
+  // Name of the expert's current phase ("grasp", ...), for logs and the viewer.
+  const char* (*expert_phase)(const nfp_task* t);
   // 1 when the success condition holds in the current state.
   int (*success)(const nfp_task* t);
   // Object state for demos (positions, quaternions ...); returns the count written (<= cap).
@@ -104,6 +106,8 @@ void nfp_task_expert(nfp_task* t, double target[NFP_NJ]);
 int nfp_task_success(const nfp_task* t);
 // 1 once the scripted expert has finished its script (collectors may stop there).
 int nfp_task_expert_done(const nfp_task* t);
+// Name of the expert's current phase ("" before the first expert step).
+const char* nfp_task_expert_phase(const nfp_task* t);
 int nfp_task_object_state(const nfp_task* t, double* out, int cap);
 
 // Control rate of the rig (Hz).
