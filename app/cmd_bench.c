@@ -1,11 +1,445 @@
-// Placeholder until the bench verb lands; replaced by its owner.
+// nfp bench: latency of the three samplers and training throughput, for the default
+// state-conditioned model and the reference size of PERFORMANCE.md, beside the same
+// models in PyTorch (bench/torch_peer.py) measured in the same run.
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
+#include "nfp/error.h"
+#include "nfp/model.h"
+#include "nfp/rng.h"
+#include "nfp/sampler.h"
+#include "nfp/train.h"
+
+#define BENCH_TRAIN_BATCH 256
+
+typedef struct {
+  const char* name;
+  nfp_model_config cfg;
+  size_t params;
+  double single_ms, sbs_ms, gr_ms, train_ms, train_sps;
+  // PyTorch peer (NAN when it did not run)
+  long torch_params;
+  double t_single_ms, t_sbs_ms, t_gr_ms, t_train_sps;
+} bench_result;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double* v, int n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// A fresh flow is the identity; small random output layers make every spline bend, as a
+// trained one does, so the timed maths is the real one (the peer does the same).
+static void perturb(nfp_model* m, uint64_t seed) {
+  nfp_rng rng;
+  nfp_rng_seed(&rng, seed);
+  for (int i = 0; i < m->table.n; i++) {
+    const nfp_tensor_info* t = &m->table.t[i];
+    if (!strncmp(t->name, "flow.", 5) && strstr(t->name, ".out.weight")) {
+      for (size_t k = 0; k < t->size; k++)
+        m->params[t->offset + k] = (float)nfp_rng_range(&rng, -0.01, 0.01);
+    }
+  }
+}
+
+static int time_sampler(double* ms, nfp_sampler* s, const nfp_model* m, const nfp_obs* obs,
+                        nfp_sample_mode mode, int warmup, int repeats) {
+  nfp_sample_opts o;
+  nfp_sample_opts_default(&o, m, mode);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 7);
+  float* chunk = malloc(sizeof(float) * (size_t)m->chunk_dim);
+  double* t = malloc(sizeof(double) * (size_t)repeats);
+  int rc = chunk && t ? 0 : nfp_error_set("out of memory");
+  double lp;
+  for (int i = 0; i < warmup + repeats && rc == 0; i++) {
+    double t0 = now_ms();
+    rc = nfp_sampler_sample(s, obs, &o, &rng, chunk, &lp);
+    if (i >= warmup) t[i - warmup] = now_ms() - t0;
+  }
+  if (rc == 0) *ms = median(t, repeats);
+  free(chunk);
+  free(t);
+  return rc;
+}
+
+// One training step as nfp train takes it: NLL forward, backward, clip, AdamW.
+static int time_training(double* ms, nfp_model* m, int repeats) {
+  int B = BENCH_TRAIN_BATCH;
+  nfp_model_ws* ws = nfp_model_ws_create(m, B);
+  float* obs = malloc(sizeof(float) * (size_t)B * m->obs_dim);
+  float* act = malloc(sizeof(float) * (size_t)B * m->chunk_dim);
+  float* grads = malloc(sizeof(float) * m->num_params);
+  double* logp = malloc(sizeof(double) * B);
+  double* dlogp = malloc(sizeof(double) * B);
+  double* t = malloc(sizeof(double) * (size_t)repeats);
+  nfp_adamw opt = {0};
+  int rc = ws && obs && act && grads && logp && dlogp && t ? 0 : nfp_error_set("out of memory");
+  if (rc == 0) rc = nfp_adamw_init(&opt, m->num_params, 0.9f, 0.999f, 1e-8f, 1e-4f);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 11);
+  for (size_t i = 0; rc == 0 && i < (size_t)B * m->obs_dim; i++)
+    obs[i] = 0.5f * (float)nfp_rng_normal(&rng);
+  for (size_t i = 0; rc == 0 && i < (size_t)B * m->chunk_dim; i++)
+    act[i] = (float)nfp_rng_range(&rng, -0.9, 0.9);
+  for (int i = 0; i < B; i++) dlogp[i] = -1.0 / B;
+  nfp_obs_batch ob = {.state = obs};
+  for (int i = 0; i < 2 + repeats && rc == 0; i++) {
+    double t0 = now_ms();
+    rc = nfp_model_logprob(m, ws, &ob, act, B, logp);
+    memset(grads, 0, sizeof(float) * m->num_params);
+    if (rc == 0) nfp_model_backward(m, ws, dlogp, grads, NULL);
+    nfp_grad_clip(grads, m->num_params, 5.0f);
+    nfp_adamw_step(&opt, m->params, grads, NULL, 1e-4f);
+    if (i >= 2) t[i - 2] = now_ms() - t0;
+  }
+  if (rc == 0) *ms = median(t, repeats);
+  nfp_adamw_free(&opt);
+  nfp_model_ws_free(ws);
+  free(obs);
+  free(act);
+  free(grads);
+  free(logp);
+  free(dlogp);
+  free(t);
+  return rc;
+}
+
+static int bench_c(bench_result* r, int repeats) {
+  nfp_model* m = nfp_model_create(&r->cfg, 1);
+  if (!m) return -1;
+  perturb(m, 3);
+  r->params = m->num_params;
+  nfp_sampler* s = nfp_sampler_create(m, r->cfg.sbs_candidates);
+  float* state = malloc(sizeof(float) * (size_t)m->obs_dim);
+  int rc = s && state ? 0 : -1;
+  if (rc == 0) {
+    nfp_rng rng;
+    nfp_rng_seed(&rng, 5);
+    for (int i = 0; i < m->obs_dim; i++) state[i] = 0.5f * (float)nfp_rng_normal(&rng);
+    nfp_obs obs = {.state = state};
+    int slow = repeats / 3 > 5 ? repeats / 3 : 5;
+    rc = time_sampler(&r->single_ms, s, m, &obs, NFP_SAMPLE_SINGLE, 5, repeats);
+    if (rc == 0) rc = time_sampler(&r->sbs_ms, s, m, &obs, NFP_SAMPLE_SBS, 3, slow);
+    if (rc == 0) rc = time_sampler(&r->gr_ms, s, m, &obs, NFP_SAMPLE_GR, 2, slow);
+    if (rc == 0) rc = time_training(&r->train_ms, m, slow > 10 ? 10 : slow);
+    if (rc == 0) r->train_sps = BENCH_TRAIN_BATCH / (1e-3 * r->train_ms);
+  }
+  free(state);
+  nfp_sampler_free(s);
+  nfp_model_free(m);
+  return rc;
+}
+
+//---------------------------------- the PyTorch peer -----------------------------------------
+
+// bench/torch_peer.py: --peer, else $NFP_TORCH_PEER, else beside the source tree relative
+// to this executable (build*/app/nfp) or the working folder.
+static const char* find_peer(const char* given, char* buf, size_t size) {
+  if (given) return access(given, R_OK) == 0 ? given : NULL;
+  const char* env = getenv("NFP_TORCH_PEER");
+  if (env) return access(env, R_OK) == 0 ? env : NULL;
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char* slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    static const char* rel[] = {"/../bench", "/../../bench", "/../../../bench", "/bench"};
+    for (int i = 0; i < 4; i++) {
+      snprintf(buf, size, "%s%s/torch_peer.py", exe, rel[i]);
+      if (access(buf, R_OK) == 0) return buf;
+    }
+  }
+  snprintf(buf, size, "bench/torch_peer.py");
+  return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+static void peer_spec(char* buf, size_t size, const bench_result* r) {
+  const nfp_model_config* c = &r->cfg;
+  snprintf(buf, size,
+           "name=%s,action_dim=%d,horizon=%d,state_dim=%d,n_obs=%d,context=%d,enc_hidden=%d,"
+           "enc_blocks=%d,layers=%d,bins=%d,hidden=%d,blocks=%d,tail=%g,sbs=%d,gr_steps=%d,"
+           "gr_step=%g,sigma=%g,train_batch=%d",
+           r->name, c->action_dim, c->horizon, c->state_dim, c->n_obs, c->context_dim,
+           c->enc_hidden, c->enc_blocks, c->n_layers, c->n_bins, c->hidden, c->n_blocks,
+           c->tail_bound, c->sbs_candidates, c->gr_steps, c->gr_step_size, c->sigma,
+           BENCH_TRAIN_BATCH);
+}
+
+static double json_num(const cJSON* o, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// Runs the peer once for all models; fills the torch_* fields, or returns -1 with the reason.
+static int run_peer(bench_result* r, int n, const char* python, const char* peer, int threads,
+                    int repeats, char* version, size_t vsize) {
+  if (access(python, X_OK) != 0) return nfp_error_set("%s not found (install python3-torch)", python);
+  char spec[2][512];
+  for (int i = 0; i < n && i < 2; i++) peer_spec(spec[i], sizeof(spec[i]), &r[i]);
+  char cmd[16384];
+  // Both thread pools pinned to the same count, passive waiting: see PERFORMANCE.md.
+  snprintf(cmd, sizeof(cmd),
+           "OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d '%s' '%s' "
+           "--threads %d --repeats %d --model '%s'%s%s%s",
+           threads, threads, python, peer, threads, repeats, spec[0], n > 1 ? " --model '" : "",
+           n > 1 ? spec[1] : "", n > 1 ? "'" : "");
+  FILE* p = popen(cmd, "r");
+  if (!p) return nfp_error_set("cannot start %s", python);
+  size_t cap = 1 << 16, len = 0;
+  char* text = malloc(cap);
+  while (text && len + 1 < cap) {
+    size_t k = fread(text + len, 1, cap - 1 - len, p);
+    if (k == 0) break;
+    len += k;
+  }
+  int status = pclose(p);
+  if (!text) return nfp_error_set("out of memory");
+  text[len] = '\0';
+  cJSON* j = status == 0 ? cJSON_Parse(text) : NULL;
+  free(text);
+  if (!j) {
+    return nfp_error_set("the PyTorch peer failed (exit status %d; is python3-torch installed?)",
+                         status);
+  }
+  const cJSON* ver = cJSON_GetObjectItemCaseSensitive(j, "torch_version");
+  snprintf(version, vsize, "%s", cJSON_IsString(ver) ? ver->valuestring : "?");
+  const cJSON* models = cJSON_GetObjectItemCaseSensitive(j, "models");
+  int rc = cJSON_GetArraySize(models) == n ? 0 : nfp_error_set("the peer returned no models");
+  for (int i = 0; i < n && rc == 0; i++) {
+    const cJSON* o = cJSON_GetArrayItem(models, i);
+    r[i].torch_params = (long)json_num(o, "params");
+    r[i].t_single_ms = json_num(o, "single_ms");
+    r[i].t_sbs_ms = json_num(o, "sbs_ms");
+    r[i].t_gr_ms = json_num(o, "gr_ms");
+    r[i].t_train_sps = json_num(o, "train_samples_per_s");
+  }
+  cJSON_Delete(j);
+  return rc;
+}
+
+//---------------------------------- report ---------------------------------------------------
+
+static void add_num(cJSON* o, const char* key, double v) {
+  if (isfinite(v)) cJSON_AddNumberToObject(o, key, round(v * 1e4) / 1e4);
+  else cJSON_AddNullToObject(o, key);
+}
+
+static cJSON* result_json(const bench_result* r, int with_torch) {
+  cJSON* o = cJSON_CreateObject();
+  char key[64];
+  const nfp_model_config* c = &r->cfg;
+  cJSON_AddStringToObject(o, "model", r->name);
+  cJSON_AddNumberToObject(o, "params", (double)r->params);
+  cJSON_AddNumberToObject(o, "chunk_dim", c->horizon * c->action_dim);
+  cJSON_AddNumberToObject(o, "context_dim", c->context_dim);
+  cJSON_AddNumberToObject(o, "layers", c->n_layers);
+  cJSON_AddNumberToObject(o, "bins", c->n_bins);
+  cJSON_AddNumberToObject(o, "hidden", c->hidden);
+  cJSON_AddNumberToObject(o, "blocks", c->n_blocks);
+  cJSON_AddNumberToObject(o, "gr_steps", c->gr_steps);
+  cJSON_AddNumberToObject(o, "sbs_candidates", c->sbs_candidates);
+  cJSON_AddNumberToObject(o, "train_batch", BENCH_TRAIN_BATCH);
+  add_num(o, "single_ms", r->single_ms);
+  snprintf(key, sizeof(key), "sbs%d_ms", c->sbs_candidates);
+  add_num(o, key, r->sbs_ms);
+  add_num(o, "gr_ms", r->gr_ms);
+  add_num(o, "train_step_ms", r->train_ms);
+  add_num(o, "train_samples_per_s", r->train_sps);
+  if (with_torch) {
+    cJSON_AddNumberToObject(o, "torch_params", (double)r->torch_params);
+    add_num(o, "torch_single_ms", r->t_single_ms);
+    snprintf(key, sizeof(key), "torch_sbs%d_ms", c->sbs_candidates);
+    add_num(o, key, r->t_sbs_ms);
+    add_num(o, "torch_gr_ms", r->t_gr_ms);
+    add_num(o, "torch_train_samples_per_s", r->t_train_sps);
+    add_num(o, "speedup_single", r->t_single_ms / r->single_ms);
+    snprintf(key, sizeof(key), "speedup_sbs%d", c->sbs_candidates);
+    add_num(o, key, r->t_sbs_ms / r->sbs_ms);
+    add_num(o, "speedup_gr", r->t_gr_ms / r->gr_ms);
+    add_num(o, "speedup_train", r->train_sps / r->t_train_sps);
+  }
+  return o;
+}
+
+static void print_row(const char* what, const char* unit, double c, double t, int torch, int up) {
+  printf("  %-22s %10.3f %-10s", what, c, unit);
+  if (torch && isfinite(t)) printf(" %10.3f   x%.2f", t, up ? c / t : t / c);
+  printf("\n");
+}
+
+static void print_result(const bench_result* r, int torch) {
+  printf("%s model: %zu parameters (D %d, context %d, L %d, K %d, hidden %d x %d blocks)%s\n",
+         r->name, r->params, r->cfg.horizon * r->cfg.action_dim, r->cfg.context_dim,
+         r->cfg.n_layers, r->cfg.n_bins, r->cfg.hidden, r->cfg.n_blocks,
+         torch && r->torch_params != (long)r->params ? "  [PyTorch parameter count differs]" : "");
+  printf("  %-22s %10s %-10s %10s   %s\n", "", "nfp", "", torch ? "PyTorch" : "",
+         torch ? "speed-up" : "");
+  char what[64];
+  print_row("single sample", "ms", r->single_ms, r->t_single_ms, torch, 0);
+  snprintf(what, sizeof(what), "SBS-%d", r->cfg.sbs_candidates);
+  print_row(what, "ms", r->sbs_ms, r->t_sbs_ms, torch, 0);
+  snprintf(what, sizeof(what), "GR-%d", r->cfg.gr_steps);
+  print_row(what, "ms", r->gr_ms, r->t_gr_ms, torch, 0);
+  snprintf(what, sizeof(what), "training, batch %d", BENCH_TRAIN_BATCH);
+  print_row(what, "samples/s", r->train_sps, r->t_train_sps, torch, 1);
+}
+
+static int write_json(const char* path, const char* text) {
+  size_t n = strlen(path);
+  char* tmp = malloc(n + 8);
+  if (!tmp) return nfp_error_set("out of memory");
+  snprintf(tmp, n + 8, "%s.tmp", path);
+  FILE* f = fopen(tmp, "w");
+  int rc = f ? 0 : nfp_error_set("%s: cannot open for writing", path);
+  if (rc == 0 && (fputs(text, f) < 0 || fputc('\n', f) == EOF)) rc = nfp_error_set("%s: write failed", path);
+  if (f && fclose(f) != 0 && rc == 0) rc = nfp_error_set("%s: write failed", path);
+  if (rc == 0 && rename(tmp, path) != 0) rc = nfp_error_set("%s: cannot rename into place", path);
+  if (rc != 0) remove(tmp);
+  free(tmp);
+  return rc;
+}
+
+static int run(int argc, char** argv) {
+  const char *json = NULL, *python = "/usr/bin/python3", *peer_arg = NULL;
+  int threads = 1, no_torch = 0, repeats = 30, no_reference = 0;
+  nfp_arg args[] = {
+      {"--json", NFP_ARG_STR, &json, "FILE", "write the report as JSON here", 0, 0, 0},
+      {"--threads", NFP_ARG_INT, &threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1, 64, 0},
+      {"--repeats", NFP_ARG_INT, &repeats, "N",
+       "timed runs of the single sample (a third of that for SBS, GR, training)", 5, 10000, 0},
+      {"--no-torch", NFP_ARG_FLAG, &no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
+      {"--no-reference", NFP_ARG_FLAG, &no_reference, NULL,
+       "only the default model, not the PERFORMANCE.md reference size", 0, 0, 0},
+      {"--python", NFP_ARG_STR, &python, "EXE", "Python with torch for the peer", 0, 0, 0},
+      {"--peer", NFP_ARG_STR, &peer_arg, "FILE", "the peer script (default: bench/torch_peer.py)",
+       0, 0, 0},
+  };
+  int prc = nfp_args_parse(argc, argv, args, (int)(sizeof(args) / sizeof(args[0])),
+                           "nfp bench [--json FILE] [--threads N] [--no-torch]",
+                           "Measures, for the default state-conditioned model and the reference "
+                           "size of PERFORMANCE.md\n(D 112, context 128, L 10, K 8, hidden 256 "
+                           "x 2 blocks): single-sample, SBS and GR latency\nand training "
+                           "throughput (NLL forward + backward + AdamW at batch 256). Medians "
+                           "after\nwarm-up. The same models in PyTorch run in the same process "
+                           "tree with the same thread\ncount (torch.set_num_threads, OpenBLAS "
+                           "threads, OMP_WAIT_POLICY=PASSIVE) and the ratios\nare reported. "
+                           "Targets: single <= 1 ms, SBS-128 <= 10 ms, GR <= 20 ms, >= 5x "
+                           "PyTorch at\nbatch 1, >= PyTorch at SBS-128 and training.");
+  if (prc) return prc;
+  openblas_set_num_threads(threads);
+
+  bench_result r[2];
+  memset(r, 0, sizeof(r));
+  r[0].name = "default";
+  nfp_model_config_default(&r[0].cfg);
+  r[1].name = "reference";
+  nfp_model_config_reference(&r[1].cfg);
+  int n = no_reference ? 1 : 2;
+  for (int i = 0; i < n; i++) {
+    r[i].t_single_ms = r[i].t_sbs_ms = r[i].t_gr_ms = r[i].t_train_sps = NAN;
+    if (bench_c(&r[i], repeats) != 0) return nfp_error_wrap("%s model", r[i].name);
+  }
+
+  char peer_buf[PATH_MAX + 64], version[64] = "";
+  const char* why_not = NULL;
+  char why_buf[1100];
+  int torch = 0;
+  if (no_torch) {
+    why_not = "skipped (--no-torch)";
+  } else {
+    const char* peer = find_peer(peer_arg, peer_buf, sizeof(peer_buf));
+    if (!peer) {
+      why_not = "bench/torch_peer.py not found (give --peer FILE or set NFP_TORCH_PEER)";
+    } else if (run_peer(r, n, python, peer, threads, repeats, version, sizeof(version)) != 0) {
+      snprintf(why_buf, sizeof(why_buf), "%s", nfp_error_last());
+      why_not = why_buf;
+    } else {
+      torch = 1;
+    }
+  }
+
+  printf("nfp bench: %d thread%s, medians after warm-up%s%s\n", threads, threads > 1 ? "s" : "",
+         torch ? "; PyTorch " : "", torch ? version : "");
+  for (int i = 0; i < n; i++) print_result(&r[i], torch);
+  if (!torch) printf("PyTorch peer: %s\n", why_not);
+
+  const bench_result* d = &r[0];
+  struct {
+    const char* key;
+    int met;
+  } targets[] = {
+      {"single_le_1ms", d->single_ms <= 1.0},
+      {"sbs128_le_10ms", d->sbs_ms <= 10.0},
+      {"gr_le_20ms", d->gr_ms <= 20.0},
+      {"single_ge_5x_torch", torch && d->t_single_ms / d->single_ms >= 5.0},
+      {"sbs128_ge_torch", torch && d->t_sbs_ms / d->sbs_ms >= 1.0},
+      {"train_ge_torch", torch && d->train_sps / d->t_train_sps >= 1.0},
+  };
+  printf("targets (default model):");
+  for (int i = 0; i < 6; i++) {
+    int needs_torch = i >= 3;
+    printf("  %s %s", targets[i].key,
+           needs_torch && !torch ? "n/a" : (targets[i].met ? "met" : "NOT met"));
+  }
+  printf("\n");
+
+  int rc = 0;
+  if (json) {
+    cJSON* root = result_json(d, torch);
+    cJSON_AddNumberToObject(root, "threads", threads);
+    cJSON* tj = cJSON_AddObjectToObject(root, "torch");
+    cJSON_AddBoolToObject(tj, "available", torch);
+    if (torch) {
+      cJSON_AddStringToObject(tj, "version", version);
+      cJSON_AddStringToObject(tj, "thread_setup",
+                              "torch.set_num_threads, OPENBLAS_NUM_THREADS and "
+                              "openblas_set_num_threads, OMP_WAIT_POLICY=PASSIVE");
+    } else {
+      cJSON_AddStringToObject(tj, "reason", why_not);
+    }
+    cJSON* tg = cJSON_AddObjectToObject(root, "targets");
+    for (int i = 0; i < 6; i++) {
+      if (i >= 3 && !torch) cJSON_AddNullToObject(tg, targets[i].key);
+      else cJSON_AddBoolToObject(tg, targets[i].key, targets[i].met);
+    }
+    if (n > 1) cJSON_AddItemToObject(root, "reference", result_json(&r[1], torch));
+    char* text = cJSON_Print(root);
+    cJSON_Delete(root);
+    rc = text ? write_json(json, text) : nfp_error_set("out of memory");
+    free(text);
+    if (rc == 0) printf("wrote %s\n", json);
+  }
+  return rc;
+}
 
 int nfp_cmd_bench(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "nfp bench: not built yet\n");
-  return 1;
+  int rc = run(argc, argv);
+  if (rc == 1) return 0;  // --help
+  if (rc == 2) return 2;  // bad flags, already reported
+  if (rc != 0) {
+    fprintf(stderr, "nfp bench: %s\n", nfp_error_last());
+    return 1;
+  }
+  return 0;
 }

@@ -257,26 +257,27 @@ def bench_model(torch, cfg, args):
             a, lp = model.inverse(sigma * torch.randn(cfg["sbs"], D), ctx)
             return a[lp.argmax()]
 
-    def logp_grad(a, ctx):
-        a = a.detach().requires_grad_(True)
-        lp = model.logprob(a, ctx)
-        (g,) = torch.autograd.grad(lp.sum(), a)
-        return lp.item(), g
-
     def gr():
+        # nfp's rule: step along the gradient; keep a step that raises log p (and take the
+        # gradient there, eta * 1.2), else undo it (eta / 2). Backward only on acceptance.
         with torch.no_grad():
             ctx = model.encode(obs)
             a, _ = model.inverse(sigma * torch.randn(1, D), ctx)
-        lp, g = logp_grad(a, ctx)
+        a = a.requires_grad_(True)
+        lp_t = model.logprob(a, ctx)
+        (g,) = torch.autograd.grad(lp_t.sum(), a)
+        lp = lp_t.item()
         eta = cfg["gr_step"]
         for _ in range(cfg["gr_steps"]):
-            cand = a + eta * g
-            lpc, gc = logp_grad(cand, ctx)
-            if lpc >= lp:
-                a, lp, g, eta = cand, lpc, gc, eta * 1.2
+            cand = (a + eta * g).detach().requires_grad_(True)
+            lpc_t = model.logprob(cand, ctx)
+            lpc = lpc_t.item()
+            if math.isfinite(lpc) and lpc > lp:
+                (g,) = torch.autograd.grad(lpc_t.sum(), cand)
+                a, lp, eta = cand, lpc, eta * 1.2
             else:
                 eta *= 0.5
-        return a
+        return a.detach()
 
     Bt = cfg["train_batch"]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
