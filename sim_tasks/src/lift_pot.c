@@ -30,7 +30,8 @@ typedef struct pot_ids_ {
 static pot_ids pot_lookup(const mjModel* m) {
   pot_ids p;
   p.body = mj_name2id(m, mjOBJ_BODY, "pot");
-  p.qadr = p.body >= 0 && m->body_jntnum[p.body] > 0 ? m->jnt_qposadr[m->body_jntadr[p.body]] : -1;
+  p.qadr = -1;
+  if (p.body >= 0 && m->body_jntnum[p.body] > 0) p.qadr = m->jnt_qposadr[m->body_jntadr[p.body]];
   p.handle_site[NFP_LEFT] = mj_name2id(m, mjOBJ_SITE, "handle_left");
   p.handle_site[NFP_RIGHT] = mj_name2id(m, mjOBJ_SITE, "handle_right");
   return p;
@@ -38,7 +39,8 @@ static pot_ids pot_lookup(const mjModel* m) {
 
 static int check(const mjModel* m) {
   pot_ids p = pot_lookup(m);
-  if (p.body < 0 || m->body_jntnum[p.body] != 1 || m->jnt_type[m->body_jntadr[p.body]] != mjJNT_FREE) {
+  if (p.body < 0 || m->body_jntnum[p.body] != 1 ||
+      m->jnt_type[m->body_jntadr[p.body]] != mjJNT_FREE) {
     return nfp_error_set("lift_pot needs a body 'pot' with one free joint");
   }
   if (p.handle_site[0] < 0 || p.handle_site[1] < 0) {

@@ -101,6 +101,20 @@ static void test_broken_mjcf(void** state) {
   rmdir(dir);
 }
 
+// The rig alone has no pot: Lift Pot's model check refuses it by name.
+static void test_task_check(void** state) {
+  (void)state;
+  char err[1000] = "";
+  mjModel* m = mj_loadXML(NFP_TEST_ASSETS "/rig.xml", NULL, err, sizeof(err));
+  if (!m) fail_msg("rig.xml: %s", err);
+  const nfp_task_def* def = nfp_task_find("lift_pot");
+  assert_non_null(def->check);
+  nfp_error_clear();
+  assert_int_equal(def->check(m), -1);
+  assert_non_null(strstr(nfp_error_last(), "'pot'"));
+  mj_deleteModel(m);
+}
+
 static void test_asset_dir_env(void** state) {
   (void)state;
   setenv("NFP_ASSETS", "/some/where", 1);
@@ -116,6 +130,7 @@ int main(void) {
     cmocka_unit_test(test_unknown_task),
     cmocka_unit_test(test_missing_asset),
     cmocka_unit_test(test_broken_mjcf),
+    cmocka_unit_test(test_task_check),
     cmocka_unit_test(test_asset_dir_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
