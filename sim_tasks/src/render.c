@@ -83,6 +83,7 @@ void nfp_render_free(nfp_renderer* r) {
       mjr_freeContext(&r->con);
     }
     mjv_freeScene(&r->scn);
+    OSMesaMakeCurrent(NULL, NULL, GL_UNSIGNED_BYTE, 0, 0);  // unbind, so destroy frees all
     OSMesaDestroyContext(r->osmesa);
   }
   free(r->osmesa_buf);

@@ -14,7 +14,6 @@ static cli_result r;
 
 static void test_screenshot(void** state) {
   (void)state;
-  if (system("command -v xvfb-run >/dev/null 2>&1") != 0) skip();
   char png[400], args[700];
   snprintf(png, sizeof(png), "%s/shot.png", cli_tmpdir);
   snprintf(args, sizeof(args),
@@ -47,6 +46,11 @@ static void test_screenshot(void** state) {
 }
 
 int main(void) {
+  // No virtual X server on this machine: report a skip to ctest (SKIP_RETURN_CODE).
+  if (system("command -v xvfb-run >/dev/null 2>&1") != 0) {
+    printf("xvfb-run not found: skipping the viewer screenshot test\n");
+    return 77;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_screenshot),
   };
