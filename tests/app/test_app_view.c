@@ -20,7 +20,7 @@ static void test_screenshot(void** state) {
            "view --task lift_pot --agent expert --seed 2 --frames 5 --width 640 --height 480 "
            "--screenshot %s",
            png);
-  int code = cli_run(&r, "xvfb-run -a -s '-screen 0 1024x768x24'", args);
+  int code = cli_run(&r, "xvfb-run -a", args);
   if (code) fail_msg("view exited %d:\n%s\n%s", code, r.out, r.err);
   assert_non_null(strstr(r.out, "after 5 steps"));
   png_image img;
