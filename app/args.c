@@ -14,8 +14,9 @@ void nfp_args_usage(FILE* f, const nfp_arg* args, int nargs, const char* usage, 
     snprintf(left, sizeof(left), "%s%s%s", a->name, a->meta ? " " : "", a->meta ? a->meta : "");
     fprintf(f, "  %-22s %s", left, a->help);
     if (a->kind == NFP_ARG_INT && !a->required) fprintf(f, " (default %d)", *(int*)a->value);
-    if (a->kind == NFP_ARG_SEED && !a->required)
+    if (a->kind == NFP_ARG_SEED && !a->required) {
       fprintf(f, " (default %lld)", *(long long*)a->value);
+    }
     if (a->kind == NFP_ARG_DOUBLE && !a->required) fprintf(f, " (default %g)", *(double*)a->value);
     if (a->kind == NFP_ARG_STR && !a->required && *(const char**)a->value) {
       fprintf(f, " (default %s)", *(const char**)a->value);

@@ -62,8 +62,9 @@ static int collector_open(collector* c, const char* task_name, const char* asset
   double probe[OBJ_CAP];
   nfp_task_reset(c->task, 0);
   int nobj = nfp_task_object_state(c->task, probe, OBJ_CAP);
-  if (nobj < 0 || nobj > OBJ_CAP)
+  if (nobj < 0 || nobj > OBJ_CAP) {
     return nfp_error_set("task %s: bad object-state size %d", task_name, nobj);
+  }
   int h = images ? NFP_HEAD_H : 0, w = images ? NFP_HEAD_W : 0;
   if (nfp_episode_alloc(&c->ep, c->task->def->step_cap, NFP_NJ, nobj, h, w)) return -1;
   snprintf(c->ep.task, sizeof(c->ep.task), "%s", task_name);

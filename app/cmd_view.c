@@ -163,8 +163,9 @@ static int view_screenshot(viewer* v, const char* path) {
     mjrRect rect = {0, 0, w, h};
     mjr_readPixels(rgb, NULL, rect, &v->con);  // the back buffer just drawn, rows bottom-up
     size_t row = (size_t)w * 3;
-    for (int y = 0; y < h; y++)
+    for (int y = 0; y < h; y++) {
       memcpy(flipped + (size_t)y * row, rgb + (size_t)(h - 1 - y) * row, row);
+    }
     st = nfp_png_write(path, flipped, w, h);
   }
   free(rgb);

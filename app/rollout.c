@@ -11,8 +11,9 @@ int nfp_rollout_begin(nfp_rollout* r, nfp_task* t, nfp_agent* a, uint64_t seed) 
   r->agent = a;
   r->seed = seed;
   nfp_task_reset(t, seed);
-  if (a->reset && a->reset(a, t))
+  if (a->reset && a->reset(a, t)) {
     return nfp_error_wrap("agent %s, seed %llu", a->kind, (unsigned long long)seed);
+  }
   return 0;
 }
 

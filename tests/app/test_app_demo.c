@@ -41,8 +41,9 @@ static void make_episode(nfp_episode* ep, int T, int nobj, int h, int w, uint64_
     ep->action[i] = nfp_rng_normal(&rng);
   }
   for (int i = 0; i < T * nobj; i++) ep->object_state[i] = nfp_rng_normal(&rng);
-  for (size_t i = 0; i < (size_t)T * h * w * 3; i++)
+  for (size_t i = 0; i < (size_t)T * h * w * 3; i++) {
     ep->images[i] = (uint8_t)(nfp_rng_next(&rng) >> 56);
+  }
   snprintf(ep->task, sizeof(ep->task), "lift_pot");
   ep->seed = (int64_t)seed + 1234567890123LL;
   ep->control_hz = 1.0 / 0.06;
@@ -61,8 +62,10 @@ static void assert_episode_equal(const nfp_episode* a, const nfp_episode* b, int
   assert_memory_equal(a->qpos, b->qpos, n * sizeof(double));
   assert_memory_equal(a->qvel, b->qvel, n * sizeof(double));
   assert_memory_equal(a->action, b->action, n * sizeof(double));
-  if (a->nobj)
-    assert_memory_equal(a->object_state, b->object_state, (size_t)a->T * a->nobj * sizeof(double));
+  if (a->nobj) {
+    size_t k = (size_t)a->T * a->nobj * sizeof(double);
+    assert_memory_equal(a->object_state, b->object_state, k);
+  }
   if (images) {
     assert_int_equal(a->img_h, b->img_h);
     assert_int_equal(a->img_w, b->img_w);
