@@ -1,7 +1,8 @@
 // Rational-quadratic spline with linear tails, in double (see nfp/spline.h).
 // Pitfalls handled (REFERENCE.md section 4): inputs outside [-B, B] never reach the
 // spline maths; the bin index is clamped to K-1 at the right edge; theta is clamped
-// to [0, 1]; the inverse's discriminant is clamped at 0.
+// to [0, 1]; the inverse's discriminant is clamped at 0 and its root is taken in the
+// form that does not cancel.
 #include "nfp/spline.h"
 
 #include <math.h>
@@ -126,14 +127,18 @@ double nfp_spline_inverse(double* logdet, double y, const double* raw, const nfp
   geometry(&g, raw, s);
   rq_bin b = bin_at(&g, find_bin(g.ch, s->K, y));
   double sl = b.h / b.w;
-  double gg = b.d0 + b.d1 - 2.0 * sl;
-  double dy = y - b.yk;
-  double qa = b.h * (sl - b.d0) + dy * gg;
-  double qb = b.h * b.d0 - dy * gg;
-  double qc = -sl * dy;
+  // nflows' quadratic a th^2 + b th + c = 0 divided by h and written in phi = (y - yk)/h,
+  // which avoids cancelling the h d0 terms when a derivative is large
+  double phi = (y - b.yk) / b.h;
+  double qa = sl * (1.0 - 2.0 * phi) - b.d0 * (1.0 - phi) + b.d1 * phi;
+  double qb = b.d0 * (1.0 - phi) - b.d1 * phi + 2.0 * sl * phi;
+  double qc = -sl * phi;
   double disc = qb * qb - 4.0 * qa * qc;
   if (disc < 0.0) disc = 0.0;
-  double th = clamp01(2.0 * qc / (-qb - sqrt(disc)));
+  // the root in [0, 1]; written so that neither branch cancels
+  double th = qb < 0.0 && qa != 0.0 ? (-qb + sqrt(disc)) / (2.0 * qa)
+                                    : 2.0 * qc / (-qb - sqrt(disc));
+  th = clamp01(th);
   *logdet = -rq_logdet(&b, th);
   return b.xk + th * b.w;
 }
