@@ -18,17 +18,25 @@ void nfp_linear_forward(float* out, const float* inp, const float* weight, const
     }
     return;
   }
+  if (B == 1) {  // matrix-vector: sgemm would pack the whole weight for one row
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, weight, C, inp, 1, bias ? 1.0f : 0.0f,
+                out, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1.0f, inp, C, weight, C,
               bias ? 1.0f : 0.0f, out, OC);
 }
 
 void nfp_linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                          const float* inp, const float* weight, int B, int C, int OC) {
-  if (dinp && C > 0) {
+  if (B == 1 && C > 0) {
+    if (dinp) cblas_sgemv(CblasRowMajor, CblasTrans, OC, C, 1.0f, weight, C, dout, 1, 1.0f, dinp, 1);
+    if (dweight) cblas_sger(CblasRowMajor, OC, C, 1.0f, dout, 1, inp, 1, dweight, C);
+  } else if (dinp && C > 0) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, dout, OC, weight, C,
                 1.0f, dinp, C);
   }
-  if (dweight && C > 0) {
+  if (B > 1 && dweight && C > 0) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f,
                 dweight, C);
   }

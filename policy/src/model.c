@@ -29,8 +29,9 @@ nfp_model* nfp_model_create(const nfp_model_config* cfg, uint64_t seed) {
       .img_h = cfg->img_h,
       .img_w = cfg->img_w,
   };
-  nfp_spline sp = {cfg->n_bins, cfg->tail_bound, cfg->min_bin_width, cfg->min_bin_height,
-                   cfg->min_derivative};
+  nfp_spline sp;
+  nfp_spline_init(&sp, cfg->n_bins, cfg->tail_bound, cfg->min_bin_width, cfg->min_bin_height,
+                  cfg->min_derivative);
   if (nfp_encoder_build(&m->enc, &m->table, "enc", &ec) != 0 ||
       nfp_flow_build(&m->flow, &m->table, "flow", m->chunk_dim, cfg->context_dim, cfg->n_layers,
                      cfg->hidden, cfg->n_blocks, &sp) != 0) {

@@ -7,13 +7,16 @@
 
 #include <math.h>
 
-void nfp_spline_default(nfp_spline* s) {
-  s->K = 8;
-  s->B = 3.0;
-  s->wmin = 1e-3;
-  s->hmin = 1e-3;
-  s->dmin = 1e-3;
+void nfp_spline_init(nfp_spline* s, int K, double B, double wmin, double hmin, double dmin) {
+  s->K = K;
+  s->B = B;
+  s->wmin = wmin;
+  s->hmin = hmin;
+  s->dmin = dmin;
+  s->dshift = log(expm1(1.0 - dmin));  // so a zero derivative logit gives derivative 1
 }
+
+void nfp_spline_default(nfp_spline* s) { nfp_spline_init(s, 8, 3.0, 1e-3, 1e-3, 1e-3); }
 
 static double softplus(double z) { return z > 30.0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
 static double sigmoid(double z) {
@@ -21,9 +24,6 @@ static double sigmoid(double z) {
   double e = exp(z);
   return e / (1.0 + e);
 }
-
-// Shift so a zero derivative logit gives derivative 1: dmin + softplus(c) = 1.
-static double deriv_shift(double dmin) { return log(expm1(1.0 - dmin)); }
 
 // Softmax of the bin logits into p[K] (the floor vmin is applied by knots()).
 // Knots are -B + 2B * cumsum(vmin + (1 - K vmin) p), pinned at both ends.
@@ -64,30 +64,32 @@ typedef struct {
 typedef struct {
   double pw[NFP_SPLINE_MAX_BINS], ph[NFP_SPLINE_MAX_BINS];
   double cw[NFP_SPLINE_MAX_BINS + 1], ch[NFP_SPLINE_MAX_BINS + 1];
-  double d[NFP_SPLINE_MAX_BINS + 1];
 } rq_geom;
 
+// Knots of widths and heights; derivatives are filled lazily (only two are ever used).
 static void geometry(rq_geom* g, const double* raw, const nfp_spline* s) {
   int K = s->K;
   bin_sizes(g->pw, raw, K);
   bin_sizes(g->ph, raw + K, K);
   knots(g->cw, g->pw, K, s->wmin, s->B);
   knots(g->ch, g->ph, K, s->hmin, s->B);
-  double c = deriv_shift(s->dmin);
-  g->d[0] = 1.0;
-  g->d[K] = 1.0;
-  for (int j = 1; j < K; j++) g->d[j] = s->dmin + softplus(raw[2 * K + j - 1] + c);
 }
 
-static rq_bin bin_at(const rq_geom* g, int k) {
+// Derivative at knot j (the boundary ones are 1, matching the linear tails).
+static double knot_deriv(const double* raw, int j, const nfp_spline* s) {
+  if (j == 0 || j == s->K) return 1.0;
+  return s->dmin + softplus(raw[2 * s->K + j - 1] + s->dshift);
+}
+
+static rq_bin bin_at(const rq_geom* g, int k, const double* raw, const nfp_spline* s) {
   rq_bin b;
   b.k = k;
   b.xk = g->cw[k];
   b.w = g->cw[k + 1] - g->cw[k];
   b.yk = g->ch[k];
   b.h = g->ch[k + 1] - g->ch[k];
-  b.d0 = g->d[k];
-  b.d1 = g->d[k + 1];
+  b.d0 = knot_deriv(raw, k, s);
+  b.d1 = knot_deriv(raw, k + 1, s);
   return b;
 }
 
@@ -99,7 +101,7 @@ static double rq_logdet(const rq_bin* b, double th) {
   double t = th * (1.0 - th);
   double den = s + (b->d0 + b->d1 - 2.0 * s) * t;
   double num = s * s * (b->d1 * th * th + 2.0 * s * t + b->d0 * (1.0 - th) * (1.0 - th));
-  return log(num) - 2.0 * log(den);
+  return log(num / (den * den));
 }
 
 double nfp_spline_forward(double* logdet, double x, const double* raw, const nfp_spline* s) {
@@ -109,7 +111,7 @@ double nfp_spline_forward(double* logdet, double x, const double* raw, const nfp
   }
   rq_geom g;
   geometry(&g, raw, s);
-  rq_bin b = bin_at(&g, find_bin(g.cw, s->K, x));
+  rq_bin b = bin_at(&g, find_bin(g.cw, s->K, x), raw, s);
   double th = clamp01((x - b.xk) / b.w);
   double sl = b.h / b.w;
   double t = th * (1.0 - th);
@@ -125,7 +127,7 @@ double nfp_spline_inverse(double* logdet, double y, const double* raw, const nfp
   }
   rq_geom g;
   geometry(&g, raw, s);
-  rq_bin b = bin_at(&g, find_bin(g.ch, s->K, y));
+  rq_bin b = bin_at(&g, find_bin(g.ch, s->K, y), raw, s);
   double sl = b.h / b.w;
   // nflows' quadratic a th^2 + b th + c = 0 divided by h and written in phi = (y - yk)/h,
   // which avoids cancelling the h d0 terms when a derivative is large
@@ -166,7 +168,7 @@ void nfp_spline_backward(double* dx, double* draw, double dy, double dlogdet, do
   int K = s->K;
   rq_geom g;
   geometry(&g, raw, s);
-  rq_bin b = bin_at(&g, find_bin(g.cw, K, x));
+  rq_bin b = bin_at(&g, find_bin(g.cw, K, x), raw, s);
   double th = clamp01((x - b.xk) / b.w);
   double h = b.h, w = b.w, d0 = b.d0, d1 = b.d1;
   double sl = h / w;
@@ -212,7 +214,6 @@ void nfp_spline_backward(double* dx, double* draw, double dy, double dlogdet, do
   dch[k + 1] += G_h;
   knots_backward(draw, dcw, g.pw, K, s->wmin, s->B);
   knots_backward(draw + K, dch, g.ph, K, s->hmin, s->B);
-  double c = deriv_shift(s->dmin);
-  if (k >= 1) draw[2 * K + k - 1] += G_d0 * sigmoid(raw[2 * K + k - 1] + c);
-  if (k + 1 <= K - 1) draw[2 * K + k] += G_d1 * sigmoid(raw[2 * K + k] + c);
+  if (k >= 1) draw[2 * K + k - 1] += G_d0 * sigmoid(raw[2 * K + k - 1] + s->dshift);
+  if (k + 1 <= K - 1) draw[2 * K + k] += G_d1 * sigmoid(raw[2 * K + k] + s->dshift);
 }

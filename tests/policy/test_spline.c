@@ -27,6 +27,7 @@ static void test_reference(void** state) {
   nfp_spline s;
   assert_int_equal(fscanf(f, "%d %lf %lf %lf %lf", &s.K, &s.B, &s.wmin, &s.hmin, &s.dmin), 5);
   assert_int_equal(s.K, 8);
+  nfp_spline_init(&s, s.K, s.B, s.wmin, s.hmin, s.dmin);
   int cases = 0;
   double worst_val = 0.0, worst_grad = 0.0;
   for (;;) {

@@ -24,10 +24,13 @@ typedef struct nfp_spline_ {
   double wmin;  // minimum bin width (1e-3)
   double hmin;  // minimum bin height (1e-3)
   double dmin;  // minimum derivative (1e-3)
+  double dshift;  // log(expm1(1 - dmin)), set by nfp_spline_init / nfp_spline_default
 } nfp_spline;
 
 // Defaults: K = 8, B = 3, wmin = hmin = dmin = 1e-3.
 void nfp_spline_default(nfp_spline* s);
+// Any sizes (checked by the flow builder); always use this (or _default) to fill one.
+void nfp_spline_init(nfp_spline* s, int K, double B, double wmin, double hmin, double dmin);
 
 // y = f(x); *logdet = log|df/dx|.
 double nfp_spline_forward(double* logdet, double x, const double* raw, const nfp_spline* s);
