@@ -10,6 +10,37 @@
 #define CONTROL_DT 0.06     // seconds per control step: 16.7 Hz, as RoboTwin's demos
 #define SETTLE_TIME 0.2     // seconds of physics after placing the objects
 
+// The parts of a task every instance has, around a model and data it is given:
+// rig and task elements resolved, kinematics scratch, task state, control rate.
+// Marked attached (the caller keeps m and d); NULL with the error set.
+static nfp_task* task_new(const nfp_task_def* def, mjModel* m, mjData* d, const char* where) {
+  nfp_task* t = calloc(1, sizeof(*t));
+  if (!t) {
+    nfp_error_set("task '%s': out of memory", def->name);
+    return NULL;
+  }
+  t->def = def;
+  t->m = m;
+  t->d = d;
+  t->attached = 1;
+  if (nfp_rig_resolve(&t->rig, m) || (def->check && def->check(m))) {
+    nfp_error_wrap("task '%s': '%s'", def->name, where);
+    nfp_task_free(t);
+    return NULL;
+  }
+  t->kin = mj_makeData(m);
+  t->state = calloc(1, def->state_size ? def->state_size : 1);
+  if (!t->kin || !t->state) {
+    nfp_error_set("task '%s': out of memory", def->name);
+    nfp_task_free(t);
+    return NULL;
+  }
+  t->substeps = (int)(CONTROL_DT / m->opt.timestep + 0.5);
+  if (t->substeps < 1) t->substeps = 1;
+  t->control_dt = t->substeps * m->opt.timestep;
+  return t;
+}
+
 nfp_task* nfp_task_create(const char* name, const char* asset_dir) {
   const nfp_task_def* def = nfp_task_find(name);
   if (!def) {
@@ -40,47 +71,48 @@ nfp_task* nfp_task_create(const char* name, const char* asset_dir) {
     nfp_error_set("task '%s': cannot load '%s': %s", name, path, err);
     return NULL;
   }
-  nfp_task* t = calloc(1, sizeof(*t));
+  mjData* d = mj_makeData(m);
+  nfp_task* t = d ? task_new(def, m, d, path) : NULL;
   if (!t) {
+    if (!d) nfp_error_set("task '%s': out of memory", name);
+    if (d) mj_deleteData(d);
     mj_deleteModel(m);
-    nfp_error_set("task '%s': out of memory", name);
     return NULL;
   }
-  t->def = def;
-  t->m = m;
-  if (nfp_rig_resolve(&t->rig, m) || (def->check && def->check(m))) {
-    nfp_error_wrap("task '%s': '%s'", name, path);
-    nfp_task_free(t);
-    return NULL;
-  }
-  t->d = mj_makeData(m);
-  t->kin = mj_makeData(m);
-  t->state = calloc(1, def->state_size ? def->state_size : 1);
-  if (!t->d || !t->kin || !t->state) {
-    nfp_error_set("task '%s': out of memory", name);
-    nfp_task_free(t);
-    return NULL;
-  }
-  t->substeps = (int)(CONTROL_DT / m->opt.timestep + 0.5);
-  if (t->substeps < 1) t->substeps = 1;
-  t->control_dt = t->substeps * m->opt.timestep;
+  t->attached = 0;
   nfp_task_reset(t, 0);
   return t;
+}
+
+nfp_task* nfp_task_attach(const char* name, const mjModel* m, mjData* d) {
+  const nfp_task_def* def = nfp_task_find(name);
+  if (!def) {
+    nfp_error_set("unknown task '%s' (known: %s)", name ? name : "(null)", nfp_task_names());
+    return NULL;
+  }
+  // An attached task only reads m; the field is non-const for the owning case.
+  return task_new(def, (mjModel*)m, d, "host model");
 }
 
 void nfp_task_free(nfp_task* t) {
   if (!t) return;
   if (t->kin) mj_deleteData(t->kin);
-  if (t->d) mj_deleteData(t->d);
-  if (t->m) mj_deleteModel(t->m);
+  if (!t->attached) {
+    if (t->d) mj_deleteData(t->d);
+    if (t->m) mj_deleteModel(t->m);
+  }
   free(t->state);
   free(t);
 }
 
 void nfp_task_reset(nfp_task* t, uint64_t seed) {
+  mj_resetData(t->m, t->d);
+  nfp_task_setup(t, seed);
+}
+
+void nfp_task_setup(nfp_task* t, uint64_t seed) {
   const mjModel* m = t->m;
   mjData* d = t->d;
-  mj_resetData(m, d);
   mj_resetData(m, t->kin);
   nfp_rig_home(t->target);
   nfp_rig_set_qpos(d, &t->rig, t->target);

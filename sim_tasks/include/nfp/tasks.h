@@ -77,6 +77,7 @@ struct nfp_task_ {
   double target[NFP_NJ];  // last commanded target
   void* state;         // def->state_size bytes, zeroed at reset
   mjData* kin;         // kinematics scratch for IK and the experts; never stepped
+  int attached;        // 1: m and d belong to the caller (nfp_task_attach)
 };
 
 // Registry.
@@ -92,10 +93,17 @@ const char* nfp_asset_dir(void);
 // Load a task's model. NULL on failure, with nfp_error_last() saying why
 // (unknown task lists the known ones; a missing or broken MJCF names the file).
 nfp_task* nfp_task_create(const char* name, const char* asset_dir);
+// Run a task definition on a model and data the caller owns (a MuJoCo plugin's host,
+// say): m must hold the rig and the task's elements; m and d outlive the task, which
+// never writes m. nfp_task_free then frees only what the task made. NULL with a message.
+nfp_task* nfp_task_attach(const char* name, const mjModel* m, mjData* d);
 void nfp_task_free(nfp_task* t);
 
 // Start an episode: home pose, seeded set-up, settle.
 void nfp_task_reset(nfp_task* t, uint64_t seed);
+// The same on data the caller has just reset with mj_resetData (nfp_task_reset is
+// mj_resetData + this): for hosts that reset the data themselves.
+void nfp_task_setup(nfp_task* t, uint64_t seed);
 // Command a 14-D joint target and advance one control period. The target is
 // clamped to the joint and gripper limits first. One control period is
 // `substeps` physics steps: 30 x 2 ms = 60 ms, i.e. about 16.7 Hz as RoboTwin.
@@ -112,6 +120,21 @@ int nfp_task_object_state(const nfp_task* t, double* out, int cap);
 
 // Control rate of the rig (Hz).
 double nfp_task_control_hz(const nfp_task* t);
+
+// The rig inside any model that holds it (a plugin host's, say); the task calls
+// above are built on these.
+// Find every rig element by name ("left_j1" ... "right_gripper", "head").
+// 0, or -1 with the error naming the first missing element.
+int nfp_rig_resolve(nfp_rig* rig, const mjModel* m);
+// Clamp an interface target to the actuators' control ranges (joint limits
+// and gripper 0..1), in place.
+void nfp_rig_clamp(double target[NFP_NJ], const nfp_rig* rig, const mjModel* m);
+// Write an interface target into d->ctrl (gripper 0..1 -> finger travel).
+void nfp_rig_ctrl(mjData* d, const nfp_rig* rig, const double target[NFP_NJ]);
+// Read joint positions and velocities in interface layout (gripper normalised);
+// either output may be NULL.
+void nfp_rig_observe(double qpos[NFP_NJ], double qvel[NFP_NJ], const nfp_rig* rig,
+                     const mjData* d);
 
 #ifdef __cplusplus
 }
