@@ -5,9 +5,11 @@
 #include "nfp/tasks.h"
 
 extern const nfp_task_def nfp_task_lift_pot;
+extern const nfp_task_def nfp_task_stack_block_two;
 
 static const nfp_task_def* const kTasks[] = {
   &nfp_task_lift_pot,
+  &nfp_task_stack_block_two,
 };
 #define NTASKS ((int)(sizeof(kTasks) / sizeof(kTasks[0])))
 
