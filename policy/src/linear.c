@@ -1,6 +1,8 @@
 // Linear and ReLU layers (forward/backward pairs; backward accumulates).
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "nfp/layers.h"
 
@@ -56,12 +58,17 @@ void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng) {
   }
 }
 
+// Branch-free forms: the signs are random, so branches would mispredict half the time
+// (and the compiler keeps a branch for the plain ?: because of -0 and NaN).
 void nfp_relu_forward(float* out, const float* inp, int n) {
-  for (int i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+  for (int i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &inp[i], sizeof(u));
+    u &= 0u - (uint32_t)((u >> 31) == 0);  // keep the bits when the sign bit is clear
+    memcpy(&out[i], &u, sizeof(u));
+  }
 }
 
 void nfp_relu_backward(float* dinp, const float* dout, const float* inp, int n) {
-  for (int i = 0; i < n; i++) {
-    if (inp[i] > 0.0f) dinp[i] += dout[i];
-  }
+  for (int i = 0; i < n; i++) dinp[i] += dout[i] * (float)(inp[i] > 0.0f);
 }

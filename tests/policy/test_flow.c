@@ -180,7 +180,7 @@ static void test_density_1d(void** state) {
 
 static void test_density_2d(void** state) {
   (void)state;
-  enum { N = 801, C = 2 };
+  enum { N = 601, C = 2 };
   test_flow t;
   make_flow(&t, 2, C, 6, 16, 1, 0.2, 11, N);
   float ctx[N * C];
