@@ -180,12 +180,12 @@ static void test_density_1d(void** state) {
 
 static void test_density_2d(void** state) {
   (void)state;
-  enum { N = 601, C = 2 };
+  enum { N = 641, C = 2 };
   test_flow t;
   make_flow(&t, 2, C, 6, 16, 1, 0.2, 11, N);
   float ctx[N * C];
   for (int i = 0; i < N; i++) ctx[i * C] = 0.7f, ctx[i * C + 1] = -0.3f;
-  double lo = -10.0, hi = 10.0, d = (hi - lo) / (N - 1), sum = 0.0;
+  double lo = -8.0, hi = 8.0, d = (hi - lo) / (N - 1), sum = 0.0;
   double* x = malloc(sizeof(double) * N * 2);
   double* z = malloc(sizeof(double) * N * 2);
   double* ld = malloc(sizeof(double) * N);
