@@ -6,10 +6,12 @@
 
 extern const nfp_task_def nfp_task_lift_pot;
 extern const nfp_task_def nfp_task_stack_block_two;
+extern const nfp_task_def nfp_task_beat_block_hammer;
 
 static const nfp_task_def* const kTasks[] = {
   &nfp_task_lift_pot,
   &nfp_task_stack_block_two,
+  &nfp_task_beat_block_hammer,
 };
 #define NTASKS ((int)(sizeof(kTasks) / sizeof(kTasks[0])))
 
