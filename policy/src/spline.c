@@ -35,7 +35,8 @@ static void bin_sizes(double* p, const double* logits, int K) {
     p[i] = exp(logits[i] - mx);
     sum += p[i];
   }
-  for (int i = 0; i < K; i++) p[i] /= sum;
+  double inv = 1.0 / sum;
+  for (int i = 0; i < K; i++) p[i] *= inv;
 }
 
 static void knots(double* cum, const double* p, int K, double vmin, double B) {
