@@ -1,0 +1,317 @@
+// "nfp.controller": an NF-P checkpoint driving the rig's 14 position actuators.
+//
+// Where it acts. An actuator plugin's compute runs at the end of mj_fwdActuation, after
+// the native actuators took their (clamped) copy of ctrl, so a ctrl written there would
+// move the arms one physics step late, from an observation one step old. This plugin
+// acts in its sensor compute instead (stage POS, inside mj_forward before velocity and
+// actuation): at the first physics step of each control period it observes qpos in the
+// 14-D layout, calls nfp_controller_act, clamps the target with nfp_rig_clamp and writes
+// ctrl with nfp_rig_ctrl, as nfp_task_step does. The native position servos then
+// produce the same forces, step for step, as `nfp eval` in process.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfp/checkpoint.h"
+#include "nfp/controller.h"
+#include "nfp/error.h"
+#include "nfp/tasks.h"
+#include "plugin.h"
+
+// plugin_state layout.
+enum {
+  CS_SEED,     // seed without a task (-1 after mj_resetData = automatic: seed attribute + k)
+  CS_STEP,     // physics steps since mj_resetData (used without a task)
+  CS_ACTED,    // physics step of the last nfp_controller_act (-1: none this episode)
+  CS_LOGLIK,   // log-likelihood of the executing chunk
+  CS_HELD,     // 1 while the likelihood gate holds position
+  CS_N
+};
+
+// Sensor outputs, in the order sensors are attached to the instance.
+enum { OUT_LOGLIK, OUT_HELD, OUT_N };
+
+static const char* const kAttributes[] = {"checkpoint", "mode",       "samples", "sigma",
+                                          "replan",     "min_loglik", "seed",    "control_period"};
+
+typedef struct ctl_config_ {
+  char checkpoint[1024];   // resolved path
+  nfp_sample_mode mode;
+  int samples;             // 0: the model's default
+  double sigma;            // 0: the model's default
+  int replan;              // 0: the controller's default
+  double min_loglik;
+  uint64_t seed;
+  double period;           // seconds per control step
+} ctl_config;
+
+typedef struct ctl_inst_ {
+  nfp_model* model;
+  nfp_controller* c;
+  nfp_rig rig;
+  int substeps;            // physics steps per control step
+  int task;                // instance id of nfp.task, -1 if none
+  uint64_t seed0;
+  uint64_t episodes;       // episodes started on this mjData (seeds without a task)
+  int warned;              // one warning per episode for a failing act
+} ctl_inst;
+
+static int file_exists(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
+// A relative checkpoint path is looked up in the working directory, then in the asset
+// folder ($NFP_ASSETS, else the one compiled in): mjModel does not keep the MJCF's folder.
+static int resolve_checkpoint(char* out, size_t n, const char* path, char* err, size_t en) {
+  if (snprintf(out, n, "%s", path) >= (int)n) {
+    snprintf(err, en, "nfp.controller: checkpoint path too long");
+    return -1;
+  }
+  if (path[0] == '/' || file_exists(out)) return 0;
+  const char* assets = nfp_asset_dir();
+  if (snprintf(out, n, "%s/%s", assets, path) >= (int)n) {
+    snprintf(err, en, "nfp.controller: checkpoint path too long");
+    return -1;
+  }
+  if (file_exists(out)) return 0;
+  snprintf(err, en, "nfp.controller: checkpoint '%s' not found (relative paths are tried in "
+           "the working directory, then in '%s'; set NFP_ASSETS to change that folder)",
+           path, assets);
+  return -1;
+}
+
+static int ctl_config_read(ctl_config* c, const mjModel* m, int instance, char* err, size_t n) {
+  memset(c, 0, sizeof(*c));
+  c->min_loglik = -INFINITY;
+  c->period = 0.06;
+  const char* v = nfp_plugin_config(m, instance, "checkpoint");
+  if (!v) {
+    snprintf(err, n, "nfp.controller: config 'checkpoint' (path of a .safetensors policy) "
+             "is required");
+    return -1;
+  }
+  if (resolve_checkpoint(c->checkpoint, sizeof(c->checkpoint), v, err, n)) return -1;
+  if (!file_exists(c->checkpoint)) {
+    snprintf(err, n, "nfp.controller: checkpoint '%s' cannot be opened", c->checkpoint);
+    return -1;
+  }
+  v = nfp_plugin_config(m, instance, "mode");
+  c->mode = NFP_SAMPLE_SINGLE;
+  if (v && nfp_sample_mode_parse(&c->mode, v)) {
+    snprintf(err, n, "nfp.controller: unknown mode '%s' (single, sbs, gr)", v);
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "samples")) &&
+      (nfp_plugin_parse_int(&c->samples, v, "nfp.controller: samples", err, n) ||
+       c->samples < 1)) {
+    if (c->samples < 1) snprintf(err, n, "nfp.controller: samples must be at least 1");
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "sigma")) &&
+      (nfp_plugin_parse_double(&c->sigma, v, "nfp.controller: sigma", err, n) ||
+       !(c->sigma > 0 && isfinite(c->sigma)))) {
+    snprintf(err, n, "nfp.controller: sigma '%s' must be a positive number", v);
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "replan")) &&
+      (nfp_plugin_parse_int(&c->replan, v, "nfp.controller: replan", err, n) || c->replan < 1)) {
+    snprintf(err, n, "nfp.controller: replan '%s' must be an integer >= 1 (control steps)", v);
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "min_loglik")) &&
+      nfp_plugin_parse_double(&c->min_loglik, v, "nfp.controller: min_loglik", err, n)) {
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "seed")) &&
+      nfp_plugin_parse_u64(&c->seed, v, "nfp.controller: seed", err, n)) {
+    return -1;
+  }
+  if ((v = nfp_plugin_config(m, instance, "control_period")) &&
+      (nfp_plugin_parse_double(&c->period, v, "nfp.controller: control_period", err, n) ||
+       !(c->period > 0 && isfinite(c->period)))) {
+    snprintf(err, n, "nfp.controller: control_period '%s' must be a positive number of "
+             "seconds", v);
+    return -1;
+  }
+  return 0;
+}
+
+static int ctl_nstate(const mjModel* m, int instance) {
+  // Called while the model compiles: a bad configuration becomes mj_loadXML's error.
+  char err[1024];
+  ctl_config cfg;
+  if (ctl_config_read(&cfg, m, instance, err, sizeof(err))) mju_error("%s", err);
+  return CS_N;
+}
+
+static int ctl_nsensordata(const mjModel* m, int instance, int sensor_id) {
+  (void)m, (void)instance, (void)sensor_id;
+  return 1;
+}
+
+static void ctl_free(ctl_inst* ci) {
+  if (!ci) return;
+  nfp_controller_free(ci->c);
+  nfp_model_free(ci->model);
+  free(ci);
+}
+
+// The instance for one mjData; NULL with err filled.
+static ctl_inst* ctl_create(const mjModel* m, int instance, char* err, size_t n) {
+  ctl_config cfg;
+  if (ctl_config_read(&cfg, m, instance, err, n)) return NULL;
+  if (nfp_plugin_sensor_count(m, instance) > OUT_N) {
+    snprintf(err, n, "nfp.controller: %d sensors attached; it has %d outputs (loglik, held)",
+             nfp_plugin_sensor_count(m, instance), OUT_N);
+    return NULL;
+  }
+  ctl_inst* ci = calloc(1, sizeof(*ci));
+  if (!ci) {
+    snprintf(err, n, "nfp.controller: out of memory");
+    return NULL;
+  }
+  ci->seed0 = cfg.seed;
+  ci->task = nfp_plugin_task_find(m);
+  if (ci->task == -2) {
+    snprintf(err, n, "nfp.controller: the model has more than one nfp.task instance");
+    goto fail;
+  }
+  if (nfp_rig_resolve(&ci->rig, m)) {
+    snprintf(err, n, "nfp.controller: the model does not hold the rig it drives: %s",
+             nfp_error_last());
+    goto fail;
+  }
+  ci->model = nfp_checkpoint_load(cfg.checkpoint, NULL, NULL);
+  if (!ci->model) {
+    snprintf(err, n, "nfp.controller: %s", nfp_error_last());
+    goto fail;
+  }
+  const nfp_model_config* mc = &ci->model->cfg;
+  if (mc->action_dim != NFP_NJ || mc->state_dim != NFP_NJ || mc->n_cam != 0) {
+    snprintf(err, n, "nfp.controller: checkpoint '%s' is a policy over %d joints from %d "
+             "cameras; the plugin drives the %d-joint rig from joint positions alone",
+             cfg.checkpoint, mc->action_dim, mc->n_cam, NFP_NJ);
+    goto fail;
+  }
+  nfp_controller_opts opts;
+  nfp_controller_opts_default(&opts, ci->model, cfg.mode);
+  if (cfg.samples) opts.sample.n_candidates = cfg.samples;
+  if (cfg.sigma > 0) opts.sample.sigma = cfg.sigma;
+  if (cfg.replan) opts.replan = cfg.replan;
+  opts.min_loglik = cfg.min_loglik;
+  ci->c = nfp_controller_create(ci->model, &opts);
+  if (!ci->c) {
+    snprintf(err, n, "nfp.controller: %s", nfp_error_last());
+    goto fail;
+  }
+  ci->substeps = (int)(cfg.period / m->opt.timestep + 0.5);
+  if (ci->substeps < 1) ci->substeps = 1;
+  return ci;
+fail:
+  ctl_free(ci);
+  return NULL;
+}
+
+static int ctl_init(const mjModel* m, mjData* d, int instance) {
+  d->plugin_data[instance] = 0;
+  if (nfp_plugin_inert()) return 0;
+  char err[2048];
+  ctl_inst* ci = ctl_create(m, instance, err, sizeof(err));
+  if (!ci) {
+    // mj_makeData turns -1 into an error; while compiling, the warning joins its message.
+    mju_warning("%s", err);
+    return -1;
+  }
+  d->plugin_data[instance] = (uintptr_t)ci;
+  return 0;
+}
+
+static void ctl_destroy(mjData* d, int instance) {
+  ctl_free((ctl_inst*)d->plugin_data[instance]);
+  d->plugin_data[instance] = 0;
+}
+
+static void ctl_reset(const mjModel* m, mjtNum* state, void* data, int instance) {
+  (void)m, (void)instance;
+  // The controller itself is reseeded when the episode's first control step runs:
+  // only then is the task's seed known (a host may set it after mj_resetData).
+  ctl_inst* ci = data;
+  if (ci) ci->warned = 0;
+  state[CS_SEED] = -1;
+  state[CS_STEP] = 0;
+  state[CS_ACTED] = -1;
+  state[CS_LOGLIK] = 0;
+  state[CS_HELD] = 0;
+}
+
+// One control step: observe, act, command the servos.
+static void ctl_act(const mjModel* m, mjData* d, ctl_inst* ci, mjtNum* st, long step,
+                    uint64_t seed) {
+  if (step == 0) nfp_controller_reset(ci->c, seed);
+  st[CS_ACTED] = (mjtNum)step;
+  double qpos[NFP_NJ], target[NFP_NJ];
+  nfp_rig_observe(qpos, NULL, &ci->rig, d);
+  nfp_controller_info info;
+  if (nfp_controller_act(ci->c, qpos, NULL, target, &info) != 0) {
+    // A diverged simulation: MuJoCo warns too; keep the last command.
+    if (!ci->warned) mju_warning("nfp.controller: %s", nfp_error_last());
+    ci->warned = 1;
+    return;
+  }
+  nfp_rig_clamp(target, &ci->rig, m);
+  nfp_rig_ctrl(d, &ci->rig, target);
+  st[CS_LOGLIK] = info.loglik;
+  st[CS_HELD] = info.held;
+}
+
+static void ctl_compute(const mjModel* m, mjData* d, int instance, int capability) {
+  (void)capability;
+  ctl_inst* ci = (ctl_inst*)d->plugin_data[instance];
+  if (!ci) return;
+  mjtNum* st = d->plugin_state + m->plugin_stateadr[instance];
+  uint64_t seed;
+  long step;
+  if (ci->task >= 0) {
+    // The task owns the episode: its set-up runs first (here, if this instance comes
+    // first), its seed seeds the controller, its step count is the clock.
+    if (!nfp_plugin_task_episode(m, d, ci->task, &seed, &step)) return;
+  } else {
+    step = (long)st[CS_STEP];
+    if (step == 0 && st[CS_ACTED] != 0) {
+      seed = st[CS_SEED] >= 0 ? (uint64_t)st[CS_SEED] : ci->seed0 + ci->episodes;
+      ci->episodes++;
+      st[CS_SEED] = (mjtNum)seed;
+    }
+    seed = (uint64_t)st[CS_SEED];
+  }
+  // Once per control step, however often the host calls mj_forward.
+  if (step % ci->substeps == 0 && st[CS_ACTED] != step) ctl_act(m, d, ci, st, step, seed);
+  double out[OUT_N] = {st[CS_LOGLIK], st[CS_HELD]};
+  nfp_plugin_sensor_write(m, d, instance, out);
+}
+
+static void ctl_advance(const mjModel* m, mjData* d, int instance) {
+  ctl_inst* ci = (ctl_inst*)d->plugin_data[instance];
+  if (ci && ci->task < 0) d->plugin_state[m->plugin_stateadr[instance] + CS_STEP] += 1;
+}
+
+void nfp_plugin_register_controller(void) {
+  mjpPlugin p;
+  mjp_defaultPlugin(&p);
+  p.name = "nfp.controller";
+  p.capabilityflags = mjPLUGIN_SENSOR;
+  p.needstage = mjSTAGE_POS;
+  p.nattribute = (int)(sizeof(kAttributes) / sizeof(kAttributes[0]));
+  p.attributes = kAttributes;
+  p.nstate = ctl_nstate;
+  p.nsensordata = ctl_nsensordata;
+  p.init = ctl_init;
+  p.destroy = ctl_destroy;
+  p.reset = ctl_reset;
+  p.compute = ctl_compute;
+  p.advance = ctl_advance;
+  mjp_registerPlugin(&p);
+}

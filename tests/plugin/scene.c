@@ -1,0 +1,95 @@
+// Test scenes for the plugins (see scene.h).
+#include "scene.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfp/checkpoint.h"
+#include "nfp/error.h"
+#include "nfp/rng.h"
+#include "nfp/tasks.h"
+
+static int copy_file(const char* from, const char* to) {
+  FILE* in = fopen(from, "rb");
+  FILE* out = in ? fopen(to, "wb") : NULL;
+  int ok = in && out;
+  char buf[4096];
+  size_t n;
+  while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+  if (in) fclose(in);
+  if (out && fclose(out)) ok = 0;
+  return ok ? 0 : -1;
+}
+
+int scene_copy_assets(const char* dir) {
+  const char* names[] = {"rig.xml", "arm.xml", "lift_pot.xml"};
+  for (int i = 0; i < 3; i++) {
+    char from[1024], to[1024];
+    snprintf(from, sizeof(from), "%s/%s", NFP_TEST_ASSETS, names[i]);
+    snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
+    if (copy_file(from, to)) return -1;
+  }
+  return 0;
+}
+
+// Joint range seen over the expert's episodes: the statistics a trained policy stores.
+static int expert_ranges(float lo[NFP_NJ], float hi[NFP_NJ]) {
+  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
+  if (!t) return -1;
+  for (int j = 0; j < NFP_NJ; j++) lo[j] = 1e9f, hi[j] = -1e9f;
+  for (uint64_t seed = 0; seed < 2; seed++) {
+    nfp_task_reset(t, seed);
+    for (int k = 0; k < 400 && !nfp_task_expert_done(t); k++) {
+      double q[NFP_NJ], target[NFP_NJ];
+      nfp_task_observe(t, q, NULL);
+      nfp_task_expert(t, target);
+      for (int j = 0; j < NFP_NJ; j++) {
+        float a = (float)q[j], b = (float)target[j];
+        lo[j] = fminf(lo[j], fminf(a, b));
+        hi[j] = fmaxf(hi[j], fmaxf(a, b));
+      }
+      nfp_task_step(t, target);
+    }
+  }
+  nfp_task_free(t);
+  for (int j = 0; j < NFP_NJ; j++) lo[j] -= 0.05f, hi[j] += 0.05f;
+  return 0;
+}
+
+nfp_model* scene_policy(void) {
+  nfp_model_config cfg;
+  nfp_model_config_default(&cfg);
+  nfp_model* model = nfp_model_create(&cfg, 1);
+  if (!model) return NULL;
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 2);
+  for (size_t i = 0; i < model->num_params; i++) {
+    model->params[i] += 0.02f * (float)nfp_rng_normal(&rng);
+  }
+  float lo[NFP_NJ], hi[NFP_NJ];
+  if (expert_ranges(lo, hi) || nfp_model_set_norm(model, lo, hi, lo, hi)) {
+    nfp_model_free(model);
+    return NULL;
+  }
+  return model;
+}
+
+int scene_checkpoint(const char* path) {
+  nfp_model* model = scene_policy();
+  if (!model) return -1;
+  int rc = nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0);
+  nfp_model_free(model);
+  return rc;
+}
+
+int scene_mjcf(const char* dir, const char* name, const char* body) {
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE* f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "<mujoco model=\"%s\">\n  <include file=\"lift_pot.xml\"/>\n%s\n</mujoco>\n", name,
+          body);
+  return fclose(f) ? -1 : 0;
+}

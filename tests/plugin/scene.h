@@ -1,0 +1,21 @@
+// Test scenes for the plugins: a folder with copies of the Lift Pot MJCF, a small
+// policy checkpoint, and MJCF files that put the plugins on top of the scene.
+#ifndef NFP_TEST_SCENE_H
+#define NFP_TEST_SCENE_H
+
+#include <stddef.h>
+
+#include "nfp/model.h"
+
+// Copy rig.xml, arm.xml and lift_pot.xml from the asset folder into dir
+// (MuJoCo resolves <include> against the main file's folder). 0 or -1.
+int scene_copy_assets(const char* dir);
+// A default-configuration policy with seeded, slightly perturbed weights (not the
+// identity flow) and normalisation statistics from two scripted-expert episodes.
+nfp_model* scene_policy(void);
+// scene_policy() saved as a checkpoint. 0 or -1 (message in nfp_error_last()).
+int scene_checkpoint(const char* path);
+// Write dir/name: <mujoco> including lift_pot.xml, then `body`. 0 or -1.
+int scene_mjcf(const char* dir, const char* name, const char* body);
+
+#endif
