@@ -23,7 +23,8 @@
 #define BLOCK_Y_HI 0.15
 #define BLOCK_YAW_RANGE 0.5         // block yaw uniform in +-this (rad)
 #define PREGRASP_HEIGHT 0.12        // pre-grasp: this far above the grasp (RoboTwin)
-#define GRASP_ABOVE_SITE 0.012      // grasp site above the handle's centre: fingertips clear the table
+#define GRASP_ABOVE_SITE 0.012      // grasp this far above the handle's centre (fingertips
+                                    // then clear the table)
 #define LIFT_HEIGHT 0.07            // lift after the grasp (RoboTwin)
 #define STRIKE_ABOVE 0.06           // head this far above the block before the strike (RoboTwin)
 #define STRIKE_DEPTH 0.003          // aim the face this far into the block: it stays pressed on it

@@ -77,6 +77,11 @@ static int check(const mjModel* m) {
   return 0;
 }
 
+// Distance in the table plane.
+static double plane_dist(double x0, double y0, double x1, double y1) {
+  return mju_sqrt((x0 - x1) * (x0 - x1) + (y0 - y1) * (y0 - y1));
+}
+
 static void reset(nfp_task* t, nfp_rng* rng) {
   stack_state* s = t->state;
   block_ids b = block_lookup(t->m);
@@ -87,11 +92,8 @@ static void reset(nfp_task* t, nfp_rng* rng) {
     for (;;) {
       double x = nfp_rng_range(rng, -BLOCK_X_RANGE, BLOCK_X_RANGE);
       double y = nfp_rng_range(rng, BLOCK_Y_LO, BLOCK_Y_HI);
-      int ok = mju_abs(x) >= BLOCK_X_MIN &&
-               mju_sqrt((x - TARGET_X) * (x - TARGET_X) + (y - TARGET_Y) * (y - TARGET_Y)) >= TARGET_CLEAR;
-      if (ok && k == 1) {
-        ok = mju_sqrt((x - xy[0][0]) * (x - xy[0][0]) + (y - xy[0][1]) * (y - xy[0][1])) >= BLOCK_GAP;
-      }
+      int ok = mju_abs(x) >= BLOCK_X_MIN && plane_dist(x, y, TARGET_X, TARGET_Y) >= TARGET_CLEAR;
+      if (ok && k == 1) ok = plane_dist(x, y, xy[0][0], xy[0][1]) >= BLOCK_GAP;
       if (ok) {
         xy[k][0] = x, xy[k][1] = y;
         break;
@@ -127,7 +129,8 @@ static void begin_phase(nfp_task* t, stack_state* s) {
   nfp_pose pose;
   double pos[3];
   switch (sub) {
-    case PREGRASP:   // above the block, fingers across two faces; a switching arm's partner goes home
+    case PREGRASP:   // above the block, fingers across two faces; when the arms switch,
+                     // the first one goes home meanwhile
       if (k == 1 && s->arm[1] != s->arm[0]) {
         double home[NFP_NJ];
         nfp_rig_home(home);
