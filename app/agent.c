@@ -4,18 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nfp/arms_sim.h"
 #include "nfp/error.h"
 
-// The scripted expert keeps its phase in the task state; it needs nothing of its own.
-static int expert_reset(nfp_agent* a, nfp_task* t) {
+//---------------------------------- scripted expert ------------------------------------------
+
+// The expert keeps its phase in the task state; it needs nothing of its own.
+static int expert_reset(nfp_agent* a, nfp_arms* arms, uint64_t seed) {
   (void)a;
-  (void)t;
+  (void)seed;
+  if (!nfp_arms_sim_task(arms)) {
+    return nfp_error_set("the scripted expert reads the simulator's state; it cannot drive '%s'",
+                         arms->info.name);
+  }
   return 0;
 }
 
-static int expert_act(nfp_agent* a, nfp_task* t, double target[NFP_NJ]) {
+static int expert_act(nfp_agent* a, nfp_arms* arms, const nfp_arms_obs* obs, double* target,
+                      nfp_agent_step* info) {
   (void)a;
-  nfp_task_expert(t, target);
+  (void)obs;
+  memset(info, 0, sizeof(*info));
+  nfp_task_expert(nfp_arms_sim_task(arms), target);
   return 0;
 }
 
@@ -26,6 +36,68 @@ static int expert_init(nfp_agent* a, const nfp_agent_spec* spec) {
   return 0;
 }
 
+//---------------------------------- NF-P policy ----------------------------------------------
+
+typedef struct {
+  const nfp_model* model;
+  nfp_controller* controller;
+} policy_agent;
+
+static int policy_reset(nfp_agent* a, nfp_arms* arms, uint64_t seed) {
+  policy_agent* p = a->ctx;
+  (void)arms;
+  nfp_controller_reset(p->controller, seed);
+  return 0;
+}
+
+// The model's state frame: the joint positions, then the object state when the model was
+// trained with it (state_dim = nq + n_object).
+static int policy_act(nfp_agent* a, nfp_arms* arms, const nfp_arms_obs* obs, double* target,
+                      nfp_agent_step* info) {
+  policy_agent* p = a->ctx;
+  int nq = arms->info.nq, ns = p->model->cfg.state_dim;
+  double state[NFP_ARMS_MAX_NQ + NFP_ARMS_MAX_OBJECT];
+  if (ns != nq && ns != nq + obs->n_object) {
+    return nfp_error_set("the policy observes %d state values per frame, but %s gives %d joints "
+                         "and %d object values", ns, arms->info.name, nq, obs->n_object);
+  }
+  memcpy(state, obs->qpos, sizeof(double) * (size_t)nq);
+  memcpy(state + nq, obs->object, sizeof(double) * (size_t)(ns - nq));
+  nfp_controller_info ci;
+  if (nfp_controller_act(p->controller, state, obs->image, target, &ci)) return -1;
+  info->planned = ci.planned;
+  info->plan_ms = ci.plan_ms;
+  info->loglik = ci.loglik;
+  info->hold = ci.held;
+  return 0;
+}
+
+static void policy_destroy(nfp_agent* a) {
+  policy_agent* p = a->ctx;
+  nfp_controller_free(p->controller);
+  free(p);
+}
+
+static int policy_init(nfp_agent* a, const nfp_agent_spec* spec) {
+  if (!spec->model) return nfp_error_set("agent 'policy': no model loaded");
+  policy_agent* p = calloc(1, sizeof(*p));
+  if (!p) return nfp_error_set("out of memory creating a policy agent");
+  p->model = spec->model;
+  p->controller = nfp_controller_create(spec->model, &spec->controller);
+  if (!p->controller) {
+    free(p);
+    return -1;
+  }
+  a->ctx = p;
+  a->wants_image = spec->model->cfg.n_cam > 0;
+  a->reset = policy_reset;
+  a->act = policy_act;
+  a->destroy = policy_destroy;
+  return 0;
+}
+
+//---------------------------------- registry -------------------------------------------------
+
 typedef struct {
   const char* kind;
   int needs_policy;
@@ -34,23 +106,27 @@ typedef struct {
 
 static const agent_kind kinds[] = {
     {"expert", 0, expert_init},
+    {"policy", 1, policy_init},
 };
 static const int nkinds = (int)(sizeof(kinds) / sizeof(kinds[0]));
 
-const char* nfp_agent_kinds(void) {
-  return "expert";
-}
+const char* nfp_agent_kinds(void) { return "expert, policy"; }
 
-static const agent_kind* find_kind(const nfp_agent_spec* spec) {
+static const agent_kind* find_kind(const char* kind) {
   for (int i = 0; i < nkinds; i++) {
-    if (spec->kind && !strcmp(spec->kind, kinds[i].kind)) return &kinds[i];
+    if (kind && !strcmp(kind, kinds[i].kind)) return &kinds[i];
   }
-  nfp_error_set("unknown agent '%s' (known: %s)", spec->kind ? spec->kind : "", nfp_agent_kinds());
+  nfp_error_set("unknown agent '%s' (known: %s)", kind ? kind : "", nfp_agent_kinds());
   return NULL;
 }
 
+int nfp_agent_needs_policy(const char* kind) {
+  const agent_kind* k = find_kind(kind);
+  return k ? k->needs_policy : 0;
+}
+
 int nfp_agent_check(const nfp_agent_spec* spec) {
-  const agent_kind* k = find_kind(spec);
+  const agent_kind* k = find_kind(spec->kind);
   if (!k) return -1;
   if (k->needs_policy && !spec->policy_path) {
     return nfp_error_set("agent '%s' needs --policy FILE", k->kind);
@@ -60,7 +136,7 @@ int nfp_agent_check(const nfp_agent_spec* spec) {
 
 nfp_agent* nfp_agent_create(const nfp_agent_spec* spec) {
   if (nfp_agent_check(spec)) return NULL;
-  const agent_kind* k = find_kind(spec);
+  const agent_kind* k = find_kind(spec->kind);
   nfp_agent* a = calloc(1, sizeof(*a));
   if (!a) {
     nfp_error_set("out of memory creating an agent");

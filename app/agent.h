@@ -1,31 +1,51 @@
-// nfp_agent: whatever picks the next 14-D joint target (the scripted expert now,
-// a trained policy next). eval, view and collect drive agents only through this.
+// nfp_agent: whatever picks the next 14-D joint target: the scripted expert (which
+// reads the simulator's state, so it needs simulated arms) or a trained NF-P policy
+// (which sees only the observation, so it drives any nfp_arms). eval, view and
+// collect drive agents only through this.
 #ifndef NFP_APP_AGENT_H
 #define NFP_APP_AGENT_H
 
-#include "nfp/tasks.h"
+#include <stdint.h>
+
+#include "nfp/arms.h"
+#include "nfp/controller.h"
+#include "nfp/model.h"
+
+// What an agent did at one control step (policy agents fill the plan fields).
+typedef struct {
+  int planned;      // a chunk was sampled at this step
+  double plan_ms;   // wall time of that sampling call
+  double loglik;    // log-likelihood of the chunk being executed (0 for the expert)
+  int hold;         // the confidence gate asks the arms to hold position
+} nfp_agent_step;
 
 typedef struct nfp_agent_ nfp_agent;
 struct nfp_agent_ {
-  const char* kind;  // "expert"
-  void* ctx;         // agent-private state (a policy workspace ...)
-  // Start of an episode, called right after nfp_task_reset. 0 or -1 (error set).
-  int (*reset)(nfp_agent* a, nfp_task* t);
-  // Next joint target for the current state of t. 0 or -1 (error set).
-  int (*act)(nfp_agent* a, nfp_task* t, double target[NFP_NJ]);
+  const char* kind;  // "expert", "policy"
+  void* ctx;         // agent-private state (a controller ...)
+  int wants_image;   // observe the head camera for this agent
+  // Start of an episode, called right after the arms were reset to `seed`. 0 or -1.
+  int (*reset)(nfp_agent* a, nfp_arms* arms, uint64_t seed);
+  // Next joint target for observation obs. 0 or -1 (error set).
+  int (*act)(nfp_agent* a, nfp_arms* arms, const nfp_arms_obs* obs, double* target,
+             nfp_agent_step* info);
   void (*destroy)(nfp_agent* a);
 };
 
 // How to build an agent; each rollout thread builds its own from the same spec.
 typedef struct {
-  const char* kind;         // "expert"
-  const char* policy_path;  // checkpoint, for agents that need one (NULL otherwise)
+  const char* kind;               // "expert" | "policy"
+  const char* policy_path;        // checkpoint (policy)
+  const nfp_model* model;         // the loaded checkpoint, shared by every agent (policy)
+  nfp_controller_opts controller; // sampling mode, re-planning, gate (policy)
 } nfp_agent_spec;
 
 // Known kinds, for --help and error messages.
 const char* nfp_agent_kinds(void);
 // 0 if the spec names a known kind with what it needs, else -1 (error set).
 int nfp_agent_check(const nfp_agent_spec* spec);
+// Does this kind need a policy checkpoint?
+int nfp_agent_needs_policy(const char* kind);
 nfp_agent* nfp_agent_create(const nfp_agent_spec* spec);
 void nfp_agent_free(nfp_agent* a);
 

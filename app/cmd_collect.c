@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "files.h"
 #include "nfp/demo.h"
+#include "nfp/arms_sim.h"
 #include "nfp/error.h"
 #include "nfp/render.h"
 #include "nfp/tasks.h"
@@ -18,7 +19,8 @@
 #define OBJ_CAP 256  // widest object state a task may report
 
 typedef struct {
-  nfp_task* task;
+  nfp_arms* arms;          // simulated rig
+  nfp_task* task;          // its task (the expert and the recorder read it)
   nfp_agent* agent;
   nfp_renderer* renderer;  // NULL without --images
   nfp_episode ep;          // buffers sized for the step cap, reused across seeds
@@ -27,7 +29,7 @@ typedef struct {
 // One episode: record the observation, then the target commanded from it.
 static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
   nfp_episode* ep = &c->ep;
-  if (nfp_rollout_begin(r, c->task, c->agent, seed)) return -1;
+  if (nfp_rollout_begin(r, c->arms, c->agent, seed)) return -1;
   while (!r->done) {
     int t = r->steps;
     nfp_task_observe(c->task, ep->qpos + (size_t)t * NFP_NJ, ep->qvel + (size_t)t * NFP_NJ);
@@ -44,7 +46,7 @@ static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
         return nfp_error_wrap("rendering the head camera");
       }
     }
-    if (nfp_rollout_step(r, ep->action + (size_t)t * NFP_NJ)) return -1;
+    if (nfp_rollout_step(r, ep->action + (size_t)t * NFP_NJ, NULL)) return -1;
   }
   ep->T = r->steps;
   ep->seed = (int64_t)seed;
@@ -54,9 +56,10 @@ static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
 
 static int collector_open(collector* c, const char* task_name, const char* assets, int images) {
   memset(c, 0, sizeof(*c));
-  c->task = nfp_task_create(task_name, assets);
-  if (!c->task) return -1;
-  nfp_agent_spec spec = {"expert", NULL};
+  c->arms = nfp_arms_sim_create(task_name, assets);
+  if (!c->arms) return -1;
+  c->task = nfp_arms_sim_task(c->arms);
+  nfp_agent_spec spec = {.kind = "expert"};
   c->agent = nfp_agent_create(&spec);
   if (!c->agent) return -1;
   double probe[OBJ_CAP];
@@ -80,7 +83,7 @@ static void collector_close(collector* c) {
   nfp_render_free(c->renderer);
   nfp_episode_free(&c->ep);
   nfp_agent_free(c->agent);
-  nfp_task_free(c->task);
+  nfp_arms_close(c->arms);
 }
 
 int nfp_cmd_collect(int argc, char** argv) {
@@ -139,11 +142,11 @@ int nfp_cmd_collect(int argc, char** argv) {
   double t0 = nfp_wall_seconds();
   long long* skipped = calloc((size_t)max_attempts, sizeof(long long));
   int nsaved = 0, nskipped = 0, attempts = 0;
+  nfp_rollout r = {0};
   rc = 0;
   while (nsaved < episodes && attempts < max_attempts && skipped) {
     uint64_t seed = (uint64_t)(seed0 + attempts);
     attempts++;
-    nfp_rollout r;
     double te = nfp_wall_seconds();
     if (collect_episode(&c, seed, &r)) {
       fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
@@ -185,6 +188,7 @@ int nfp_cmd_collect(int argc, char** argv) {
     rc = 1;
   }
   free(skipped);
+  nfp_rollout_free(&r);
   collector_close(&c);
   return rc;
 }

@@ -1,228 +1,418 @@
-// nfp eval: headless success rate of an agent over seeded trials, optionally on
-// several worker threads. A trial's outcome depends only on its seed, so the
-// per-trial results do not depend on --jobs.
+// nfp eval: headless success rate of an agent over seeded trials, on worker threads.
+// A trial's outcome depends only on its seed, so per-trial results do not depend on
+// --jobs. A policy is evaluated in one or more sampling modes on the same seeds, and
+// (as RoboTwin does) on seeds where the scripted expert itself succeeds.
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 
 #include "agent.h"
 #include "args.h"
 #include "clock.h"
 #include "commands.h"
+#include "eval_svg.h"
 #include "files.h"
+#include "nfp/arms_sim.h"
+#include "nfp/checkpoint.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
+#include "policy_flags.h"
 #include "rollout.h"
 
 #define EVAL_MAX_JOBS 64
+#define EVAL_MAX_MODES 3
 
 typedef struct {
   uint64_t seed;
-  int success;
-  int steps;
+  int success, steps;
   double wall_s;
+  int plans, hold_steps;
+  double loglik_mean, loglik_min;  // over the episode's chunks (policy only)
 } trial_result;
 
-// One task's evaluation, shared by the workers; everything mutable is under lock.
+// One batch of trials, shared by the workers; everything mutable is under lock.
 typedef struct {
   const char* task_name;
+  const char* assets;
   const nfp_agent_spec* spec;
+  const char* label;        // "expert", "sbs", ... for progress lines
   int trials;
-  long long seed0;
-  trial_result* results;  // [trials], slot i holds seed seed0 + i
+  const uint64_t* seeds;    // [trials]
+  trial_result* results;    // [trials]
+  double* plan_ms;          // every sampling latency of the batch (for percentiles)
+  int n_plan, plan_cap;
   pthread_mutex_t lock;
-  int next;  // next trial to hand out
-  int finished, successes;
-  int failed;  // a worker hit an error; the others stop
+  int next, finished, successes;
+  int failed;               // a worker hit an error; the others stop
   char error[1024];
-  int tty;
+  int quiet, tty;
   double t0;
-} eval_run;
+} eval_batch;
 
-typedef struct {
-  eval_run* run;
-  nfp_task* task;
-  nfp_agent* agent;
-} eval_worker;
-
-static void eval_progress(eval_run* e, int i) {
-  const trial_result* r = &e->results[i];
+static void batch_progress(eval_batch* e, const trial_result* r) {
+  if (e->quiet) return;
   if (e->tty) {
-    printf("\r%s [%d/%d] successes %d (%.1f %%), %.1f s   ", e->task_name, e->finished, e->trials,
-           e->successes, 100.0 * e->successes / e->finished, nfp_wall_seconds() - e->t0);
+    printf("\r%s/%s [%d/%d] successes %d (%.1f %%), %.1f s   ", e->task_name, e->label,
+           e->finished, e->trials, e->successes, 100.0 * e->successes / e->finished,
+           nfp_wall_seconds() - e->t0);
   } else {
-    printf("trial %d/%d seed %llu: %s in %d steps (%.2f s)\n", e->finished, e->trials,
-           (unsigned long long)r->seed, r->success ? "success" : "failure", r->steps, r->wall_s);
+    printf("%s/%s trial %d/%d seed %llu: %s in %d steps (%.2f s)\n", e->task_name, e->label,
+           e->finished, e->trials, (unsigned long long)r->seed,
+           r->success ? "success" : "failure", r->steps, r->wall_s);
   }
   fflush(stdout);
 }
 
-static void* eval_worker_main(void* arg) {
-  eval_worker* w = arg;
-  eval_run* e = w->run;
-  for (;;) {
+static int batch_keep_latencies(eval_batch* e, const nfp_rollout* ro) {
+  if (e->n_plan + ro->plans > e->plan_cap) {
+    int cap = 2 * (e->n_plan + ro->plans) + 64;
+    double* p = realloc(e->plan_ms, sizeof(double) * (size_t)cap);
+    if (!p) return nfp_error_set("out of memory keeping latencies");
+    e->plan_ms = p;
+    e->plan_cap = cap;
+  }
+  memcpy(e->plan_ms + e->n_plan, ro->plan_ms, sizeof(double) * (size_t)ro->plans);
+  e->n_plan += ro->plans;
+  return 0;
+}
+
+static void batch_fail(eval_batch* e) {
+  if (!e->failed) snprintf(e->error, sizeof(e->error), "%s", nfp_error_last());
+  e->failed = 1;
+}
+
+// A worker owns its arms and agent (made on its own thread, where the offscreen
+// renderer of an image policy must live).
+static void* batch_worker(void* arg) {
+  eval_batch* e = arg;
+  nfp_arms* arms = nfp_arms_sim_create(e->task_name, e->assets);
+  nfp_agent* agent = arms ? nfp_agent_create(e->spec) : NULL;
+  nfp_rollout ro = {0};
+  if (!agent) {
+    pthread_mutex_lock(&e->lock);
+    batch_fail(e);
+    pthread_mutex_unlock(&e->lock);
+  }
+  while (agent) {
     pthread_mutex_lock(&e->lock);
     int i = e->failed ? e->trials : e->next++;
     pthread_mutex_unlock(&e->lock);
     if (i >= e->trials) break;
-    trial_result r = {(uint64_t)(e->seed0 + i), 0, 0, 0.0};
+    trial_result r = {.seed = e->seeds[i]};
     double t0 = nfp_wall_seconds();
-    nfp_rollout ro;
-    int st = nfp_rollout_run(&ro, w->task, w->agent, r.seed);
+    int st = nfp_rollout_run(&ro, arms, agent, r.seed);
     r.success = ro.success;
     r.steps = ro.steps;
     r.wall_s = nfp_wall_seconds() - t0;
+    r.plans = ro.plans;
+    r.hold_steps = ro.hold_steps;
+    r.loglik_mean = ro.plans ? ro.loglik_sum / ro.plans : 0.0;
+    r.loglik_min = ro.plans ? ro.loglik_min : 0.0;
     pthread_mutex_lock(&e->lock);
-    if (st) {
-      if (!e->failed) snprintf(e->error, sizeof(e->error), "%s", nfp_error_last());
-      e->failed = 1;
+    if (st || batch_keep_latencies(e, &ro)) {
+      batch_fail(e);
     } else {
       e->results[i] = r;
       e->finished++;
       e->successes += r.success;
-      eval_progress(e, i);
+      batch_progress(e, &r);
     }
     pthread_mutex_unlock(&e->lock);
   }
+  nfp_rollout_free(&ro);
+  nfp_agent_free(agent);
+  nfp_arms_close(arms);
   return NULL;
 }
 
-static cJSON* eval_report(const eval_run* e, int jobs, double wall) {
-  cJSON* o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "task", e->task_name);
-  cJSON_AddStringToObject(o, "agent", e->spec->kind);
-  if (e->spec->policy_path) cJSON_AddStringToObject(o, "policy", e->spec->policy_path);
-  cJSON_AddNumberToObject(o, "trials", e->trials);
-  cJSON_AddNumberToObject(o, "successes", e->successes);
-  cJSON_AddNumberToObject(o, "success_rate", (double)e->successes / e->trials);
-  double steps = 0;
-  for (int i = 0; i < e->trials; i++) steps += e->results[i].steps;
-  cJSON_AddNumberToObject(o, "mean_steps", steps / e->trials);
-  cJSON_AddNumberToObject(o, "seed0", (double)e->seed0);
-  cJSON* seeds = cJSON_AddArrayToObject(o, "seeds");
-  cJSON* recs = cJSON_AddArrayToObject(o, "records");
-  for (int i = 0; i < e->trials; i++) {
-    const trial_result* r = &e->results[i];
-    cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)r->seed));
-    cJSON* rec = cJSON_CreateObject();
-    cJSON_AddNumberToObject(rec, "seed", (double)r->seed);
-    cJSON_AddBoolToObject(rec, "success", r->success);
-    cJSON_AddNumberToObject(rec, "steps", r->steps);
-    cJSON_AddNumberToObject(rec, "wall_s", r->wall_s);
-    cJSON_AddItemToArray(recs, rec);
+// Run every seed of the batch on `jobs` threads. 0 or -1 (error set).
+static int batch_run(eval_batch* e, int jobs) {
+  e->tty = isatty(STDOUT_FILENO);
+  e->results = calloc((size_t)e->trials, sizeof(trial_result));
+  if (!e->results) return nfp_error_set("out of memory");
+  if (jobs > e->trials) jobs = e->trials;
+  pthread_mutex_init(&e->lock, NULL);
+  pthread_t th[EVAL_MAX_JOBS];
+  e->t0 = nfp_wall_seconds();
+  int started = 0;
+  for (int j = 1; j < jobs; j++) {
+    if (pthread_create(&th[j], NULL, batch_worker, e)) break;
+    started = j;
   }
-  cJSON_AddNumberToObject(o, "jobs", jobs);
-  cJSON_AddNumberToObject(o, "wall_time_s", wall);
+  batch_worker(e);  // the calling thread is worker 0
+  for (int j = 1; j <= started; j++) pthread_join(th[j], NULL);
+  pthread_mutex_destroy(&e->lock);
+  if (e->tty && !e->quiet) printf("\n");
+  if (e->failed) return nfp_error_set("%s", e->error);
+  return 0;
+}
+
+static void batch_free(eval_batch* e) {
+  free(e->results);
+  free(e->plan_ms);
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+static double percentile(double* v, int n, double p) {
+  if (n == 0) return 0.0;
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  int k = (int)ceil(p / 100.0 * n) - 1;
+  return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+// Seeds from seed0 on where the expert succeeds, until `trials` of them (or 3x tried).
+static int expert_seeds(uint64_t* out, const char* task, const char* assets, int trials,
+                        long long seed0, int jobs, int* skipped) {
+  int n = 0, k = 0;
+  *skipped = 0;
+  nfp_agent_spec expert = {.kind = "expert"};
+  while (n < trials && k < 3 * trials + 10) {
+    int want = trials - n + 2;
+    uint64_t* cand = malloc(sizeof(uint64_t) * (size_t)want);
+    if (!cand) return nfp_error_set("out of memory");
+    for (int i = 0; i < want; i++) cand[i] = (uint64_t)(seed0 + k + i);
+    eval_batch e = {.task_name = task, .assets = assets, .spec = &expert, .label = "expert check",
+                    .trials = want, .seeds = cand, .quiet = 1};
+    int rc = batch_run(&e, jobs);
+    for (int i = 0; !rc && i < want && n < trials; i++) {
+      if (e.results[i].success) {
+        out[n++] = cand[i];
+      } else {
+        (*skipped)++;
+      }
+    }
+    batch_free(&e);
+    free(cand);
+    if (rc) return -1;
+    k += want;
+  }
+  if (n < trials) {
+    return nfp_error_set("the %s expert succeeded on only %d of %d seeds from %lld", task, n, k,
+                         seed0);
+  }
+  return 0;
+}
+
+static cJSON* trial_json(const trial_result* r, int policy) {
+  cJSON* o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "seed", (double)r->seed);
+  cJSON_AddBoolToObject(o, "success", r->success);
+  cJSON_AddNumberToObject(o, "steps", r->steps);
+  cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+  if (policy) {
+    cJSON_AddNumberToObject(o, "plans", r->plans);
+    cJSON_AddNumberToObject(o, "loglik_mean", r->loglik_mean);
+    cJSON_AddNumberToObject(o, "loglik_min", r->loglik_min);
+    cJSON_AddNumberToObject(o, "hold_steps", r->hold_steps);
+  }
   return o;
 }
 
-// Evaluate one task; on success *report holds its JSON. Returns an exit code.
-static int eval_task(cJSON** report, const char* task_name, const char* assets,
-                     const nfp_agent_spec* spec, int trials, long long seed0, int jobs) {
-  *report = NULL;
-  if (jobs > trials) jobs = trials;
-  eval_run e;
-  memset(&e, 0, sizeof(e));
-  e.task_name = task_name;
-  e.spec = spec;
-  e.trials = trials;
-  e.seed0 = seed0;
-  e.tty = isatty(STDOUT_FILENO);
-  e.results = calloc((size_t)trials, sizeof(trial_result));
-  eval_worker w[EVAL_MAX_JOBS];
-  memset(w, 0, sizeof(w));
-  int rc = e.results ? 0 : 1;
-  if (rc) fprintf(stderr, "nfp eval: out of memory\n");
-  // Load every worker's model here, so a broken asset is one clear message.
-  for (int j = 0; j < jobs && !rc; j++) {
-    w[j].run = &e;
-    w[j].task = nfp_task_create(task_name, assets);
-    w[j].agent = w[j].task ? nfp_agent_create(spec) : NULL;
-    if (!w[j].agent) {
-      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
-      rc = 1;
-    }
-  }
-  if (!rc) {
-    printf("evaluating %s on %s: %d trials, seeds %lld..%lld, %d job%s\n", spec->kind, task_name,
-           trials, seed0, seed0 + trials - 1, jobs, jobs == 1 ? "" : "s");
-    fflush(stdout);
-    pthread_mutex_init(&e.lock, NULL);
-    pthread_t th[EVAL_MAX_JOBS];
-    e.t0 = nfp_wall_seconds();
-    int started = 0;
-    for (int j = 1; j < jobs; j++) {
-      if (pthread_create(&th[j], NULL, eval_worker_main, &w[j])) break;
-      started = j;
-    }
-    eval_worker_main(&w[0]);  // the main thread is worker 0
-    for (int j = 1; j <= started; j++) pthread_join(th[j], NULL);
-    double wall = nfp_wall_seconds() - e.t0;
-    pthread_mutex_destroy(&e.lock);
-    if (e.tty) printf("\n");
-    if (e.failed) {
-      fprintf(stderr, "nfp eval: %s\n", e.error);
-      rc = 1;
+// Summary of one batch: prints a line and returns its JSON object.
+static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int jobs) {
+  int policy = mode != NULL;
+  double steps = 0, ll_ok = 0, ll_fail = 0, ll_all = 0;
+  int n_ok = 0, n_fail = 0;
+  for (int i = 0; i < e->trials; i++) {
+    const trial_result* r = &e->results[i];
+    steps += r->steps;
+    ll_all += r->loglik_mean;
+    if (r->success) {
+      ll_ok += r->loglik_mean;
+      n_ok++;
     } else {
-      double steps = 0;
-      for (int i = 0; i < trials; i++) steps += e.results[i].steps;
-      printf("%s / %s: %d/%d successes (%.1f %%), mean steps %.1f, wall time %.2f s (%d job%s)\n",
-             task_name, spec->kind, e.successes, trials, 100.0 * e.successes / trials,
-             steps / trials, wall, jobs, jobs == 1 ? "" : "s");
-      *report = eval_report(&e, jobs, wall);
+      ll_fail += r->loglik_mean;
+      n_fail++;
     }
   }
-  for (int j = 0; j < jobs; j++) {
-    nfp_agent_free(w[j].agent);
-    if (w[j].task) nfp_task_free(w[j].task);
+  cJSON* o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "task", e->task_name);
+  cJSON_AddStringToObject(o, "agent", e->spec->kind);
+  if (policy) {
+    cJSON_AddStringToObject(o, "mode", mode);
+    cJSON_AddStringToObject(o, "policy", e->spec->policy_path);
   }
-  free(e.results);
+  cJSON_AddNumberToObject(o, "trials", e->trials);
+  cJSON_AddNumberToObject(o, "successes", e->successes);
+  cJSON_AddNumberToObject(o, "success_rate", (double)e->successes / e->trials);
+  cJSON_AddNumberToObject(o, "mean_steps", steps / e->trials);
+  double p50 = 0, p99 = 0;
+  if (policy) {
+    p50 = percentile(e->plan_ms, e->n_plan, 50);
+    p99 = percentile(e->plan_ms, e->n_plan, 99);
+    cJSON_AddNumberToObject(o, "policy_calls", e->n_plan);
+    cJSON_AddNumberToObject(o, "latency_p50_ms", p50);
+    cJSON_AddNumberToObject(o, "latency_p99_ms", p99);
+    cJSON_AddNumberToObject(o, "loglik_mean", ll_all / e->trials);
+    if (n_ok) cJSON_AddNumberToObject(o, "loglik_mean_success", ll_ok / n_ok);
+    if (n_fail) cJSON_AddNumberToObject(o, "loglik_mean_failure", ll_fail / n_fail);
+  }
+  cJSON* seeds = cJSON_AddArrayToObject(o, "seeds");
+  cJSON* recs = cJSON_AddArrayToObject(o, "records");
+  for (int i = 0; i < e->trials; i++) {
+    cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)e->results[i].seed));
+    cJSON_AddItemToArray(recs, trial_json(&e->results[i], policy));
+  }
+  cJSON_AddNumberToObject(o, "jobs", jobs);
+  cJSON_AddNumberToObject(o, "wall_time_s", wall);
+
+  printf("%s / %s: %d/%d successes (%.1f %%), mean steps %.1f, wall time %.1f s", e->task_name,
+         e->label, e->successes, e->trials, 100.0 * e->successes / e->trials, steps / e->trials,
+         wall);
+  if (policy) {
+    printf(", latency p50 %.2f ms p99 %.2f ms, chunk log p %.1f", p50, p99, ll_all / e->trials);
+    if (n_ok && n_fail) printf(" (success %.1f, failure %.1f)", ll_ok / n_ok, ll_fail / n_fail);
+  }
+  printf("\n");
+  fflush(stdout);
+  return o;
+}
+
+typedef struct {
+  const char* agent;
+  const char* modes;  // "single", "sbs", "gr" or "all"
+  nfp_policy_flags pf;
+  const nfp_model* model;
+  int trials, jobs, keep_expert_failures;
+  long long seed0;
+  const char* assets;
+} eval_opts;
+
+// Evaluate one task in every requested mode; appends JSON to `out` and bars to `bars`.
+static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
+                     const eval_opts* o) {
+  int policy = o->model != NULL;
+  uint64_t* seeds = malloc(sizeof(uint64_t) * (size_t)o->trials);
+  if (!seeds) return nfp_error_set("out of memory");
+  int rc = 0, skipped = 0;
+  if (policy && !o->keep_expert_failures) {
+    rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped);
+    if (!rc && skipped) printf("%s: skipped %d seed(s) on which the expert fails\n", task, skipped);
+  } else {
+    for (int i = 0; i < o->trials; i++) seeds[i] = (uint64_t)(o->seed0 + i);
+  }
+  nfp_sample_mode modes[EVAL_MAX_MODES];
+  int nmodes = 0;
+  if (policy && !strcmp(o->modes, "all")) {
+    modes[nmodes++] = NFP_SAMPLE_SINGLE;
+    modes[nmodes++] = NFP_SAMPLE_SBS;
+    modes[nmodes++] = NFP_SAMPLE_GR;
+  } else if (policy) {
+    nfp_sample_mode_parse(&modes[nmodes++], o->modes);
+  } else {
+    nmodes = 1;
+  }
+  for (int k = 0; k < nmodes && !rc; k++) {
+    nfp_agent_spec spec = {.kind = o->agent};
+    const char* label = o->agent;
+    if (policy) {
+      nfp_policy_flags_spec(&spec, &o->pf, o->model, modes[k]);
+      label = nfp_sample_mode_name(modes[k]);
+    }
+    printf("evaluating %s on %s: %d trials from seed %llu, %d job%s\n", label, task, o->trials,
+           (unsigned long long)seeds[0], o->jobs, o->jobs == 1 ? "" : "s");
+    fflush(stdout);
+    eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
+                    .trials = o->trials, .seeds = seeds};
+    double t0 = nfp_wall_seconds();
+    rc = batch_run(&e, o->jobs);
+    if (!rc) {
+      cJSON_AddItemToArray(out, batch_report(&e, policy ? label : NULL,
+                                             nfp_wall_seconds() - t0, o->jobs));
+      bars[*nbars] = (nfp_bar){task, label, (double)e.successes / e.trials};
+      (*nbars)++;
+    }
+    batch_free(&e);
+  }
+  free(seeds);
+  return rc;
+}
+
+// Training demos' seeds (checkpoint metadata) must not be evaluation seeds.
+static int check_disjoint(const char* path, long long seed0, int trials) {
+  nfp_meta meta = {0};
+  nfp_model* m = nfp_checkpoint_load(path, NULL, &meta);
+  if (!m) return -1;
+  nfp_model_free(m);
+  const char* lo = nfp_meta_get(&meta, "demo_seed_min");
+  const char* hi = nfp_meta_get(&meta, "demo_seed_max");
+  int rc = 0;
+  if (lo && hi) {
+    long long a = atoll(lo), b = atoll(hi);
+    // Skipped expert failures can push evaluation up to ~3x trials past seed0.
+    long long end = seed0 + 3LL * trials + 10;
+    if (a < end && seed0 <= b) {
+      rc = nfp_error_set("evaluation seeds from %lld overlap the training demos' seeds %lld..%lld "
+                         "of %s; pick another --seed0", seed0, a, b, path);
+    }
+  }
+  nfp_meta_free(&meta);
   return rc;
 }
 
 int nfp_cmd_eval(int argc, char** argv) {
   const char* task_name = "lift_pot";
-  const char* agent = "expert";
-  const char* policy = NULL;
+  const char* agent = NULL;
   const char* json = NULL;
-  const char* assets = NULL;
-  int trials = 100, jobs = 1;
-  long long seed0 = 100000;
-  nfp_arg args[] = {
-      {"--task", NFP_ARG_STR, &task_name, "NAME", "task to evaluate, or 'all' for every task", 0, 0,
-       0},
-      {"--agent", NFP_ARG_STR, &agent, "KIND", "who acts: expert (the scripted expert)", 0, 0, 0},
-      {"--policy", NFP_ARG_STR, &policy, "FILE", "checkpoint, for agents that need one", 0, 0, 0},
-      {"--trials", NFP_ARG_INT, &trials, "N", "number of trials", 1, 1e6, 0},
-      {"--seed0", NFP_ARG_SEED, &seed0, "S", "trial i uses seed S+i", 0, 9e15, 0},
-      {"--jobs", NFP_ARG_INT, &jobs, "N", "worker threads (results do not depend on it)", 1,
+  const char* chart = NULL;
+  eval_opts o = {.modes = "sbs", .trials = 100, .jobs = 1, .seed0 = 100000};
+  nfp_policy_flags_default(&o.pf);
+  nfp_arg args[16 + NFP_POLICY_NARGS] = {
+      {"--task", NFP_ARG_STR, &task_name, "NAME", "task to evaluate, or 'all' for every task", 0,
+       0, 0},
+      {"--agent", NFP_ARG_STR, &agent, "KIND",
+       "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
+      {"--mode", NFP_ARG_STR, &o.modes, "M", "policy sampling: single, sbs, gr or all (default sbs)",
+       0, 0, 0},
+      {"--trials", NFP_ARG_INT, &o.trials, "N", "number of trials", 1, 1e6, 0},
+      {"--seed0", NFP_ARG_SEED, &o.seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
+      {"--jobs", NFP_ARG_INT, &o.jobs, "N", "worker threads (results do not depend on it)", 1,
        EVAL_MAX_JOBS, 0},
+      {"--keep-expert-failures", NFP_ARG_FLAG, &o.keep_expert_failures, NULL,
+       "evaluate a policy on every seed, not only where the scripted expert succeeds", 0, 0, 0},
       {"--json", NFP_ARG_STR, &json, "FILE", "write a JSON report (per-trial records) here", 0, 0,
        0},
-      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
-       0, 0, 0},
+      {"--chart", NFP_ARG_STR, &chart, "FILE.svg",
+       "success-rate bar chart (default: the --json path with .svg)", 0, 0, 0},
+      {"--assets", NFP_ARG_STR, &o.assets, "DIR",
+       "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
-  int nargs = (int)(sizeof(args) / sizeof(args[0]));
-  int rc =
-      nfp_args_parse(argc, argv, args, nargs,
-                     "nfp eval [--task NAME|all] [--agent KIND] [--trials N] [--seed0 S] "
-                     "[--jobs N] [--json FILE]",
-                     "Runs seeded trials headless and reports the success rate, mean steps "
-                     "and wall time.\nA trial succeeds when the task's success condition holds "
-                     "for 3 control steps in a row\nbefore the task's step cap.");
+  int nargs = 10;
+  nfp_policy_flags_args(args + nargs, &o.pf);
+  nargs += NFP_POLICY_NARGS;
+  int rc = nfp_args_parse(
+      argc, argv, args, nargs,
+      "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--trials N] "
+      "[--seed0 S] [--jobs N] [--json FILE]",
+      "Runs seeded trials headless and reports the success rate, episode lengths and wall\n"
+      "time; for a policy also the latency per call (p50, p99) and the chunk log-likelihood\n"
+      "in successful and failed episodes. A trial succeeds when the task's success condition\n"
+      "holds for 3 control steps in a row before the task's step cap. A policy is evaluated\n"
+      "on seeds where the scripted expert succeeds (as RoboTwin does), the same seeds for\n"
+      "every mode.");
   if (rc) return rc == 1 ? 0 : 2;
+  if (!agent) agent = o.pf.path ? "policy" : "expert";
+  o.agent = agent;
   int all = !strcmp(task_name, "all");
   if (!all && !nfp_task_find(task_name)) {
     fprintf(stderr, "nfp eval: unknown task '%s' (known: %s, or all)\n", task_name,
             nfp_task_names());
     return 2;
   }
-  nfp_agent_spec spec = {agent, policy};
-  if (nfp_agent_check(&spec)) {
+  nfp_agent_spec check = {.kind = agent, .policy_path = o.pf.path};
+  nfp_sample_mode mode;
+  if (nfp_agent_check(&check) ||
+      (strcmp(o.modes, "all") && nfp_sample_mode_parse(&mode, o.modes))) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
     return 2;
   }
@@ -230,24 +420,53 @@ int nfp_cmd_eval(int argc, char** argv) {
     fprintf(stderr, "nfp eval: --json: %s\n", nfp_error_last());
     return 1;
   }
-  if (!assets) assets = nfp_asset_dir();
+  char chart_buf[4096];
+  if (!chart && json) {
+    snprintf(chart_buf, sizeof(chart_buf), "%s", json);
+    char* dot = strrchr(chart_buf, '.');
+    if (dot && !strchr(dot, '/')) *dot = '\0';
+    strncat(chart_buf, ".svg", sizeof(chart_buf) - strlen(chart_buf) - 1);
+    chart = chart_buf;
+  }
+  if (!o.assets) o.assets = nfp_asset_dir();
+  // One BLAS thread per worker: the workers already use the cores, and latency figures
+  // are then per-core figures, comparable with nfp bench.
+  openblas_set_num_threads(1);
+  nfp_model* model = NULL;
+  if (nfp_agent_needs_policy(agent)) {
+    if (nfp_policy_flags_load(&o.pf, &model) || check_disjoint(o.pf.path, o.seed0, o.trials)) {
+      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+      nfp_model_free(model);
+      return 1;
+    }
+    o.model = model;
+  }
+
   double t0 = nfp_wall_seconds();
-  cJSON* root = NULL;
-  cJSON* list = NULL;
-  if (all) {
-    root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "agent", agent);
-    list = cJSON_AddArrayToObject(root, "tasks");
-  }
+  cJSON* root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "agent", agent);
+  if (model) cJSON_AddStringToObject(root, "policy", o.pf.path);
+  cJSON* runs = cJSON_AddArrayToObject(root, "runs");
   int ntasks = all ? nfp_task_count() : 1;
-  for (int k = 0; k < ntasks && !rc; k++) {
+  nfp_bar* bars = calloc((size_t)ntasks * EVAL_MAX_MODES, sizeof(nfp_bar));
+  int nbars = 0;
+  for (int k = 0; k < ntasks && !rc && bars; k++) {
     const char* name = all ? nfp_task_at(k)->name : task_name;
-    cJSON* rep = NULL;
-    rc = eval_task(&rep, name, assets, &spec, trials, seed0, jobs);
-    if (rep && all) cJSON_AddItemToArray(list, rep);
-    if (rep && !all) root = rep;
+    if (eval_task(runs, bars, &nbars, name, &o)) {
+      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+      rc = 1;
+    }
   }
-  if (all && !rc) cJSON_AddNumberToObject(root, "wall_time_s", nfp_wall_seconds() - t0);
+  // A single run keeps its fields at the top level too (task, trials, success_rate, ...).
+  if (!rc && cJSON_GetArraySize(runs) == 1) {
+    cJSON* only = cJSON_GetArrayItem(runs, 0);
+    for (cJSON* it = only->child; it; it = it->next) {
+      if (!cJSON_GetObjectItemCaseSensitive(root, it->string)) {
+        cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
+      }
+    }
+  }
+  cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_wall_seconds() - t0);
   if (!rc && json) {
     char* text = cJSON_Print(root);
     if (!text || nfp_text_write(json, text)) {
@@ -258,6 +477,18 @@ int nfp_cmd_eval(int argc, char** argv) {
     }
     free(text);
   }
+  if (!rc && chart) {
+    char title[256];
+    snprintf(title, sizeof(title), "success rate over %d trials (%s)", o.trials, agent);
+    if (nfp_bars_write_svg(chart, title, bars, nbars)) {
+      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+      rc = 1;
+    } else {
+      printf("chart: %s\n", chart);
+    }
+  }
+  free(bars);
   cJSON_Delete(root);
+  nfp_model_free(model);
   return rc;
 }

@@ -10,16 +10,19 @@
 #include "agent.h"
 #include "args.h"
 #include "commands.h"
+#include "nfp/arms_sim.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "png_write.h"
+#include "policy_flags.h"
 #include "rollout.h"
 
 #define VIEW_MAX_GEOM 4000
 #define VIEW_MAX_CATCHUP 10  // most control steps per drawn frame when behind
 
 typedef struct {
-  nfp_task* task;
+  nfp_arms* arms;   // simulated rig
+  nfp_task* task;   // its task, for drawing
   nfp_agent* agent;
   nfp_rollout ro;
   uint64_t seed;
@@ -105,7 +108,7 @@ static void on_scroll(GLFWwindow* win, double xoff, double yoff) {
 }
 
 static int view_begin(viewer* v) {
-  if (nfp_rollout_begin(&v->ro, v->task, v->agent, v->seed)) return -1;
+  if (nfp_rollout_begin(&v->ro, v->arms, v->agent, v->seed)) return -1;
   if (!v->cam_aimed) {
     // Frame the workspace: between the two grippers, closer than the whole-model default.
     const mjData* d = v->task->d;
@@ -121,7 +124,7 @@ static int view_begin(viewer* v) {
 }
 
 static int view_step(viewer* v) {
-  if (nfp_rollout_step(&v->ro, NULL)) return -1;
+  if (nfp_rollout_step(&v->ro, NULL, NULL)) return -1;
   if (v->ro.done) {
     printf("seed %llu: %s after %d steps\n", (unsigned long long)v->seed,
            v->ro.success ? "success" : "failure (step cap)", v->ro.steps);
@@ -258,21 +261,26 @@ static void view_close(viewer* v) {
   }
   glfwTerminate();
   nfp_agent_free(v->agent);
-  if (v->task) nfp_task_free(v->task);
+  nfp_rollout_free(&v->ro);
+  nfp_arms_close(v->arms);
 }
 
 int nfp_cmd_view(int argc, char** argv) {
   const char* task_name = "lift_pot";
-  const char* agent = "expert";
-  const char* policy = NULL;
+  const char* agent = NULL;
+  const char* mode_name = "sbs";
+  nfp_policy_flags pf;
+  nfp_policy_flags_default(&pf);
   const char* screenshot = NULL;
   const char* assets = NULL;
   long long seed = 0;
   int frames = 0, width = 1280, height = 720;
-  nfp_arg args[] = {
+  nfp_arg args[10 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &task_name, "NAME", "task to show", 0, 0, 0},
-      {"--agent", NFP_ARG_STR, &agent, "KIND", "who acts: expert (the scripted expert)", 0, 0, 0},
-      {"--policy", NFP_ARG_STR, &policy, "FILE", "checkpoint, for agents that need one", 0, 0, 0},
+      {"--agent", NFP_ARG_STR, &agent, "KIND",
+       "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
+      {"--mode", NFP_ARG_STR, &mode_name, "M", "policy sampling: single, sbs or gr (keys 1-3)", 0,
+       0, 0},
       {"--seed", NFP_ARG_SEED, &seed, "S", "first seed (N moves to the next)", 0, 9e15, 0},
       {"--frames", NFP_ARG_INT, &frames, "N",
        "run N control steps unpaced, draw once and exit (no interaction)", 0, 1e6, 0},
@@ -283,10 +291,12 @@ int nfp_cmd_view(int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
        0, 0, 0},
   };
-  int nargs = (int)(sizeof(args) / sizeof(args[0]));
+  int nargs = 9;
+  nfp_policy_flags_args(args + nargs, &pf);
+  nargs += NFP_POLICY_NARGS;
   int rc =
       nfp_args_parse(argc, argv, args, nargs,
-                     "nfp view [--task NAME] [--agent KIND] [--seed S] "
+                     "nfp view [--task NAME] [--agent KIND] [--policy FILE --mode M] [--seed S] "
                      "[--frames N --screenshot FILE.png]",
                      "Shows a live rollout in a window with MuJoCo's renderer, paced in real "
                      "time.\nKeys: space pause, right arrow or n single step while paused, r "
@@ -298,10 +308,20 @@ int nfp_cmd_view(int argc, char** argv) {
     fprintf(stderr, "nfp view: unknown task '%s' (known: %s)\n", task_name, nfp_task_names());
     return 2;
   }
-  nfp_agent_spec spec = {agent, policy};
-  if (nfp_agent_check(&spec)) {
+  if (!agent) agent = pf.path ? "policy" : "expert";
+  nfp_agent_spec spec = {.kind = agent, .policy_path = pf.path};
+  nfp_sample_mode mode;
+  if (nfp_agent_check(&spec) || nfp_sample_mode_parse(&mode, mode_name)) {
     fprintf(stderr, "nfp view: %s\n", nfp_error_last());
     return 2;
+  }
+  nfp_model* model = NULL;
+  if (nfp_agent_needs_policy(agent)) {
+    if (nfp_policy_flags_load(&pf, &model)) {
+      fprintf(stderr, "nfp view: %s\n", nfp_error_last());
+      return 1;
+    }
+    nfp_policy_flags_spec(&spec, &pf, model, mode);
   }
   if (!assets) assets = nfp_asset_dir();
   int batch = frames > 0 || screenshot;
@@ -309,11 +329,13 @@ int nfp_cmd_view(int argc, char** argv) {
   viewer v;
   memset(&v, 0, sizeof(v));
   v.seed = (uint64_t)seed;
-  v.task = nfp_task_create(task_name, assets);
-  v.agent = v.task ? nfp_agent_create(&spec) : NULL;
+  v.arms = nfp_arms_sim_create(task_name, assets);
+  v.task = nfp_arms_sim_task(v.arms);
+  v.agent = v.arms ? nfp_agent_create(&spec) : NULL;
   rc = !v.agent || view_open_window(&v, width, height, batch) || view_begin(&v) ||
        (batch ? view_batch(&v, frames, screenshot) : view_interactive(&v));
   if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());
   view_close(&v);
+  nfp_model_free(model);
   return rc ? 1 : 0;
 }

@@ -1,33 +1,44 @@
-// One episode of an agent on a task, a control step at a time, so that eval
-// (whole episodes), collect (recording every step) and view (paced, pausable)
-// share the same rules for when an episode ends.
+// One episode of an agent on a pair of arms, a control step at a time, so that eval
+// (whole episodes), collect (recording every step) and view (paced, pausable) share
+// the same rules for when an episode ends.
 #ifndef NFP_APP_ROLLOUT_H
 #define NFP_APP_ROLLOUT_H
 
 #include <stdint.h>
 
 #include "agent.h"
-#include "nfp/tasks.h"
+#include "nfp/arms.h"
 
 // An episode succeeds once the success condition has held this many control steps in a row.
 #define NFP_SUCCESS_HOLD 3
 
 typedef struct {
-  nfp_task* task;
+  nfp_arms* arms;
   nfp_agent* agent;
   uint64_t seed;
-  int steps;    // control steps taken
-  int held;     // consecutive steps the success condition has held
-  int success;  // 1 once held >= NFP_SUCCESS_HOLD
-  int done;     // success, or the task's step cap reached
+  int step_cap;      // control steps before the episode counts as failed
+  int steps;         // control steps taken
+  int held;          // consecutive steps the success condition has held
+  int success;       // 1 once held >= NFP_SUCCESS_HOLD
+  int done;          // success, or the step cap reached
+  nfp_arms_obs obs;  // observation the next step acts on
+  // policy statistics of the episode
+  int plans;         // chunks sampled
+  int hold_steps;    // control steps held by the confidence gate
+  double loglik_sum, loglik_min;  // over sampled chunks
+  double* plan_ms;   // [plans] sampling latency per call (grows as needed)
+  int plan_cap;
 } nfp_rollout;
 
-// Reset the task to `seed` and the agent. 0 or -1 (error set).
-int nfp_rollout_begin(nfp_rollout* r, nfp_task* t, nfp_agent* a, uint64_t seed);
+// Reset the arms to `seed` and the agent. Zero the struct before its first begin; it
+// keeps its statistics buffer across episodes. 0 or -1 (error set).
+int nfp_rollout_begin(nfp_rollout* r, nfp_arms* arms, nfp_agent* a, uint64_t seed);
 // Ask the agent, command its target (copied to target if not NULL), advance one
 // control period, update success/done. 0 or -1 (error set). No-op once done.
-int nfp_rollout_step(nfp_rollout* r, double* target);
+int nfp_rollout_step(nfp_rollout* r, double* target, nfp_agent_step* info);
 // Whole episode. 0 or -1.
-int nfp_rollout_run(nfp_rollout* r, nfp_task* t, nfp_agent* a, uint64_t seed);
+int nfp_rollout_run(nfp_rollout* r, nfp_arms* arms, nfp_agent* a, uint64_t seed);
+// Free the statistics buffer (the rollout can be begun again afterwards).
+void nfp_rollout_free(nfp_rollout* r);
 
 #endif

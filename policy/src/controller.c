@@ -14,9 +14,10 @@ struct nfp_controller_ {
   nfp_controller_opts opts;
   nfp_sampler* sampler;
   nfp_rng rng;
-  int nq;             // joints per frame (state_dim == action_dim)
+  int nq;             // joints (action_dim); a state frame starts with them
+  int ns;             // state frame width (state_dim)
   int n_obs;
-  float* history;     // [n_obs][nq] newest first
+  float* history;     // [n_obs][ns] newest first
   int n_seen;         // observations since reset
   float* chunk;       // [horizon][nq] being executed
   double* hold;       // [nq] position held while gated
@@ -41,9 +42,9 @@ void nfp_controller_opts_default(nfp_controller_opts* o, const nfp_model* m,
 
 nfp_controller* nfp_controller_create(const nfp_model* m, const nfp_controller_opts* o) {
   const nfp_model_config* cfg = &m->cfg;
-  if (cfg->state_dim != cfg->action_dim) {
-    nfp_error_set("controller: state width %d differs from action width %d (joint targets "
-                  "must be in the observation's joint layout)", cfg->state_dim, cfg->action_dim);
+  if (cfg->state_dim < cfg->action_dim) {
+    nfp_error_set("controller: state width %d is narrower than the action width %d (a state "
+                  "frame starts with the joint positions)", cfg->state_dim, cfg->action_dim);
     return NULL;
   }
   if (o->replan < 1) {
@@ -54,9 +55,10 @@ nfp_controller* nfp_controller_create(const nfp_model* m, const nfp_controller_o
   if (!c) goto oom;
   c->model = m;
   c->opts = *o;
-  c->nq = cfg->state_dim;
+  c->nq = cfg->action_dim;
+  c->ns = cfg->state_dim;
   c->n_obs = cfg->n_obs;
-  c->history = calloc((size_t)c->n_obs * (size_t)c->nq, sizeof(float));
+  c->history = calloc((size_t)c->n_obs * (size_t)c->ns, sizeof(float));
   c->chunk = calloc((size_t)cfg->horizon * (size_t)c->nq, sizeof(float));
   c->hold = calloc((size_t)c->nq, sizeof(double));
   if (!c->history || !c->chunk || !c->hold) goto oom;
@@ -93,12 +95,12 @@ void nfp_controller_reset(nfp_controller* c, uint64_t seed) {
 
 // Push the newest observation; before n_obs frames have been seen the oldest slots
 // repeat the first frame, as the dataset clamps history at frame 0.
-static void push_history(nfp_controller* c, const double* qpos) {
-  int nq = c->nq;
-  memmove(c->history + nq, c->history, sizeof(float) * (size_t)(c->n_obs - 1) * (size_t)nq);
-  for (int j = 0; j < nq; j++) c->history[j] = (float)qpos[j];
+static void push_history(nfp_controller* c, const double* state) {
+  int ns = c->ns;
+  memmove(c->history + ns, c->history, sizeof(float) * (size_t)(c->n_obs - 1) * (size_t)ns);
+  for (int j = 0; j < ns; j++) c->history[j] = (float)state[j];
   if (c->n_seen == 0) {
-    for (int k = 1; k < c->n_obs; k++) memcpy(c->history + k * nq, c->history, sizeof(float) * nq);
+    for (int k = 1; k < c->n_obs; k++) memcpy(c->history + k * ns, c->history, sizeof(float) * ns);
   }
   c->n_seen++;
 }
@@ -120,15 +122,16 @@ static int plan(nfp_controller* c, const double* qpos, const uint8_t* image,
   return 0;
 }
 
-int nfp_controller_act(nfp_controller* c, const double* qpos, const uint8_t* image,
+int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* image,
                        double* target, nfp_controller_info* info) {
   nfp_controller_info local;
   if (!info) info = &local;
   memset(info, 0, sizeof(*info));
-  for (int j = 0; j < c->nq; j++) {
-    if (!isfinite(qpos[j])) return nfp_error_set("controller: observed joint %d is not finite", j);
+  for (int j = 0; j < c->ns; j++) {
+    if (!isfinite(state[j])) return nfp_error_set("controller: observed state %d is not finite", j);
   }
-  push_history(c, qpos);
+  push_history(c, state);
+  const double* qpos = state;  // the frame starts with the joint positions
 
   const nfp_model_config* cfg = &c->model->cfg;
   int span = (cfg->horizon - 1) * cfg->stride + 1;  // control steps the chunk covers

@@ -7,8 +7,10 @@
 // The chunk's log-likelihood is the confidence signal: when it is below min_loglik the
 // controller holds the present position instead of executing the chunk.
 //
-// The controller keeps the last n_obs joint observations (newest first) as the policy's
-// observation history, exactly as the dataset builds it from demos.
+// The controller keeps the last n_obs observation frames (newest first) as the policy's
+// observation history, exactly as the dataset builds it from demos. A frame is the
+// model's state vector: the joint positions (action_dim values, the layout of the
+// targets) first, then whatever else the model was trained on (object state).
 // One controller per rollout; the model it uses is shared and const.
 #ifndef NFP_CONTROLLER_H
 #define NFP_CONTROLLER_H
@@ -50,10 +52,11 @@ void nfp_controller_free(nfp_controller* c);
 // Start an episode: forget history and plan; reseed the sampling noise.
 void nfp_controller_reset(nfp_controller* c, uint64_t seed);
 
-// Observe the joint positions of this control step (state_dim values, physical units),
+// Observe this control step's state frame (state_dim values, physical units),
 // optionally a camera image for image models ([n_cam][h][w][3], else NULL), and
-// return the joint target to command now. 0, or -1 with a message (non-finite input).
-int nfp_controller_act(nfp_controller* c, const double* qpos, const uint8_t* image,
+// return the joint target to command now (action_dim values).
+// 0, or -1 with a message (non-finite input).
+int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* image,
                        double* target, nfp_controller_info* info);
 
 #ifdef __cplusplus
