@@ -69,6 +69,7 @@ static int policy_act(nfp_agent* a, nfp_arms* arms, const nfp_arms_obs* obs, dou
   info->plan_ms = ci.plan_ms;
   info->loglik = ci.loglik;
   info->hold = ci.held;
+  info->chunk = ci.chunk;
   return 0;
 }
 
@@ -148,6 +149,10 @@ nfp_agent* nfp_agent_create(const nfp_agent_spec* spec) {
     return NULL;
   }
   return a;
+}
+
+nfp_controller* nfp_agent_controller(nfp_agent* a) {
+  return a && a->destroy == policy_destroy ? ((policy_agent*)a->ctx)->controller : NULL;
 }
 
 void nfp_agent_free(nfp_agent* a) {

@@ -17,6 +17,7 @@ typedef struct {
   double plan_ms;   // wall time of that sampling call
   double loglik;    // log-likelihood of the chunk being executed (0 for the expert)
   int hold;         // the confidence gate asks the arms to hold position
+  const float* chunk;  // the chunk being executed [horizon][action_dim] (policy), else NULL
 } nfp_agent_step;
 
 typedef struct nfp_agent_ nfp_agent;
@@ -47,6 +48,9 @@ int nfp_agent_check(const nfp_agent_spec* spec);
 // Does this kind need a policy checkpoint?
 int nfp_agent_needs_policy(const char* kind);
 nfp_agent* nfp_agent_create(const nfp_agent_spec* spec);
+// The controller behind a policy agent (its chunk and candidates, for the viewer);
+// NULL for other kinds.
+nfp_controller* nfp_agent_controller(nfp_agent* a);
 void nfp_agent_free(nfp_agent* a);
 
 #endif

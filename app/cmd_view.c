@@ -16,6 +16,7 @@
 #include "png_write.h"
 #include "policy_flags.h"
 #include "rollout.h"
+#include "view_plan.h"
 
 #define VIEW_MAX_GEOM 4000
 #define VIEW_MAX_CATCHUP 10  // most control steps per drawn frame when behind
@@ -24,7 +25,13 @@ typedef struct {
   nfp_arms* arms;   // simulated rig
   nfp_task* task;   // its task, for drawing
   nfp_agent* agent;
+  nfp_agent_spec spec;   // to rebuild the agent when the sampling mode changes
   nfp_rollout ro;
+  // policy display
+  view_plan plan;
+  int has_plan;
+  nfp_agent_step last;   // the agent's last step (chunk, log-likelihood, hold)
+  int switch_mode;       // 1 + requested nfp_sample_mode, 0 = none
   uint64_t seed;
   int paused, step_once, reset, next_seed;
   int cam_aimed;  // free camera framed on the workspace once
@@ -58,6 +65,9 @@ static void on_key(GLFWwindow* win, int key, int scancode, int action, int mods)
     case GLFW_KEY_N: *(shift ? &v->next_seed : &v->step_once) = 1; break;
     case GLFW_KEY_PAGE_DOWN: v->next_seed = 1; break;
     case GLFW_KEY_R: v->reset = 1; break;
+    case GLFW_KEY_1: v->switch_mode = 1 + NFP_SAMPLE_SINGLE; break;
+    case GLFW_KEY_2: v->switch_mode = 1 + NFP_SAMPLE_SBS; break;
+    case GLFW_KEY_3: v->switch_mode = 1 + NFP_SAMPLE_GR; break;
     case GLFW_KEY_C:
       // Toggle between the free camera and what the policy sees.
       if (v->cam.type == mjCAMERA_FIXED) {
@@ -109,6 +119,8 @@ static void on_scroll(GLFWwindow* win, double xoff, double yoff) {
 
 static int view_begin(viewer* v) {
   if (nfp_rollout_begin(&v->ro, v->arms, v->agent, v->seed)) return -1;
+  memset(&v->last, 0, sizeof(v->last));
+  if (v->has_plan) view_plan_clear(&v->plan);
   if (!v->cam_aimed) {
     // Frame the workspace: between the two grippers, closer than the whole-model default.
     const mjData* d = v->task->d;
@@ -124,7 +136,10 @@ static int view_begin(viewer* v) {
 }
 
 static int view_step(viewer* v) {
-  if (nfp_rollout_step(&v->ro, NULL, NULL)) return -1;
+  if (nfp_rollout_step(&v->ro, NULL, &v->last)) return -1;
+  if (v->has_plan) {
+    view_plan_record(&v->plan, nfp_agent_controller(v->agent), v->last.planned, v->last.loglik);
+  }
   if (v->ro.done) {
     printf("seed %llu: %s after %d steps\n", (unsigned long long)v->seed,
            v->ro.success ? "success" : "failure (step cap)", v->ro.steps);
@@ -137,20 +152,34 @@ static void view_draw(viewer* v, int interactive) {
   mjrRect rect = {0, 0, 0, 0};
   glfwGetFramebufferSize(v->win, &rect.width, &rect.height);
   mjv_updateScene(v->task->m, v->task->d, &v->opt, NULL, &v->cam, mjCAT_ALL, &v->scn);
+  if (v->has_plan) view_plan_draw(&v->plan, &v->scn, v->task, v->last.chunk);
   mjr_render(rect, &v->scn, &v->con);
   const char* state = v->ro.done  ? (v->ro.success ? "SUCCESS" : "failed (step cap)")
                       : v->paused ? "paused"
                                   : "running";
-  char values[256];
-  snprintf(values, sizeof(values), "%s\n%s\n%llu\n%d / %d\n%s\n%s", v->task->def->name,
-           v->agent->kind, (unsigned long long)v->seed, v->ro.steps, v->task->def->step_cap,
-           nfp_task_success(v->task) ? "yes" : "no", state);
-  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rect, "task\nagent\nseed\nstep\nsuccess\nstate",
+  char values[512], agent[64] = "";
+  if (v->has_plan) {
+    snprintf(agent, sizeof(agent), " (%s)", nfp_sample_mode_name(v->spec.controller.sample.mode));
+  }
+  snprintf(values, sizeof(values), "%s\n%s%s\n%llu\n%d / %d\n%s\n%s", v->task->def->name,
+           v->agent->kind, agent, (unsigned long long)v->seed, v->ro.steps,
+           v->task->def->step_cap, nfp_task_success(v->task) ? "yes" : "no", state);
+  if (v->has_plan) {
+    size_t n = strlen(values);
+    snprintf(values + n, sizeof(values) - n, "\n%.1f%s", v->last.loglik,
+             v->last.hold ? "  HOLDING (below --min-loglik)" : "");
+  }
+  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rect,
+              v->has_plan ? "task\nagent\nseed\nstep\nsuccess\nstate\nlog p"
+                          : "task\nagent\nseed\nstep\nsuccess\nstate",
               values, &v->con);
+  if (v->has_plan) view_plan_figure(&v->plan, rect, &v->con);
   if (interactive) {
     mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rect,
-                "space\nright / n\nr\nN / page down\nc\nmouse\nesc",
-                "pause\nstep (paused)\nreset\nnext seed\nhead camera\nrotate, zoom\nquit", &v->con);
+                "space\nright / n\nr\nN / page down\n1 2 3\nc\nmouse\nesc",
+                "pause\nstep (paused)\nreset\nnext seed\nsingle / sbs / gr (policy)\nhead "
+                "camera\nrotate, zoom\nquit",
+                &v->con);
   }
 }
 
@@ -176,9 +205,31 @@ static int view_screenshot(viewer* v, const char* path) {
   return st;
 }
 
+// Rebuild the policy agent with another sampling mode (same flags otherwise).
+static int view_switch_mode(viewer* v, nfp_sample_mode mode) {
+  nfp_controller_opts keep = v->spec.controller;
+  nfp_controller_opts_default(&v->spec.controller, v->spec.model, mode);
+  v->spec.controller.sample.sigma = keep.sample.sigma;
+  v->spec.controller.replan = keep.replan;
+  v->spec.controller.interpolate = keep.interpolate;
+  v->spec.controller.min_loglik = keep.min_loglik;
+  nfp_agent* a = nfp_agent_create(&v->spec);
+  if (!a) return -1;
+  nfp_agent_free(v->agent);
+  v->agent = a;
+  printf("sampling mode: %s\n", nfp_sample_mode_name(mode));
+  fflush(stdout);
+  return 0;
+}
+
 // Interactive loop: real-time pacing, keys handled between frames.
 static int view_interactive(viewer* v) {
   while (!glfwWindowShouldClose(v->win)) {
+    if (v->switch_mode && v->has_plan) {
+      if (view_switch_mode(v, (nfp_sample_mode)(v->switch_mode - 1))) return -1;
+      v->reset = 1;
+    }
+    v->switch_mode = 0;
     if (v->next_seed) v->seed++;
     if (v->reset || v->next_seed) {
       v->reset = v->next_seed = 0;
@@ -262,6 +313,7 @@ static void view_close(viewer* v) {
   glfwTerminate();
   nfp_agent_free(v->agent);
   nfp_rollout_free(&v->ro);
+  if (v->has_plan) view_plan_free(&v->plan);
   nfp_arms_close(v->arms);
 }
 
@@ -331,7 +383,15 @@ int nfp_cmd_view(int argc, char** argv) {
   v.seed = (uint64_t)seed;
   v.arms = nfp_arms_sim_create(task_name, assets);
   v.task = nfp_arms_sim_task(v.arms);
+  v.spec = spec;
   v.agent = v.arms ? nfp_agent_create(&spec) : NULL;
+  if (v.agent && model) {
+    v.has_plan = 1;
+    if (view_plan_init(&v.plan, v.task->m, model->cfg.horizon, model->cfg.action_dim)) {
+      nfp_agent_free(v.agent);
+      v.agent = NULL;
+    }
+  }
   rc = !v.agent || view_open_window(&v, width, height, batch) || view_begin(&v) ||
        (batch ? view_batch(&v, frames, screenshot) : view_interactive(&v));
   if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());

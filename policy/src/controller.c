@@ -158,3 +158,7 @@ int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* im
   }
   return 0;
 }
+
+int nfp_controller_candidates(nfp_controller* c, float* out, int max) {
+  return c->step_in_plan < 0 ? 0 : nfp_sampler_candidates(c->sampler, out, max);
+}

@@ -9,6 +9,7 @@
 struct nfp_sampler_ {
   const nfp_model* model;
   int max_candidates;
+  int n_drawn;       // candidates of the last draw, kept in a
   nfp_model_ws* ws;  // batch max_candidates
   float* state;      // [obs_dim] normalised observation
   float* ctx;        // [max_candidates, C] (one context repeated for SBS)
@@ -117,6 +118,7 @@ static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng) {
   size_t D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
   for (int b = 1; b < n; b++) memcpy(s->ctx + b * C, s->ctx, sizeof(float) * C);
   for (size_t i = 0; i < (size_t)n * D; i++) s->u[i] = sigma * nfp_rng_normal(rng);
+  s->n_drawn = n;
   return nfp_model_inverse(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
 }
 
@@ -209,4 +211,15 @@ int nfp_sampler_score(nfp_sampler* s, const nfp_obs* obs, const float* chunk, do
   nfp_model_normalize_action(m, s->chunk, chunk, m->cfg.horizon);
   for (int i = 0; i < m->chunk_dim; i++) s->a[i] = (double)s->chunk[i];
   return nfp_model_logprob_d(m, s->ws, &batch, s->a, 1, logp);
+}
+
+int nfp_sampler_candidates(nfp_sampler* s, float* out, int max) {
+  const nfp_model* m = s->model;
+  size_t D = (size_t)m->chunk_dim;
+  int n = s->n_drawn < max ? s->n_drawn : max;
+  for (int b = 0; b < n; b++) {
+    for (size_t i = 0; i < D; i++) s->chunk[i] = (float)s->a[b * D + i];
+    nfp_model_denormalize_action(m, out + b * D, s->chunk, m->cfg.horizon);
+  }
+  return n;
 }

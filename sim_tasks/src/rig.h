@@ -1,6 +1,6 @@
 // The rig inside a loaded model: name resolution, the home pose, and the
 // mapping between the 14-D joint interface and MuJoCo's qpos / ctrl.
-// nfp_rig_resolve, _clamp, _ctrl and _observe are public (nfp/tasks.h).
+// nfp_rig_resolve, _clamp, _ctrl, _observe and _set_qpos are public (nfp/tasks.h).
 #ifndef NFP_RIG_H
 #define NFP_RIG_H
 
@@ -8,9 +8,6 @@
 
 // Home pose in interface layout: arms raised clear of the table, grippers open.
 void nfp_rig_home(double target[NFP_NJ]);
-
-// Place the rig at interface joint positions q directly (no dynamics).
-void nfp_rig_set_qpos(mjData* d, const nfp_rig* rig, const double q[NFP_NJ]);
 
 // Interface slot of arm joint j (0..5) and of the gripper of `arm`.
 static inline int nfp_rig_slot(int arm, int j) { return arm * (NFP_ARM_DOF + 1) + j; }

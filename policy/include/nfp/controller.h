@@ -59,6 +59,10 @@ void nfp_controller_reset(nfp_controller* c, uint64_t seed);
 int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* image,
                        double* target, nfp_controller_info* info);
 
+// The candidates behind the last plan (see nfp_sampler_candidates): up to max chunks
+// into out[max][horizon][action_dim], physical units; returns the count.
+int nfp_controller_candidates(nfp_controller* c, float* out, int max);
+
 #ifdef __cplusplus
 }
 #endif

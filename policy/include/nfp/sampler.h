@@ -58,6 +58,11 @@ int nfp_sampler_sample(nfp_sampler* sampler, const nfp_obs* obs, const nfp_sampl
 int nfp_sampler_score(nfp_sampler* sampler, const nfp_obs* obs, const float* chunk,
                       double* logp);
 
+// The raw candidates of the last sample call (SBS: all N; single and GR: the initial
+// draw), in physical units, for visualisation: copies up to max chunks into
+// out[max][horizon][action_dim] and returns the count.
+int nfp_sampler_candidates(nfp_sampler* sampler, float* out, int max);
+
 #ifdef __cplusplus
 }
 #endif

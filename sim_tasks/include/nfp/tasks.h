@@ -135,6 +135,8 @@ void nfp_rig_ctrl(mjData* d, const nfp_rig* rig, const double target[NFP_NJ]);
 // either output may be NULL.
 void nfp_rig_observe(double qpos[NFP_NJ], double qvel[NFP_NJ], const nfp_rig* rig,
                      const mjData* d);
+// Place the rig at interface joint positions q directly (no dynamics).
+void nfp_rig_set_qpos(mjData* d, const nfp_rig* rig, const double q[NFP_NJ]);
 
 #ifdef __cplusplus
 }
