@@ -60,7 +60,8 @@ static int given(int argc, char** argv, const char* name) {
 static const char* about =
     "Trains a state-conditioned NF-P policy on every episode (*.hdf5) in DIR by maximising\n"
     "the exact log-likelihood of action chunks. Windows: at every frame t the observation is\n"
-    "qpos at t, t-1, ... (n-obs frames, clamped at the first frame) and the chunk is action\n"
+    "the state at t, t-1, ... (n-obs frames, clamped at the first frame; the state is qpos, or\n"
+    "qpos then the object pose with --obs qpos+object) and the chunk is action\n"
     "at t, t+s, ..., t+(H-1)s (the end padded with the last action). Whole episodes are held\n"
     "out for validation; min/max statistics come from the training episodes.\n"
     "Schedule: 20% of epochs at batch/4 and lr, 50% at batch/2 and lr/3, 30% at batch with\n"
@@ -78,7 +79,7 @@ static int run(int argc, char** argv) {
   nfp_model_config_default(&mc);
   nfp_train_config_default(&tc);
   nfp_dataset_config_default(&dc);
-  const char *data = NULL, *out = NULL, *resume = NULL;
+  const char *data = NULL, *out = NULL, *resume = NULL, *obs_kind = "auto";
   int threads = 0, quiet = 0;
   double val_frac = dc.val_frac, lr = tc.lr, wd = tc.weight_decay, clip = tc.clip,
          ema = tc.ema_decay, noise = tc.action_noise;
@@ -89,7 +90,10 @@ static int run(int argc, char** argv) {
       {"--resume", NFP_ARG_STR, &resume, "FILE", "continue the run saved in FILE", 0, 0, 0},
       {"--horizon", NFP_ARG_INT, &mc.horizon, "H", "actions per chunk", 1, 256, 0},
       {"--stride", NFP_ARG_INT, &mc.stride, "S", "frames between chunk actions", 1, 1000, 0},
-      {"--n-obs", NFP_ARG_INT, &mc.n_obs, "N", "frames of joint-position history", 1, 64, 0},
+      {"--n-obs", NFP_ARG_INT, &mc.n_obs, "N", "frames of state history", 1, 64, 0},
+      {"--obs", NFP_ARG_STR, &obs_kind, "KIND",
+       "state frame: qpos (joints), qpos+object (joints, then the object pose), or auto "
+       "(qpos+object when the demos record an object state)", 0, 0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
@@ -126,9 +130,13 @@ static int run(int argc, char** argv) {
   tc.action_noise = (float)noise;
   tc.seed = (uint64_t)seed;
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac", "--layers",
-                                     "--bins", "--hidden", "--blocks", "--context"};
+                                     "--bins", "--hidden", "--blocks", "--context", "--obs"};
   int arch_given = 0;
-  for (int i = 0; i < 9; i++) arch_given |= given(argc, argv, arch_flags[i]);
+  for (int i = 0; i < 10; i++) arch_given |= given(argc, argv, arch_flags[i]);
+  if (strcmp(obs_kind, "qpos") && strcmp(obs_kind, "qpos+object") && strcmp(obs_kind, "auto")) {
+    return nfp_error_set("--obs must be qpos, qpos+object or auto, got '%s'", obs_kind);
+  }
+  dc.use_object = !strcmp(obs_kind, "auto") ? -1 : !strcmp(obs_kind, "qpos+object");
   if (check_output(out) != 0) return -1;
   if (threads > 0) openblas_set_num_threads(threads);
 
@@ -180,7 +188,8 @@ static int run(int argc, char** argv) {
     return -1;
   }
   if (!model) {
-    mc.state_dim = mc.action_dim = ds.nq;
+    mc.action_dim = ds.nq;
+    mc.state_dim = ds.ns;
     model = nfp_model_create(&mc, tc.seed);
     if (!model) {
       nfp_dataset_free(&ds);
@@ -195,10 +204,11 @@ static int run(int argc, char** argv) {
     for (int e = 0; e < ds.n_episodes; e++) n_val_eps += ds.is_val[e];
     printf("nfp train: %s: %d episodes (%d held out), %d training / %d validation windows\n",
            data, ds.n_episodes, n_val_eps, ds.n_train, ds.n_val);
-    printf("model: %zu parameters, horizon %d stride %d n_obs %d, %d layers, %d bins, "
-           "hidden %d x %d blocks, context %d\n",
-           model->num_params, mc.horizon, mc.stride, mc.n_obs, mc.n_layers, mc.n_bins,
-           mc.hidden, mc.n_blocks, mc.context_dim);
+    printf("model: %zu parameters, state %d x %d frames (%s), horizon %d stride %d, %d layers, "
+           "%d bins, hidden %d x %d blocks, context %d\n",
+           model->num_params, mc.state_dim, mc.n_obs, ds.cfg.use_object ? "qpos+object" : "qpos",
+           mc.horizon, mc.stride, mc.n_layers, mc.n_bins, mc.hidden, mc.n_blocks,
+           mc.context_dim);
     for (int k = 0; k < 3; k++) {
       const nfp_stage* s = &tr.sched.stage[k];
       printf("stage %d: epochs %d-%d, batch %d, lr %.1e%s\n", k + 1, s->first_epoch + 1,

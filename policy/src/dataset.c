@@ -33,34 +33,51 @@ void nfp_dataset_config_default(nfp_dataset_config* cfg) {
   cfg->horizon = 8;
   cfg->stride = 4;
   cfg->n_obs = 2;
+  cfg->use_object = -1;
   cfg->val_frac = 0.1f;
   cfg->seed = 1;
 }
 
+// Value j of frame t's state (qpos, then object state) or action.
+static double field(const nfp_episode* ep, int t, int j, int use_action) {
+  if (use_action) return ep->action[t * ep->nq + j];
+  return j < ep->nq ? ep->qpos[t * ep->nq + j] : ep->object_state[t * ep->nobj + j - ep->nq];
+}
+
 // min/max over the training episodes' frames of one field, range floored around the middle.
 static void norm_fit(nfp_norm* norm, const nfp_episode* eps, int n_episodes, const char* is_val,
-                     int nq, int use_action) {
-  norm->dim = nq;
-  for (int j = 0; j < nq; j++) {
+                     int dim, int use_action) {
+  norm->dim = dim;
+  for (int j = 0; j < dim; j++) {
     norm->lo[j] = FLT_MAX;
     norm->hi[j] = -FLT_MAX;
   }
   for (int e = 0; e < n_episodes; e++) {
     if (is_val[e]) continue;
-    const double* x = use_action ? eps[e].action : eps[e].qpos;
     for (int t = 0; t < eps[e].T; t++) {
-      for (int j = 0; j < nq; j++) {
-        float v = (float)x[t * nq + j];
+      for (int j = 0; j < dim; j++) {
+        float v = (float)field(&eps[e], t, j, use_action);
         if (v < norm->lo[j]) norm->lo[j] = v;
         if (v > norm->hi[j]) norm->hi[j] = v;
       }
     }
   }
-  for (int j = 0; j < nq; j++) {
+  for (int j = 0; j < dim; j++) {
     if (norm->hi[j] - norm->lo[j] < NFP_NORM_MIN_RANGE) {
       float mid = 0.5f * (norm->lo[j] + norm->hi[j]);
       norm->lo[j] = mid - 0.5f * NFP_NORM_MIN_RANGE;
       norm->hi[j] = mid + 0.5f * NFP_NORM_MIN_RANGE;
+    }
+  }
+}
+
+static void normalize_frames(float* out, const nfp_episode* ep, const nfp_norm* norm,
+                             int use_action) {
+  int d = norm->dim;
+  for (int t = 0; t < ep->T; t++) {
+    for (int j = 0; j < d; j++) {
+      double lo = norm->lo[j], hi = norm->hi[j];
+      out[t * d + j] = (float)(2.0 * (field(ep, t, j, use_action) - lo) / (hi - lo) - 1.0);
     }
   }
 }
@@ -96,30 +113,43 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
                          cfg->horizon, cfg->stride, cfg->n_obs);
   }
   int nq = eps[0].nq;
-  if (nq < 1 || nq > NFP_NORM_MAX_DIM) return nfp_error_set("dataset: bad joint width %d", nq);
+  int use_object = cfg->use_object < 0 ? eps[0].nobj > 0 : cfg->use_object;
+  int ns = nq + (use_object ? eps[0].nobj : 0);
+  if (nq < 1 || ns > NFP_NORM_MAX_DIM) {
+    return nfp_error_set("dataset: bad state width %d (joints %d)", ns, nq);
+  }
+  if (use_object && eps[0].nobj < 1) {
+    return nfp_error_set("dataset: the object state was asked for, but the demos have none");
+  }
   int n_frames = 0;
   for (int e = 0; e < n_episodes; e++) {
     if (eps[e].nq != nq) {
       return nfp_error_set("dataset: episode %d has %d joints, episode 0 has %d", e, eps[e].nq, nq);
+    }
+    if (use_object && (eps[e].nobj != eps[0].nobj || !eps[e].object_state)) {
+      return nfp_error_set("dataset: episode %d has %d object values, episode 0 has %d", e,
+                           eps[e].nobj, eps[0].nobj);
     }
     if (eps[e].T < 1) return nfp_error_set("dataset: episode %d has no frames", e);
     if (n_frames > (1 << 30) - eps[e].T) return nfp_error_set("dataset: too many frames");
     n_frames += eps[e].T;
   }
   ds->cfg = *cfg;
+  ds->cfg.use_object = use_object;
   ds->nq = nq;
-  ds->obs_dim = cfg->n_obs * nq;
+  ds->ns = ns;
+  ds->obs_dim = cfg->n_obs * ns;
   ds->act_dim = cfg->horizon * nq;
   ds->n_episodes = n_episodes;
   ds->n_frames = n_frames;
   ds->ep_start = malloc(sizeof(int) * (size_t)(n_episodes + 1));
   ds->frame_ep = malloc(sizeof(int) * (size_t)n_frames);
   ds->is_val = malloc((size_t)n_episodes);
-  ds->qpos = malloc(sizeof(float) * (size_t)n_frames * (size_t)nq);
+  ds->state = malloc(sizeof(float) * (size_t)n_frames * (size_t)ns);
   ds->action = malloc(sizeof(float) * (size_t)n_frames * (size_t)nq);
   ds->train_idx = malloc(sizeof(int) * (size_t)n_frames);
   ds->val_idx = malloc(sizeof(int) * (size_t)n_frames);
-  if (!ds->ep_start || !ds->frame_ep || !ds->is_val || !ds->qpos || !ds->action ||
+  if (!ds->ep_start || !ds->frame_ep || !ds->is_val || !ds->state || !ds->action ||
       !ds->train_idx || !ds->val_idx) {
     nfp_dataset_free(ds);
     return nfp_error_set("dataset: out of memory for %d frames", n_frames);
@@ -127,23 +157,23 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
 
   split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed);
   if (state_norm && action_norm) {
-    if (state_norm->dim != nq || action_norm->dim != nq) {
+    if (state_norm->dim != ns || action_norm->dim != nq) {
       nfp_dataset_free(ds);
-      return nfp_error_set("dataset: statistics for %d/%d joints, demos have %d",
-                           state_norm->dim, action_norm->dim, nq);
+      return nfp_error_set("dataset: statistics for %d state / %d action values, demos have "
+                           "%d / %d", state_norm->dim, action_norm->dim, ns, nq);
     }
     ds->state_norm = *state_norm;
     ds->action_norm = *action_norm;
   } else {
-    norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, nq, 0);
+    norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, ns, 0);
     norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, 1);
   }
 
   int f = 0;
   for (int e = 0; e < n_episodes; e++) {
     ds->ep_start[e] = f;
-    nfp_norm_apply(ds->qpos + (size_t)f * nq, eps[e].qpos, &ds->state_norm, eps[e].T);
-    nfp_norm_apply(ds->action + (size_t)f * nq, eps[e].action, &ds->action_norm, eps[e].T);
+    normalize_frames(ds->state + (size_t)f * ns, &eps[e], &ds->state_norm, 0);
+    normalize_frames(ds->action + (size_t)f * nq, &eps[e], &ds->action_norm, 1);
     for (int t = 0; t < eps[e].T; t++, f++) {
       ds->frame_ep[f] = e;
       if (ds->is_val[e]) {
@@ -194,7 +224,7 @@ void nfp_dataset_free(nfp_dataset* ds) {
   free(ds->ep_start);
   free(ds->frame_ep);
   free(ds->is_val);
-  free(ds->qpos);
+  free(ds->state);
   free(ds->action);
   free(ds->train_idx);
   free(ds->val_idx);
@@ -202,8 +232,8 @@ void nfp_dataset_free(nfp_dataset* ds) {
 }
 
 void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int* anchors, int n) {
-  int nq = ds->nq;
-  size_t row = sizeof(float) * (size_t)nq;
+  int nq = ds->nq, ns = ds->ns;
+  size_t row = sizeof(float) * (size_t)nq, srow = sizeof(float) * (size_t)ns;
   for (int i = 0; i < n; i++) {
     int f = anchors[i];
     int e = ds->frame_ep[f];
@@ -212,7 +242,7 @@ void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int
     for (int k = 0; k < ds->cfg.n_obs; k++) {
       int g = f - k;
       if (g < first) g = first;
-      memcpy(o + k * nq, ds->qpos + (size_t)g * nq, row);
+      memcpy(o + k * ns, ds->state + (size_t)g * ns, srow);
     }
     float* a = act + (size_t)i * ds->act_dim;
     for (int h = 0; h < ds->cfg.horizon; h++) {

@@ -44,12 +44,12 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
                      const nfp_train_config* cfg) {
   memset(tr, 0, sizeof(*tr));
   const nfp_model_config* mc = &model->cfg;
-  if (mc->action_dim != ds->nq || mc->state_dim != ds->nq || mc->horizon != ds->cfg.horizon ||
+  if (mc->action_dim != ds->nq || mc->state_dim != ds->ns || mc->horizon != ds->cfg.horizon ||
       mc->n_obs != ds->cfg.n_obs) {
     return nfp_error_set(
         "model (action %d, state %d, horizon %d, n_obs %d) does not fit the demos "
-        "(%d joints, horizon %d, n_obs %d)",
-        mc->action_dim, mc->state_dim, mc->horizon, mc->n_obs, ds->nq, ds->cfg.horizon,
+        "(%d joints, state %d, horizon %d, n_obs %d)",
+        mc->action_dim, mc->state_dim, mc->horizon, mc->n_obs, ds->nq, ds->ns, ds->cfg.horizon,
         ds->cfg.n_obs);
   }
   if (ds->n_train < 1) return nfp_error_set("no training windows");
@@ -228,6 +228,7 @@ char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_co
   cJSON_AddNumberToObject(j, "horizon", dcfg->horizon);
   cJSON_AddNumberToObject(j, "stride", dcfg->stride);
   cJSON_AddNumberToObject(j, "n_obs", dcfg->n_obs);
+  cJSON_AddBoolToObject(j, "use_object", dcfg->use_object != 0);
   cJSON_AddNumberToObject(j, "val_frac", dcfg->val_frac);
   snprintf(seed, sizeof(seed), "%llu", (unsigned long long)dcfg->seed);
   cJSON_AddStringToObject(j, "split_seed", seed);
@@ -269,6 +270,9 @@ int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
   for (int i = 0; i < 15 && rc == 0; i++) rc = json_number(&v[i], j, keys[i]);
   if (rc == 0) rc = json_u64(&cfg->seed, j, "seed");
   if (rc == 0) rc = json_u64(&dcfg->seed, j, "split_seed");
+  const cJSON* uo = cJSON_GetObjectItemCaseSensitive(j, "use_object");
+  if (rc == 0 && !cJSON_IsBool(uo)) rc = nfp_error_set("train_config: missing 'use_object'");
+  if (rc == 0) dcfg->use_object = cJSON_IsTrue(uo);
   cJSON_Delete(j);
   if (rc != 0) return rc;
   cfg->epochs = (int)v[0];
@@ -362,9 +366,10 @@ int nfp_trainer_resume(nfp_trainer* tr, const char* path) {
   if (rc == 0) rc = state_field(&step, state, "step");
   if (rc == 0) rc = state_field(&adam_t, state, "adam_t");
   if (rc == 0) rc = state_field(&ema_updates, state, "ema_updates");
-  if (rc == 0 && (epoch < 1 || epoch > tr->cfg.epochs)) {
-    rc = nfp_error_set("%s: trained for %ld epochs; --epochs %d leaves nothing to resume", path,
-                       epoch, tr->cfg.epochs);
+  if (rc == 0 && epoch < 1) rc = nfp_error_set("%s: no finished epoch to resume from", path);
+  if (rc == 0 && epoch >= tr->cfg.epochs) {
+    rc = nfp_error_set("%s: already trained for %ld epochs; ask for more with --epochs (now %d)",
+                       path, epoch, tr->cfg.epochs);
   }
   size_t n = tr->model->num_params;
   if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.params", tr->model->params, n);

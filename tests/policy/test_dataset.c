@@ -94,7 +94,7 @@ static void test_split_by_episode(void** state) {
   for (int i = 0; i < ds.n_train; i++) {
     int f = ds.train_idx[i];
     for (int j = 0; j < NQ; j++) {
-      assert_true(fabsf(ds.qpos[f * NQ + j]) <= 1.0f + 1e-5f);
+      assert_true(fabsf(ds.state[f * NQ + j]) <= 1.0f + 1e-5f);
       assert_true(fabsf(ds.action[f * NQ + j]) <= 1.0f + 1e-5f);
     }
   }
@@ -134,7 +134,62 @@ static void test_norm_round_trip(void** state) {
   nfp_dataset ds;
   assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
   assert_float_equal(ds.state_norm.hi[1] - ds.state_norm.lo[1], NFP_NORM_MIN_RANGE, 1e-6);
-  assert_float_equal(ds.qpos[1], 0.0, 1e-3);
+  assert_float_equal(ds.state[1], 0.0, 1e-3);
+  nfp_dataset_free(&ds);
+  nfp_episode_free(&ep);
+}
+
+// With the object state the state frame is qpos then object, and `auto` picks it up only
+// when the demos have one.
+static void test_object_state(void** state) {
+  (void)state;
+  enum { NQ = 2, NOBJ = 3 };
+  int T[1] = {5};
+  nfp_episode ep;
+  assert_int_equal(nfp_episode_alloc(&ep, T[0], NQ, NOBJ, 0, 0), 0);
+  for (int t = 0; t < T[0]; t++) {
+    for (int j = 0; j < NQ; j++) ep.qpos[t * NQ + j] = ep.action[t * NQ + j] = t + 0.1 * j;
+    for (int k = 0; k < NOBJ; k++) ep.object_state[t * NOBJ + k] = 10.0 * t - k;
+  }
+  nfp_dataset_config cfg;
+  nfp_dataset_config_default(&cfg);
+  cfg.n_obs = 2;
+  assert_int_equal(cfg.use_object, -1);
+  nfp_dataset ds;
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
+  assert_int_equal(ds.cfg.use_object, 1);
+  assert_int_equal(ds.ns, NQ + NOBJ);
+  assert_int_equal(ds.obs_dim, 2 * (NQ + NOBJ));
+  assert_int_equal(ds.state_norm.dim, NQ + NOBJ);
+  float obs[2 * (NQ + NOBJ)], act[8 * NQ];
+  double o[2 * (NQ + NOBJ)];
+  int anchor = 3;
+  nfp_dataset_gather(obs, act, &ds, &anchor, 1);
+  nfp_norm_invert(o, obs, &ds.state_norm, 2);
+  for (int k = 0; k < 2; k++) {  // frames 3 then 2
+    int t = 3 - k;
+    for (int j = 0; j < NQ; j++) assert_float_equal(o[k * 5 + j], t + 0.1 * j, 1e-4);
+    for (int m = 0; m < NOBJ; m++) assert_float_equal(o[k * 5 + NQ + m], 10.0 * t - m, 1e-3);
+  }
+  nfp_dataset_free(&ds);
+
+  cfg.use_object = 0;
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
+  assert_int_equal(ds.ns, NQ);
+  nfp_dataset_free(&ds);
+  nfp_episode_free(&ep);
+
+  // Asking for an object state the demos do not have is an error; auto falls back to qpos.
+  assert_int_equal(nfp_episode_alloc(&ep, T[0], NQ, 0, 0, 0), 0);
+  memset(ep.qpos, 0, sizeof(double) * T[0] * NQ);
+  memset(ep.action, 0, sizeof(double) * T[0] * NQ);
+  cfg.use_object = 1;
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), -1);
+  assert_non_null(strstr(nfp_error_last(), "object"));
+  cfg.use_object = -1;
+  assert_int_equal(nfp_dataset_build(&ds, &ep, 1, &cfg, NULL, NULL), 0);
+  assert_int_equal(ds.ns, NQ);
+  assert_int_equal(ds.cfg.use_object, 0);
   nfp_dataset_free(&ds);
   nfp_episode_free(&ep);
 }
@@ -154,6 +209,7 @@ int main(void) {
       cmocka_unit_test(test_windows),
       cmocka_unit_test(test_split_by_episode),
       cmocka_unit_test(test_norm_round_trip),
+      cmocka_unit_test(test_object_state),
       cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

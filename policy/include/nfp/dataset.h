@@ -1,7 +1,9 @@
 // nfp_dataset: training windows cut from demonstration episodes.
 //
 // Every frame t of every episode is an anchor (the window slides by one frame):
-//   observation  qpos[t], qpos[t-1], ..., qpos[t-(n_obs-1)]   (newest first, clamped at frame 0)
+//   observation  s[t], s[t-1], ..., s[t-(n_obs-1)]   (newest first, clamped at frame 0), where
+//                the state frame s is qpos, or qpos followed by the object state when
+//                use_object is set (what the policy agent feeds a model with that width)
 //   action chunk action[t], action[t+s], ..., action[t+(H-1)s] (clamped at the last frame, i.e.
 //                the end is padded by repeating the last action)
 // Episodes are split into training and validation sets as whole episodes, so no validation
@@ -34,22 +36,25 @@ void nfp_norm_invert(double* out, const float* y, const nfp_norm* norm, int n); 
 typedef struct nfp_dataset_config_ {
   int horizon;      // H: actions per chunk
   int stride;       // s: frames between chunk actions
-  int n_obs;        // frames of qpos history in the observation
+  int n_obs;        // frames of state history in the observation
+  int use_object;   // append the object state to every state frame: 1 yes, 0 no,
+                    // -1 when the demos have one (the built dataset's cfg holds 0 or 1)
   float val_frac;   // fraction of episodes held out (at least one when there are >= 2)
   uint64_t seed;    // seeds the episode split
 } nfp_dataset_config;
 
 typedef struct nfp_dataset_ {
   nfp_dataset_config cfg;
-  int nq;            // joint width (14)
-  int obs_dim;       // n_obs * nq
+  int nq;            // joint width of actions (14)
+  int ns;            // state frame width: nq, plus the object width with use_object
+  int obs_dim;       // n_obs * ns
   int act_dim;       // horizon * nq
   int n_episodes;
   int n_frames;      // total over all episodes
   int* ep_start;     // [n_episodes + 1] first frame of each episode in the flat arrays
   int* frame_ep;     // [n_frames] episode of each frame
   char* is_val;      // [n_episodes] 1 for validation episodes
-  float* qpos;       // [n_frames * nq] normalised
+  float* state;      // [n_frames * ns] normalised
   float* action;     // [n_frames * nq] normalised
   int n_train, n_val;
   int* train_idx;    // [n_train] anchor frames of training windows
@@ -60,7 +65,7 @@ typedef struct nfp_dataset_ {
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg);
 
-// Build from episodes in memory (all must share nq). The statistics are fitted on the
+// Build from episodes in memory (all must share nq, and nobj with use_object). The statistics are fitted on the
 // training episodes unless state_norm and action_norm are given (e.g. from a checkpoint
 // being resumed); then they are used as they are. 0, or -1 with a message.
 int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
