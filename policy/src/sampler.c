@@ -209,8 +209,9 @@ int nfp_sampler_score(nfp_sampler* s, const nfp_obs* obs, const float* chunk, do
     if (!isfinite(chunk[i])) return nfp_error_set("sampler: chunk[%d] is not finite", i);
   }
   nfp_model_normalize_action(m, s->chunk, chunk, m->cfg.horizon);
-  for (int i = 0; i < m->chunk_dim; i++) s->a[i] = (double)s->chunk[i];
-  return nfp_model_logprob_d(m, s->ws, &batch, s->a, 1, logp);
+  // scratch other than s->a, which keeps the last draw for nfp_sampler_candidates
+  for (int i = 0; i < m->chunk_dim; i++) s->trial[i] = (double)s->chunk[i];
+  return nfp_model_logprob_d(m, s->ws, &batch, s->trial, 1, logp);
 }
 
 int nfp_sampler_candidates(nfp_sampler* s, float* out, int max) {

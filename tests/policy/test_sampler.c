@@ -113,6 +113,19 @@ static void test_sbs_is_best(void** state) {
   }
   // equal up to float rounding: the batched and the one-row products round differently
   assert_true(fabs(top - best) < 1e-3);
+  // the candidates of the last SBS call: all 16, none scoring above the kept one
+  assert_int_equal(nfp_sampler_sample(s, &f->obs, &o, &rng, chunk, &best), 0);
+  float cands[16][112];
+  assert_int_equal(nfp_sampler_candidates(s, &cands[0][0], 16), 16);
+  assert_int_equal(nfp_sampler_candidates(s, &cands[0][0], 4), 4);
+  int found = 0;
+  for (int k = 0; k < 16; k++) {
+    double lp;
+    assert_int_equal(nfp_sampler_score(s, &f->obs, cands[k], &lp), 0);
+    assert_true(lp <= best + 1e-3);
+    found += memcmp(cands[k], chunk, sizeof(chunk)) == 0;
+  }
+  assert_int_equal(found, 1);  // the returned chunk is one of them
   o.n_candidates = 17;  // more than the sampler holds
   assert_int_equal(nfp_sampler_sample(s, &f->obs, &o, &rng, chunk, &best), -1);
   assert_non_null(strstr(nfp_error_last(), "candidates"));
