@@ -13,8 +13,8 @@
 // point is left of the exact centre, at x = -0.05: the left arm's top-down reach at
 // the holding height ends there, and the right arm's side grasp reaches past it.
 // The arms never share space: the left holds the box's top 5 cm from above, the
-// right takes it 12 cm above its bottom from the +x side, and the left rises and
-// backs off before the right carries the box away from it.
+// right takes it by its middle from the +x side (the hands stay 3.8 cm apart at the
+// closest), and the left rises and backs off before the right carries the box away.
 #include <string.h>
 
 #include "motion.h"
@@ -42,7 +42,7 @@
 #define HANDOVER_X (-0.05)          // box centre at the handover (m)
 #define HANDOVER_Y 0.10
 #define HANDOVER_Z 0.90             // box bottom 6 cm above the table
-#define SIDE_GRASP_HEIGHT 0.12      // right grasp site this far above the box bottom
+#define SIDE_GRASP_HEIGHT 0.10      // right grasp site this far above the box bottom (its middle)
 #define SIDE_PREGRASP 0.10          // right pre-grasp: this far out along +x
 #define RETREAT_UP 0.06             // left withdraws up and back toward its base
 #define RETREAT_BACK 0.06

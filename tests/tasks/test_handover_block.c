@@ -150,6 +150,23 @@ static void test_success_check(void** state) {
   }
 }
 
+// Closest distance between any geom of the left arm and any of the right arm
+// (the rig does not collide the arms with each other, so the script must keep them apart).
+static double arm_gap(const nfp_task* t) {
+  const mjModel* m = t->m;
+  double gap = 1.0, fromto[6];
+  for (int a = 0; a < m->ngeom; a++) {
+    const char* ba = mj_id2name(m, mjOBJ_BODY, m->geom_bodyid[a]);
+    if (!ba || strncmp(ba, "left_", 5)) continue;
+    for (int b = 0; b < m->ngeom; b++) {
+      const char* bb = mj_id2name(m, mjOBJ_BODY, m->geom_bodyid[b]);
+      if (!bb || strncmp(bb, "right_", 6)) continue;
+      gap = fmin(gap, mj_geomDistance(m, t->d, a, b, gap, fromto));
+    }
+  }
+  return gap;
+}
+
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   const char* order[] = {"left_pregrasp",  "left_approach", "left_grasp",   "lift",
@@ -165,9 +182,11 @@ static void test_expert_succeeds(void** state) {
     assert_false(nfp_task_expert_done(t));
     assert_string_equal(nfp_task_expert_phase(t), "");
     int next = 0;
+    double closest = 1.0;
     while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
       nfp_task_expert(t, target);
       nfp_task_step(t, target);
+      closest = fmin(closest, arm_gap(t));
       const char* phase = nfp_task_expert_phase(t);
       if (next < nphase && strcmp(phase, order[next]) == 0) {
         next++;
@@ -191,6 +210,8 @@ static void test_expert_succeeds(void** state) {
     }
     assert_int_equal(next, nphase);
     if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
+    // The hands pass the box with room to spare.
+    if (closest < 0.02) fail_msg("arms came within %.3f m on seed %lu", closest, (unsigned long)seed);
     // A clean run: MuJoCo raised no warning (instability, contact overflow, ...).
     for (int w = 0; w < mjNWARNING; w++) assert_int_equal(t->d->warning[w].number, 0);
   }
