@@ -140,10 +140,7 @@ static int ctl_config_read(ctl_config* c, const mjModel* m, int instance, char* 
 }
 
 static int ctl_nstate(const mjModel* m, int instance) {
-  // Called while the model compiles: a bad configuration becomes mj_loadXML's error.
-  char err[1024];
-  ctl_config cfg;
-  if (ctl_config_read(&cfg, m, instance, err, sizeof(err))) mju_error("%s", err);
+  (void)m, (void)instance;
   return CS_N;
 }
 
@@ -220,11 +217,7 @@ static int ctl_init(const mjModel* m, mjData* d, int instance) {
   if (nfp_plugin_inert()) return 0;
   char err[2048];
   ctl_inst* ci = ctl_create(m, instance, err, sizeof(err));
-  if (!ci) {
-    // mj_makeData turns -1 into an error; while compiling, the warning joins its message.
-    mju_warning("%s", err);
-    return -1;
-  }
+  if (!ci) return nfp_plugin_init_failed(m, d, instance, err);
   d->plugin_data[instance] = (uintptr_t)ci;
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local int inert_depth;
 
@@ -52,6 +53,15 @@ int nfp_plugin_parse_u64(uint64_t* out, const char* s, const char* what, char* e
   }
   *out = (uint64_t)v;
   return 0;
+}
+
+int nfp_plugin_init_failed(const mjModel* m, mjData* d, int instance, const char* msg) {
+  for (int j = 0; j < instance; j++) {
+    const mjpPlugin* p = mjp_getPluginAtSlot(m->plugin[j]);
+    if (p && p->destroy && strncmp(p->name, "nfp.", 4) == 0) p->destroy(d, j);
+  }
+  mju_warning("%s", msg);
+  return -1;
 }
 
 int nfp_plugin_sensor_count(const mjModel* m, int instance) {

@@ -26,6 +26,13 @@ int nfp_plugin_parse_double(double* out, const char* s, const char* what, char* 
 int nfp_plugin_parse_int(int* out, const char* s, const char* what, char* err, size_t n);
 int nfp_plugin_parse_u64(uint64_t* out, const char* s, const char* what, char* err, size_t n);
 
+// Fail an init: destroy the nfp instances already made on d (MuJoCo frees d without
+// calling their destroy), report msg as a MuJoCo warning, which MuJoCo appends to its
+// "plugin->init failed" error (mj_loadXML's message while compiling). Returns -1.
+// Configuration is checked here rather than in nstate: an mju_error raised while the
+// compiler runs nstate leaks some of the compiler's memory.
+int nfp_plugin_init_failed(const mjModel* m, mjData* d, int instance, const char* msg);
+
 // Sensors attached to an instance, in model order.
 int nfp_plugin_sensor_count(const mjModel* m, int instance);
 // The k-th attached sensor reads out[k] (out has at least as many entries as sensors).

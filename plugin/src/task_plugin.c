@@ -39,7 +39,7 @@ static mjtNum* state_of(const mjModel* m, mjData* d, int i) {
   return d->plugin_state + m->plugin_stateadr[i];
 }
 
-// Configuration check shared by nstate (compile time) and init.
+// The configuration: 0, or -1 with err filled.
 static int task_config(const char** name, uint64_t* seed, const mjModel* m, int instance,
                        char* err, size_t n) {
   *name = nfp_plugin_config(m, instance, "task");
@@ -58,11 +58,7 @@ static int task_config(const char** name, uint64_t* seed, const mjModel* m, int 
 }
 
 static int task_nstate(const mjModel* m, int instance) {
-  // Called while the model compiles: a bad configuration becomes mj_loadXML's error.
-  char err[512];
-  const char* name;
-  uint64_t seed;
-  if (task_config(&name, &seed, m, instance, err, sizeof(err))) mju_error("%s", err);
+  (void)m, (void)instance;
   return TS_N;
 }
 
@@ -78,30 +74,26 @@ static int task_init(const mjModel* m, mjData* d, int instance) {
   const char* name;
   uint64_t seed0;
   if (task_config(&name, &seed0, m, instance, err, sizeof(err))) {
-    mju_warning("%s", err);
-    return -1;
+    return nfp_plugin_init_failed(m, d, instance, err);
   }
   if (nfp_plugin_task_find(m) == -2) {
-    mju_warning("nfp.task: a model takes one nfp.task instance");
-    return -1;
+    return nfp_plugin_init_failed(m, d, instance, "nfp.task: a model takes one nfp.task "
+                                  "instance");
   }
   if (nfp_plugin_sensor_count(m, instance) > OUT_N) {
-    mju_warning("nfp.task: %d sensors attached; it has %d outputs (success, control_steps, "
-                "done)", nfp_plugin_sensor_count(m, instance), OUT_N);
-    return -1;
+    snprintf(err, sizeof(err), "nfp.task: %d sensors attached; it has %d outputs (success, "
+             "control_steps, done)", nfp_plugin_sensor_count(m, instance), OUT_N);
+    return nfp_plugin_init_failed(m, d, instance, err);
   }
   task_inst* ti = calloc(1, sizeof(*ti));
-  if (!ti) {
-    mju_warning("nfp.task: out of memory");
-    return -1;
-  }
+  if (!ti) return nfp_plugin_init_failed(m, d, instance, "nfp.task: out of memory");
   nfp_plugin_inert_begin();
   ti->t = nfp_task_attach(name, m, d);
   nfp_plugin_inert_end();
   if (!ti->t) {
-    mju_warning("nfp.task: %s", nfp_error_last());
+    snprintf(err, sizeof(err), "nfp.task: %s", nfp_error_last());
     free(ti);
-    return -1;
+    return nfp_plugin_init_failed(m, d, instance, err);
   }
   ti->seed0 = seed0;
   d->plugin_data[instance] = (uintptr_t)ti;
