@@ -94,7 +94,7 @@ static void test_mixture_entropy(void** state) {
 
   nfp_train_config tc;
   nfp_train_config_default(&tc);
-  tc.epochs = 40;
+  tc.epochs = 25;
   tc.batch = 256;
   tc.lr = 3e-3f;
   tc.ema_decay = 0.995f;
