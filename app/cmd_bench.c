@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,8 +220,14 @@ static int run_peer(bench_result* r, int n, const char* python, const char* peer
   cJSON* j = status == 0 ? cJSON_Parse(text) : NULL;
   free(text);
   if (!j) {
-    return nfp_error_set("the PyTorch peer failed (exit status %d; is python3-torch installed?)",
-                         status);
+    return nfp_error_set("the PyTorch peer failed (exit code %d; is python3-torch installed?)",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  const cJSON* err = cJSON_GetObjectItemCaseSensitive(j, "error");
+  if (cJSON_IsString(err)) {
+    nfp_error_set("%s", err->valuestring);
+    cJSON_Delete(j);
+    return -1;
   }
   const cJSON* ver = cJSON_GetObjectItemCaseSensitive(j, "torch_version");
   snprintf(version, vsize, "%s", cJSON_IsString(ver) ? ver->valuestring : "?");

@@ -64,7 +64,12 @@ def main():
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    import torch  # after the environment is set: OpenBLAS reads it when it loads
+    try:
+        import torch  # after the environment is set: OpenBLAS reads it when it loads
+    except ImportError as e:
+        json.dump({"error": f"torch is not importable by {sys.executable}: {e}"}, sys.stdout)
+        sys.stdout.write("\n")
+        return
 
     torch.set_num_threads(args.threads)
     blas = set_openblas_threads(args.threads)
