@@ -16,6 +16,7 @@ static const verb verbs[] = {
     {"train", nfp_cmd_train, "train an NF-P policy on demos by exact negative log-likelihood"},
     {"eval", nfp_cmd_eval, "headless success-rate evaluation of an expert or a policy"},
     {"view", nfp_cmd_view, "watch a rollout live in a window (or save screenshots)"},
+    {"export", nfp_cmd_export, "strip a training checkpoint down to the deployable policy"},
     {"bench", nfp_cmd_bench, "measure policy latency and training speed (JSON report)"},
 };
 static const int nverbs = (int)(sizeof(verbs) / sizeof(verbs[0]));
