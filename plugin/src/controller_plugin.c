@@ -107,7 +107,8 @@ static int ctl_config_read(ctl_config* c, const mjModel* m, int instance, char* 
   if ((v = nfp_plugin_config(m, instance, "samples")) &&
       (nfp_plugin_parse_int(&c->samples, v, "nfp.controller: samples", err, n) ||
        c->samples < 1)) {
-    if (c->samples < 1) snprintf(err, n, "nfp.controller: samples must be at least 1");
+    snprintf(err, n, "nfp.controller: samples '%s' must be an integer >= 1 (SBS candidates)",
+             v);
     return -1;
   }
   if ((v = nfp_plugin_config(m, instance, "sigma")) &&

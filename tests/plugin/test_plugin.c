@@ -414,6 +414,7 @@ static void test_automatic_seeds(void** state) {
   mjModel* m = load_ok("auto.xml");
   mjData* d = mj_makeData(m);
   int task = instance_of(m, "nfp.task");
+  assert_int_equal(mj_name2id(m, mjOBJ_PLUGIN, "task"), task);
   mjtNum* seed = d->plugin_state + m->plugin_stateadr[task] + TASK_SEED_SLOT;
   assert_true(*seed < 0);   // pending: the set-up has not run
   mj_step(m, d);
@@ -422,6 +423,35 @@ static void test_automatic_seeds(void** state) {
   mj_resetData(m, d);       // resets without an episode take no seed
   mj_step(m, d);
   assert_int_equal((int)*seed, 8);
+  mj_deleteData(d);
+  mj_deleteModel(m);
+}
+
+// Without nfp.task the controller keeps its own clock and seeds from mj_resetData on.
+static void test_controller_alone(void** state) {
+  (void)state;
+  char body[1024];
+  snprintf(body, sizeof(body),
+           "<extension><plugin plugin=\"nfp.controller\"><instance name=\"p\">"
+           "<config key=\"checkpoint\" value=\"%s\"/><config key=\"seed\" value=\"21\"/>"
+           "</instance></plugin></extension>", ckpt);
+  assert_int_equal(scene_mjcf(dir, "alone.xml", body), 0);
+  mjModel* m = load_ok("alone.xml");
+  mjData* d = mj_makeData(m);
+  nfp_rig rig;
+  assert_int_equal(nfp_rig_resolve(&rig, m), 0);
+  const mjtNum* st = d->plugin_state + m->plugin_stateadr[0];
+  for (int episode = 0; episode < 2; episode++) {
+    mj_resetData(m, d);
+    assert_true(d->ctrl[rig.actuator[0]] == 0);
+    mj_step(m, d);   // acts at step 0
+    assert_int_equal((int)st[0], 21 + episode);   // seed attribute + episode
+    assert_int_equal((int)st[2], 0);
+    double first = d->ctrl[rig.actuator[0]];
+    assert_true(first != 0);
+    for (int s = 1; s < 31; s++) mj_step(m, d);   // acts again at step 30
+    assert_int_equal((int)st[2], 30);
+  }
   mj_deleteData(d);
   mj_deleteModel(m);
 }
@@ -484,6 +514,7 @@ int main(void) {
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_make_data_error),
     cmocka_unit_test(test_automatic_seeds),
+    cmocka_unit_test(test_controller_alone),
     cmocka_unit_test(test_success_sensor),
     cmocka_unit_test(test_equivalence_single),
     cmocka_unit_test(test_equivalence_sbs_task_first),
