@@ -113,7 +113,8 @@ static int run(int argc, char** argv) {
       {"--seed", NFP_ARG_SEED, &seed, "N", "seeds init, episode split, shuffling", 0, 9e15, 0},
       {"--ckpt-every", NFP_ARG_INT, &tc.ckpt_every, "N",
        "epochs between periodic checkpoints, 0 = only at the end", 0, 1e6, 0},
-      {"--threads", NFP_ARG_INT, &threads, "N", "OpenBLAS threads, 0 = OpenBLAS's choice", 0,
+      {"--threads", NFP_ARG_INT, &threads, "N",
+       "threads for OpenBLAS and the optimiser update, 0 = OpenBLAS's choice", 0,
        256, 0},
       {"--quiet", NFP_ARG_FLAG, &quiet, NULL, "no per-epoch progress lines", 0, 0, 0},
   };
@@ -139,6 +140,7 @@ static int run(int argc, char** argv) {
   dc.use_object = !strcmp(obs_kind, "auto") ? -1 : !strcmp(obs_kind, "qpos+object");
   if (check_output(out) != 0) return -1;
   if (threads > 0) openblas_set_num_threads(threads);
+  int update_threads = threads > 0 ? threads : openblas_get_num_threads();
 
   nfp_model* model = NULL;
   nfp_norm sn, an;
@@ -196,6 +198,7 @@ static int run(int argc, char** argv) {
       return -1;
     }
   }
+  tc.threads = update_threads;
   nfp_trainer tr;
   int rc = nfp_trainer_init(&tr, model, &ds, &tc);
   if (rc == 0 && resume) rc = nfp_trainer_resume(&tr, resume);

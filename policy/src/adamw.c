@@ -33,27 +33,39 @@ void nfp_adamw_free(nfp_adamw* opt) {
 void nfp_adamw_step(nfp_adamw* opt, float* params, const float* grads, const uint8_t* decay_mask,
                     float lr) {
   opt->t++;
-  float b1 = opt->beta1, b2 = opt->beta2;
-  // Bias corrections in double: beta2^t underflows slowly, and 1 - beta^t needs the precision.
-  float c1 = (float)(1.0 - pow(b1, (double)opt->t));
-  float c2 = (float)(1.0 - pow(b2, (double)opt->t));
+  float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+  // Bias corrections folded into two constants, computed in double (1 - beta^t needs the
+  // precision): p -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps).
+  double c1 = 1.0 - pow(b1, (double)opt->t), c2 = 1.0 - pow(b2, (double)opt->t);
+  float step = (float)(lr / c1), inv_sqrt_c2 = (float)(1.0 / sqrt(c2));
   float wd = lr * opt->weight_decay;
-  float* m = opt->m;
-  float* v = opt->v;
+  float* restrict p = params;
+  float* restrict m = opt->m;
+  float* restrict v = opt->v;
+  const float* restrict g = grads;
   for (size_t i = 0; i < opt->n; i++) {
-    float g = grads[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * g;
-    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-    float mhat = m[i] / c1;
-    float vhat = v[i] / c2;
-    float decay = (!decay_mask || decay_mask[i]) ? wd * params[i] : 0.0f;
-    params[i] -= lr * mhat / (sqrtf(vhat) + opt->eps) + decay;
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float decay = (!decay_mask || decay_mask[i]) ? wd * p[i] : 0.0f;
+    p[i] -= step * mi / (sqrtf(vi) * inv_sqrt_c2 + eps) + decay;
   }
 }
 
 float nfp_grad_clip(float* grads, size_t n, float max_norm) {
+  // Eight float partial sums per block of 1024 break the add dependency chain; the
+  // blocks are summed in double so the total keeps its precision.
   double ss = 0.0;
-  for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
+  for (size_t b = 0; b < n; b += 1024) {
+    size_t e = b + 1024 < n ? b + 1024 : n, i = b;
+    float acc[8] = {0};
+    for (; i + 8 <= e; i += 8)
+      for (int k = 0; k < 8; k++) acc[k] += grads[i + k] * grads[i + k];
+    for (; i < e; i++) acc[0] += grads[i] * grads[i];
+    for (int k = 0; k < 8; k++) ss += acc[k];
+  }
   float norm = (float)sqrt(ss);
   if (max_norm > 0.0f && norm > max_norm) {
     float scale = max_norm / (norm + 1e-6f);

@@ -1,6 +1,7 @@
 // The training loop: mean negative log-likelihood of demonstration windows, AdamW,
 // global-norm clipping, the three-stage schedule and an EMA of the weights.
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,7 @@ void nfp_train_config_default(nfp_train_config* cfg) {
   cfg->action_noise = 0.0f;
   cfg->seed = 1;
   cfg->ckpt_every = 10;
+  cfg->threads = 1;
 }
 
 static double now_seconds(void) {
@@ -118,6 +120,51 @@ static double mean_nll(const double* logp, int n) {
   return s / n;
 }
 
+// AdamW then EMA on parameters [lo, hi): the optimiser and the average seen through views
+// of their buffers, with the step counters as they stand before this step.
+typedef struct {
+  nfp_trainer* tr;
+  size_t lo, hi;
+  float lr;
+} update_part;
+
+static void* update_range(void* arg) {
+  const update_part* u = arg;
+  nfp_trainer* tr = u->tr;
+  size_t lo = u->lo, n = u->hi - u->lo;
+  nfp_adamw opt = tr->opt;
+  opt.m += lo;
+  opt.v += lo;
+  opt.n = n;
+  nfp_adamw_step(&opt, tr->model->params + lo, tr->grads + lo, tr->decay_mask + lo, u->lr);
+  nfp_ema ema = tr->ema;
+  ema.w += lo;
+  ema.n = n;
+  nfp_ema_update(&ema, tr->model->params + lo);
+  return NULL;
+}
+
+// The elementwise update is memory- and sqrt-bound and would leave the other cores idle
+// between matrix products: split it over cfg.threads (each part is independent).
+static void update(nfp_trainer* tr, float lr) {
+  enum { MAX_THREADS = 16 };
+  size_t n = tr->model->num_params;
+  int k = tr->cfg.threads < 1 ? 1 : tr->cfg.threads > MAX_THREADS ? MAX_THREADS : tr->cfg.threads;
+  if (n < ((size_t)1 << 16)) k = 1;  // not worth a thread
+  update_part part[MAX_THREADS];
+  pthread_t thread[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int i = 0; i < k; i++) part[i] = (update_part){tr, n * i / k, n * (i + 1) / k, lr};
+  for (int i = 1; i < k; i++) started[i] = pthread_create(&thread[i], NULL, update_range, &part[i]) == 0;
+  update_range(&part[0]);
+  for (int i = 1; i < k; i++) {
+    if (started[i]) pthread_join(thread[i], NULL);
+    else update_range(&part[i]);  // no thread to be had: do that part here
+  }
+  tr->opt.t++;
+  tr->ema.updates++;
+}
+
 int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll) {
   if (n < 1 || n > nfp_model_ws_max_batch(tr->ws)) {
     return nfp_error_set("trainer: batch of %d outside 1..%d", n, nfp_model_ws_max_batch(tr->ws));
@@ -143,8 +190,7 @@ int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, doubl
   memset(tr->grads, 0, sizeof(float) * np);
   nfp_model_backward(tr->model, tr->ws, tr->dlogp, tr->grads, NULL);
   nfp_grad_clip(tr->grads, np, tr->cfg.clip);
-  nfp_adamw_step(&tr->opt, tr->model->params, tr->grads, tr->decay_mask, lr);
-  nfp_ema_update(&tr->ema, tr->model->params);
+  update(tr, lr);
   tr->step++;
   return 0;
 }

@@ -96,6 +96,8 @@ typedef struct nfp_train_config_ {
   float action_noise;  // std of Gaussian noise on normalised training actions (0: off)
   uint64_t seed;       // shuffling and noise (epoch e uses a stream derived from seed, e)
   int ckpt_every;      // epochs between periodic checkpoints (0: only at the end)
+  int threads;         // threads sharing the elementwise AdamW + EMA update (results do not
+                       // depend on it; the matrix maths uses OpenBLAS's own threads)
 } nfp_train_config;
 
 void nfp_train_config_default(nfp_train_config* cfg);
