@@ -188,10 +188,16 @@ static ctl_inst* ctl_create(const mjModel* m, int instance, char* err, size_t n)
     goto fail;
   }
   const nfp_model_config* mc = &ci->model->cfg;
-  if (mc->action_dim != NFP_NJ || mc->state_dim != NFP_NJ || mc->n_cam != 0) {
+  if (mc->action_dim != NFP_NJ || mc->state_dim < NFP_NJ || mc->n_cam != 0) {
     snprintf(err, n, "nfp.controller: checkpoint '%s' is a policy over %d joints from %d "
-             "cameras; the plugin drives the %d-joint rig from joint positions alone",
+             "cameras; the plugin drives the %d-joint rig from its state alone",
              cfg.checkpoint, mc->action_dim, mc->n_cam, NFP_NJ);
+    goto fail;
+  }
+  if (mc->state_dim > NFP_NJ && ci->task < 0) {
+    snprintf(err, n, "nfp.controller: checkpoint '%s' observes the object state (%d values "
+             "per frame); add an nfp.task instance, which measures it", cfg.checkpoint,
+             mc->state_dim);
     goto fail;
   }
   nfp_controller_opts opts;
@@ -246,10 +252,24 @@ static void ctl_act(const mjModel* m, mjData* d, ctl_inst* ci, mjtNum* st, long 
                     uint64_t seed) {
   if (step == 0) nfp_controller_reset(ci->c, seed);
   st[CS_ACTED] = (mjtNum)step;
-  double qpos[NFP_NJ], target[NFP_NJ];
-  nfp_rig_observe(qpos, NULL, &ci->rig, d);
+  // The state frame as nfp eval builds it: joint positions, then (for models trained
+  // with it) the task's object state.
+  double state[NFP_NJ + 64], target[NFP_NJ];
+  int ns = ci->model->cfg.state_dim;
+  nfp_rig_observe(state, NULL, &ci->rig, d);
+  int ok = 1;
+  if (ns > NFP_NJ) {
+    double object[64];
+    int k = nfp_plugin_task_object_state(m, d, ci->task, object, 64);
+    ok = k == ns - NFP_NJ;
+    if (ok) {
+      memcpy(state + NFP_NJ, object, sizeof(double) * (size_t)k);
+    } else {
+      nfp_error_set("the policy expects %d object values, the task gives %d", ns - NFP_NJ, k);
+    }
+  }
   nfp_controller_info info;
-  if (nfp_controller_act(ci->c, qpos, NULL, target, &info) != 0) {
+  if (!ok || nfp_controller_act(ci->c, state, NULL, target, &info) != 0) {
     // A diverged simulation: MuJoCo warns too; keep the last command.
     if (!ci->warned) mju_warning("nfp.controller: %s", nfp_error_last());
     ci->warned = 1;

@@ -45,5 +45,8 @@ int nfp_plugin_task_find(const mjModel* m);
 // on d). 1 with the episode's seed and physics steps taken since the set-up when the
 // episode is under way; 0 while the set-up itself runs, or for an inert instance.
 int nfp_plugin_task_episode(const mjModel* m, mjData* d, int i, uint64_t* seed, long* step);
+// The task's object state on d (the values its demos record); the count, or -1 for an
+// inert instance.
+int nfp_plugin_task_object_state(const mjModel* m, mjData* d, int i, double* out, int cap);
 
 #endif

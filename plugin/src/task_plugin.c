@@ -134,6 +134,12 @@ int nfp_plugin_task_episode(const mjModel* m, mjData* d, int i, uint64_t* seed, 
   return 1;
 }
 
+int nfp_plugin_task_object_state(const mjModel* m, mjData* d, int i, double* out, int cap) {
+  (void)m;
+  task_inst* ti = (task_inst*)d->plugin_data[i];
+  return ti ? nfp_task_object_state(ti->t, out, cap) : -1;
+}
+
 static void task_compute(const mjModel* m, mjData* d, int instance, int capability) {
   (void)capability;
   task_inst* ti = (task_inst*)d->plugin_data[instance];

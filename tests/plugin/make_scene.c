@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   mkdir(dir, 0755);
   char ckpt[1024];
   snprintf(ckpt, sizeof(ckpt), "%s/policy.safetensors", dir);
-  if (scene_copy_assets(dir) || scene_checkpoint(ckpt)) {
+  if (scene_copy_assets(dir) || scene_checkpoint(ckpt, 1)) {
     fprintf(stderr, "make_scene: %s\n", nfp_error_last());
     return 1;
   }

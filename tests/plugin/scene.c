@@ -58,9 +58,14 @@ static int expert_ranges(float lo[NFP_NJ], float hi[NFP_NJ]) {
   return 0;
 }
 
-nfp_model* scene_policy(void) {
+// A state frame is the 14 joint positions and Lift Pot's object state (pot position and
+// quaternion), as `nfp train` builds it from demos that record the object state.
+#define SCENE_NOBJ 7
+
+nfp_model* scene_policy(int with_object) {
   nfp_model_config cfg;
   nfp_model_config_default(&cfg);
+  cfg.state_dim = NFP_NJ + (with_object ? SCENE_NOBJ : 0);
   nfp_model* model = nfp_model_create(&cfg, 1);
   if (!model) return NULL;
   nfp_rng rng;
@@ -68,7 +73,8 @@ nfp_model* scene_policy(void) {
   for (size_t i = 0; i < model->num_params; i++) {
     model->params[i] += 0.02f * (float)nfp_rng_normal(&rng);
   }
-  float lo[NFP_NJ], hi[NFP_NJ];
+  float lo[NFP_NJ + SCENE_NOBJ], hi[NFP_NJ + SCENE_NOBJ];
+  for (int j = NFP_NJ; j < NFP_NJ + SCENE_NOBJ; j++) lo[j] = -1.0f, hi[j] = 1.0f;  // pot pose
   if (expert_ranges(lo, hi) || nfp_model_set_norm(model, lo, hi, lo, hi)) {
     nfp_model_free(model);
     return NULL;
@@ -76,8 +82,8 @@ nfp_model* scene_policy(void) {
   return model;
 }
 
-int scene_checkpoint(const char* path) {
-  nfp_model* model = scene_policy();
+int scene_checkpoint(const char* path, int with_object) {
+  nfp_model* model = scene_policy(with_object);
   if (!model) return -1;
   int rc = nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0);
   nfp_model_free(model);

@@ -11,10 +11,12 @@
 // (MuJoCo resolves <include> against the main file's folder). 0 or -1.
 int scene_copy_assets(const char* dir);
 // A default-configuration policy with seeded, slightly perturbed weights (not the
-// identity flow) and normalisation statistics from two scripted-expert episodes.
-nfp_model* scene_policy(void);
+// identity flow) and normalisation statistics from two scripted-expert episodes. It
+// observes the joints and, with_object, Lift Pot's object state too (as `nfp train`
+// makes it from demos that record one).
+nfp_model* scene_policy(int with_object);
 // scene_policy() saved as a checkpoint. 0 or -1 (message in nfp_error_last()).
-int scene_checkpoint(const char* path);
+int scene_checkpoint(const char* path, int with_object);
 // Write dir/name: <mujoco> including lift_pot.xml, then `body`. 0 or -1.
 int scene_mjcf(const char* dir, const char* name, const char* body);
 

@@ -21,7 +21,8 @@
 #include "scene.h"
 
 static char dir[64];
-static char ckpt[256];
+static char ckpt[256];       // observes joints and the pot (state frame 14 + 7)
+static char ckpt_qpos[256];  // observes the joints alone
 
 // Plugin state slot 0 of nfp.task: the episode seed (plugin/README.md).
 #define TASK_SEED_SLOT 0
@@ -94,7 +95,8 @@ static int setup(void** state) {
   snprintf(dir, sizeof(dir), "/tmp/nfp_plugin_XXXXXX");
   if (!mkdtemp(dir)) return -1;
   snprintf(ckpt, sizeof(ckpt), "%s/policy.safetensors", dir);
-  if (scene_copy_assets(dir) || scene_checkpoint(ckpt)) {
+  snprintf(ckpt_qpos, sizeof(ckpt_qpos), "%s/policy_qpos.safetensors", dir);
+  if (scene_copy_assets(dir) || scene_checkpoint(ckpt, 1) || scene_checkpoint(ckpt_qpos, 0)) {
     fprintf(stderr, "scene: %s\n", nfp_error_last());
     return -1;
   }
@@ -261,7 +263,7 @@ static void test_make_data_error(void** state) {
   (void)state;
   char copy[256];
   snprintf(copy, sizeof(copy), "%s/later_broken.safetensors", dir);
-  assert_int_equal(scene_checkpoint(copy), 0);
+  assert_int_equal(scene_checkpoint(copy, 1), 0);
   write_full("later.xml", "ct", "single", 1, copy);
   mjModel* m = load_ok("later.xml");
   FILE* f = fopen(copy, "wb");
@@ -314,9 +316,11 @@ static void run_inprocess(trace* tr, uint64_t seed, nfp_sample_mode mode, int sa
   nfp_task_reset(t, seed);
   nfp_controller_reset(c, seed);
   for (int k = 0; k < NSTEP; k++) {
-    double q[NFP_NJ], qv[NFP_NJ], target[NFP_NJ];
+    double q[NFP_NJ + 64], qv[NFP_NJ], target[NFP_NJ];
     nfp_controller_info info;
     nfp_task_observe(t, q, qv);
+    int nobj = nfp_task_object_state(t, q + NFP_NJ, 64);
+    assert_int_equal(NFP_NJ + nobj, model->cfg.state_dim);
     assert_int_equal(nfp_controller_act(c, q, NULL, target, &info), 0);
     nfp_task_step(t, target);
     memcpy(tr->qpos[k], t->d->qpos, sizeof(double) * (size_t)tr->nq);
@@ -427,14 +431,20 @@ static void test_automatic_seeds(void** state) {
   mj_deleteModel(m);
 }
 
-// Without nfp.task the controller keeps its own clock and seeds from mj_resetData on.
+// Without nfp.task the controller keeps its own clock and seeds from mj_resetData on;
+// a policy that observes the object state needs the task, which measures it.
 static void test_controller_alone(void** state) {
   (void)state;
-  char body[1024];
-  snprintf(body, sizeof(body),
-           "<extension><plugin plugin=\"nfp.controller\"><instance name=\"p\">"
-           "<config key=\"checkpoint\" value=\"%s\"/><config key=\"seed\" value=\"21\"/>"
-           "</instance></plugin></extension>", ckpt);
+  char body[1024], err[2048];
+  const char* fmt =
+      "<extension><plugin plugin=\"nfp.controller\"><instance name=\"p\">"
+      "<config key=\"checkpoint\" value=\"%s\"/><config key=\"seed\" value=\"21\"/>"
+      "</instance></plugin></extension>";
+  snprintf(body, sizeof(body), fmt, ckpt);
+  assert_int_equal(scene_mjcf(dir, "alone_object.xml", body), 0);
+  assert_null(load("alone_object.xml", err, sizeof(err)));
+  assert_non_null(strstr(err, "add an nfp.task instance"));
+  snprintf(body, sizeof(body), fmt, ckpt_qpos);
   assert_int_equal(scene_mjcf(dir, "alone.xml", body), 0);
   mjModel* m = load_ok("alone.xml");
   mjData* d = mj_makeData(m);
