@@ -132,9 +132,16 @@ static int refine(nfp_sampler* s, const nfp_obs_batch* batch, const nfp_sample_o
   if (nfp_model_logprob_d(m, s->ws, batch, s->best, 1, &lp_best) != 0) return -1;
   memset(s->grad, 0, sizeof(double) * D);
   nfp_model_backward(m, s->ws, &one, NULL, s->grad);
+  // eta is a step LENGTH in normalised action units along the gradient direction: a
+  // trained flow's density is so peaked that raw gradient steps overshoot by orders of
+  // magnitude, while a length adapts to any model.
   double eta = o->gr_step_size;
   for (int k = 0; k < o->gr_steps; k++) {
-    for (size_t i = 0; i < D; i++) s->trial[i] = s->best[i] + eta * s->grad[i];
+    double gn = 0.0;
+    for (size_t i = 0; i < D; i++) gn += s->grad[i] * s->grad[i];
+    gn = sqrt(gn);
+    if (!(gn > 0.0) || !isfinite(gn)) break;  // at a maximum (or a broken gradient): stop
+    for (size_t i = 0; i < D; i++) s->trial[i] = s->best[i] + (eta / gn) * s->grad[i];
     if (nfp_model_logprob_d(m, s->ws, batch, s->trial, 1, &lp) != 0) return -1;
     if (isfinite(lp) && lp > lp_best) {
       lp_best = lp;

@@ -49,7 +49,7 @@ typedef struct nfp_model_config_ {
   double sigma;          // base noise scale for sampling (0.5)
   int sbs_candidates;    // SBS candidates N (128)
   int gr_steps;          // GR ascent steps (10)
-  double gr_step_size;   // GR initial step, normalised units per unit gradient (0.01)
+  double gr_step_size;   // GR initial step length, normalised action units (0.01)
 } nfp_model_config;
 
 // The default (task) model: hidden 128 x 2 blocks, context 64, L 10, K 8.

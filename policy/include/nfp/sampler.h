@@ -5,7 +5,8 @@
 //           batched inverse pass, keep the one with the highest log p(a|o).
 //   gr:     Gradient Refinement: from a single sample, `gr_steps` steps of gradient
 //           ascent on log p(a|o) w.r.t. the (normalised) chunk through the whole flow.
-//           The step is a <- a + eta * grad; a step that lowers log p is undone and
+//           The step is a <- a + eta * grad / |grad| (eta is a length in normalised
+//           units, so one eta suits any model); a step that lowers log p is undone and
 //           eta halved, an accepted one grows eta by 1.2, so the result (the best
 //           iterate) never scores below its start. eta starts at gr_step_size.
 //
