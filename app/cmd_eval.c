@@ -14,11 +14,13 @@
 
 #include "agent.h"
 #include "args.h"
+#include "bridge_flags.h"
 #include "clock.h"
 #include "commands.h"
 #include "eval_svg.h"
 #include "files.h"
 #include "nfp/arms_sim.h"
+#include "nfp/bridge.h"
 #include "nfp/checkpoint.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
@@ -41,6 +43,7 @@ typedef struct {
   const char* task_name;
   const char* assets;
   const nfp_agent_spec* spec;
+  const nfp_bridge_flags* bridge;  // drive this arm server instead of in-process arms
   const char* label;        // "expert", "sbs", ... for progress lines
   int trials;
   const uint64_t* seeds;    // [trials]
@@ -87,11 +90,24 @@ static void batch_fail(eval_batch* e) {
   e->failed = 1;
 }
 
+// The arm server's rig, refused when it is a simulator of another task.
+static nfp_arms* bridge_arms(const eval_batch* e) {
+  nfp_arms* a = nfp_arms_zmq_connect(e->bridge->endpoint, &e->bridge->client);
+  const char* name = a ? a->info.name : "";
+  if (a && !strncmp(name, "sim:", 4) && strcmp(name + 4, e->task_name)) {
+    nfp_error_set("%s serves %s, not the task %s (give --task %s)", e->bridge->endpoint, name,
+                  e->task_name, name + 4);
+    nfp_arms_close(a);
+    return NULL;
+  }
+  return a;
+}
+
 // A worker owns its arms and agent (made on its own thread, where the offscreen
 // renderer of an image policy must live).
 static void* batch_worker(void* arg) {
   eval_batch* e = arg;
-  nfp_arms* arms = nfp_arms_sim_create(e->task_name, e->assets);
+  nfp_arms* arms = e->bridge ? bridge_arms(e) : nfp_arms_sim_create(e->task_name, e->assets);
   nfp_agent* agent = arms ? nfp_agent_create(e->spec) : NULL;
   nfp_rollout ro = {0};
   if (!agent) {
@@ -286,6 +302,7 @@ typedef struct {
   int trials, jobs, keep_expert_failures;
   long long seed0;
   const char* assets;
+  nfp_bridge_flags bridge;
 } eval_opts;
 
 // Evaluate one task in every requested mode; appends JSON to `out` and bars to `bars`.
@@ -323,7 +340,8 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
            (unsigned long long)seeds[0], o->jobs, o->jobs == 1 ? "" : "s");
     fflush(stdout);
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
-                    .trials = o->trials, .seeds = seeds};
+                    .trials = o->trials, .seeds = seeds,
+                    .bridge = o->bridge.endpoint ? &o->bridge : NULL};
     double t0 = nfp_wall_seconds();
     rc = batch_run(&e, o->jobs);
     if (!rc) {
@@ -367,7 +385,8 @@ int nfp_cmd_eval(int argc, char** argv) {
   const char* chart = NULL;
   eval_opts o = {.modes = "sbs", .trials = 100, .jobs = 1, .seed0 = 100000};
   nfp_policy_flags_default(&o.pf);
-  nfp_arg args[16 + NFP_POLICY_NARGS] = {
+  nfp_bridge_flags_default(&o.bridge);
+  nfp_arg args[16 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS] = {
       {"--task", NFP_ARG_STR, &task_name, "NAME", "task to evaluate, or 'all' for every task", 0,
        0, 0},
       {"--agent", NFP_ARG_STR, &agent, "KIND",
@@ -390,6 +409,8 @@ int nfp_cmd_eval(int argc, char** argv) {
   int nargs = 10;
   nfp_policy_flags_args(args + nargs, &o.pf);
   nargs += NFP_POLICY_NARGS;
+  nfp_bridge_flags_args(args + nargs, &o.bridge);
+  nargs += NFP_BRIDGE_NARGS;
   int rc = nfp_args_parse(
       argc, argv, args, nargs,
       "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--trials N] "
@@ -399,7 +420,11 @@ int nfp_cmd_eval(int argc, char** argv) {
       "in successful and failed episodes. A trial succeeds when the task's success condition\n"
       "holds for 3 control steps in a row before the task's step cap. A policy is evaluated\n"
       "on seeds where the scripted expert succeeds (as RoboTwin does), the same seeds for\n"
-      "every mode.");
+      "every mode.\n"
+      "--arms evaluates through an arm server (nfp arms serve) with --jobs 1; a lock-step\n"
+      "simulated server gives the in-process results. The expert-seed check still runs the\n"
+      "scripted expert in process on --task (it reads the simulator's state); against a rig\n"
+      "that is not this simulator, add --keep-expert-failures.");
   if (rc) return rc == 1 ? 0 : 2;
   if (!agent) agent = o.pf.path ? "policy" : "expert";
   o.agent = agent;
@@ -413,6 +438,14 @@ int nfp_cmd_eval(int argc, char** argv) {
   nfp_sample_mode mode;
   if (nfp_agent_check(&check) ||
       (strcmp(o.modes, "all") && nfp_sample_mode_parse(&mode, o.modes))) {
+    fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+    return 2;
+  }
+  if (o.bridge.endpoint && (all || o.jobs != 1)) {
+    fprintf(stderr, "nfp eval: --arms drives one rig: give one --task and --jobs 1\n");
+    return 2;
+  }
+  if (nfp_bridge_flags_check(&o.bridge)) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
     return 2;
   }

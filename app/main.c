@@ -18,6 +18,9 @@ static const verb verbs[] = {
     {"view", nfp_cmd_view, "watch a rollout live in a window (or save screenshots)"},
     {"export", nfp_cmd_export, "strip a training checkpoint down to the deployable policy"},
     {"bench", nfp_cmd_bench, "measure policy latency and training speed (JSON report)"},
+    {"run", nfp_cmd_run, "drive a rig (an arm server, or the simulator) with a policy"},
+    {"arms", nfp_cmd_arms, "serve a rig over the ZeroMQ bridge; query or e-stop a server"},
+    {"keys", nfp_cmd_keys, "make CURVE key pairs for the arm bridge"},
 };
 static const int nverbs = (int)(sizeof(verbs) / sizeof(verbs[0]));
 

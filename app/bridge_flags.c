@@ -1,0 +1,32 @@
+#include "bridge_flags.h"
+
+#include "nfp/error.h"
+
+void nfp_bridge_flags_default(nfp_bridge_flags* f) {
+  f->endpoint = NULL;
+  nfp_bridge_client_opts_default(&f->client);
+}
+
+void nfp_bridge_flags_args(nfp_arg* a, nfp_bridge_flags* f) {
+  a[0] = (nfp_arg){"--arms", NFP_ARG_STR, &f->endpoint, "ENDPOINT",
+                   "drive the arm server at ENDPOINT (tcp://HOST:PORT) instead of in-process arms",
+                   0, 0, 0};
+  a[1] = (nfp_arg){"--server-key", NFP_ARG_STR, &f->client.server_key, "FILE",
+                   "the arm server's public key (NAME.pub from nfp keys gen)", 0, 0, 0};
+  a[2] = (nfp_arg){"--key", NFP_ARG_STR, &f->client.client_key, "FILE",
+                   "this client's secret key (its .pub must be on the server's --allow list)", 0,
+                   0, 0};
+  a[3] = (nfp_arg){"--insecure", NFP_ARG_FLAG, &f->client.insecure, NULL,
+                   "plain TCP without keys (loopback endpoints only)", 0, 0, 0};
+  a[4] = (nfp_arg){"--timeout-ms", NFP_ARG_INT, &f->client.timeout_ms, "MS",
+                   "reply timeout of the arm server", 10, 600000, 0};
+}
+
+int nfp_bridge_flags_check(const nfp_bridge_flags* f) {
+  if (!f->endpoint || f->client.insecure) return 0;
+  if (!f->client.server_key || !f->client.client_key) {
+    return nfp_error_set("--arms needs --server-key FILE and --key FILE (CURVE), or --insecure "
+                         "on loopback");
+  }
+  return 0;
+}

@@ -1,0 +1,21 @@
+// The flags that reach an arm server (run, eval, arms status/estop, bench --bridge).
+#ifndef NFP_APP_BRIDGE_FLAGS_H
+#define NFP_APP_BRIDGE_FLAGS_H
+
+#include "args.h"
+#include "nfp/bridge.h"
+
+typedef struct {
+  const char* endpoint;  // --arms
+  nfp_bridge_client_opts client;
+} nfp_bridge_flags;
+
+#define NFP_BRIDGE_NARGS 5
+
+void nfp_bridge_flags_default(nfp_bridge_flags* f);
+// Fill args[0..NFP_BRIDGE_NARGS) pointing into f.
+void nfp_bridge_flags_args(nfp_arg* args, nfp_bridge_flags* f);
+// --arms given without keys and without --insecure: say what is missing. 0 or -1.
+int nfp_bridge_flags_check(const nfp_bridge_flags* f);
+
+#endif
