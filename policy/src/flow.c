@@ -57,6 +57,7 @@ int nfp_flow_build(nfp_flow* flow, nfp_ptable* table, const char* prefix, int D,
       nfp_flow_free(flow);
       return -1;
     }
+    c->mlp.out_t = 1;  // spline parameters [n_tr * (3K-1), B]: see coupling.c
   }
   return 0;
 }

@@ -50,6 +50,50 @@ void nfp_linear_backward(float* dinp, float* dweight, float* dbias, const float*
   }
 }
 
+void nfp_linear_forward_t(float* out, const float* inp, const float* weight, const float* bias,
+                          int B, int C, int OC) {
+  if (B == 1) {  // one row: both layouts are the same
+    nfp_linear_forward(out, inp, weight, bias, B, C, OC);
+    return;
+  }
+  for (int j = 0; j < OC; j++) {
+    float v = bias ? bias[j] : 0.0f;
+    float* o = out + (size_t)j * B;
+    for (int b = 0; b < B; b++) o[b] = v;
+  }
+  if (C == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, B, C, 1.0f, weight, C, inp, C,
+              bias ? 1.0f : 0.0f, out, B);
+}
+
+void nfp_linear_backward_t(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int B, int C, int OC) {
+  if (B == 1) {
+    nfp_linear_backward(dinp, dweight, dbias, dout, inp, weight, B, C, OC);
+    return;
+  }
+  if (dinp && C > 0) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, C, OC, 1.0f, dout, B, weight, C,
+                1.0f, dinp, C);
+  }
+  if (dweight && C > 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, C, B, 1.0f, dout, B, inp, C,
+                1.0f, dweight, C);
+  }
+  if (dbias) {
+    for (int j = 0; j < OC; j++) {
+      const float* d = dout + (size_t)j * B;
+      float acc[8] = {0};  // eight running sums: a single one is a latency-bound chain
+      int b = 0;
+      for (; b + 8 <= B; b += 8) {
+        for (int l = 0; l < 8; l++) acc[l] += d[b + l];
+      }
+      for (; b < B; b++) acc[0] += d[b];
+      dbias[j] += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+  }
+}
+
 void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng) {
   double bound = C > 0 ? 1.0 / sqrt((double)C) : 0.0;
   for (size_t i = 0; i < (size_t)OC * C; i++) weight[i] = (float)nfp_rng_range(rng, -bound, bound);

@@ -141,7 +141,11 @@ void nfp_resmlp_forward(float* out, float* acts, const float* params, const nfp_
       for (int i = 0; i < n; i++) hn[i] = h[i] + t[i];
     }
   }
-  nfp_linear_forward(out, a.h[m->blocks], params + m->w_out, params + m->b_out, B, H, m->out);
+  if (m->out_t) {
+    nfp_linear_forward_t(out, a.h[m->blocks], params + m->w_out, params + m->b_out, B, H, m->out);
+  } else {
+    nfp_linear_forward(out, a.h[m->blocks], params + m->w_out, params + m->b_out, B, H, m->out);
+  }
 }
 
 void nfp_resmlp_backward(float* dinp, float* dctx, float* dparams, float* scratch,
@@ -157,8 +161,15 @@ void nfp_resmlp_backward(float* dinp, float* dctx, float* dparams, float* scratc
   float* dc = scratch + 3 * (size_t)n;
   float* dp = dparams;  // NULL: input gradients only
   memset(dh, 0, sizeof(float) * (size_t)n);
-  nfp_linear_backward(dh, dp ? dp + m->w_out : NULL, dp ? dp + m->b_out : NULL, dout,
-                      a.h[m->blocks], params + m->w_out, B, H, m->out);
+  float* dw_out = dp ? dp + m->w_out : NULL;
+  float* db_out = dp ? dp + m->b_out : NULL;
+  if (m->out_t) {
+    nfp_linear_backward_t(dh, dw_out, db_out, dout, a.h[m->blocks], params + m->w_out, B, H,
+                          m->out);
+  } else {
+    nfp_linear_backward(dh, dw_out, db_out, dout, a.h[m->blocks], params + m->w_out, B, H,
+                        m->out);
+  }
   for (int k = m->blocks - 1; k >= 0; k--) {
     if (m->ctx > 0) {
       const float* g = a.g[k];

@@ -68,6 +68,37 @@ static void test_linear(void** state) {
   }
 }
 
+// The transposed-output linear layer against the plain one.
+static void test_linear_t(void** state) {
+  (void)state;
+  enum { B = 5, C = 7, OC = 6 };
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 9);
+  float inp[B * C], w[OC * C], bias[OC], out[B * OC], out_t[OC * B], dout[B * OC];
+  fill_uniform(inp, B * C, 1.0, &rng);
+  fill_uniform(w, OC * C, 1.0, &rng);
+  fill_uniform(bias, OC, 1.0, &rng);
+  fill_uniform(dout, B * OC, 1.0, &rng);
+  for (int rows = 1; rows <= B; rows += B - 1) {  // one row (matrix-vector) and five
+    nfp_linear_forward(out, inp, w, bias, rows, C, OC);
+    nfp_linear_forward_t(out_t, inp, w, bias, rows, C, OC);
+    for (int b = 0; b < rows; b++) {
+      for (int j = 0; j < OC; j++) assert_true(fabsf(out_t[j * rows + b] - out[b * OC + j]) < 1e-5f);
+    }
+    float di[B * C] = {0}, dw[OC * C] = {0}, db[OC] = {0};
+    float di_t[B * C] = {0}, dw_t[OC * C] = {0}, db_t[OC] = {0};
+    float dt[OC * B];  // dout for this many rows, transposed
+    for (int b = 0; b < rows; b++) {
+      for (int j = 0; j < OC; j++) dt[j * rows + b] = dout[b * OC + j];
+    }
+    nfp_linear_backward(di, dw, db, dout, inp, w, rows, C, OC);
+    nfp_linear_backward_t(di_t, dw_t, db_t, dt, inp, w, rows, C, OC);
+    for (int i = 0; i < rows * C; i++) assert_true(fabsf(di_t[i] - di[i]) < 1e-5f);
+    for (int i = 0; i < OC * C; i++) assert_true(fabsf(dw_t[i] - dw[i]) < 1e-5f);
+    for (int i = 0; i < OC; i++) assert_true(fabsf(db_t[i] - db[i]) < 1e-5f);
+  }
+}
+
 static void check_resmlp(int in, int hidden, int blocks, int ctx, int out, uint64_t seed) {
   enum { B = 3 };
   nfp_ptable table = {0};
@@ -127,10 +158,12 @@ static void test_resmlp(void** state) {
   check_resmlp(5, 6, 0, 2, 4, 4);   // no blocks
 }
 
-// Coupling layer: y and logdet w.r.t. x (double), context and parameters.
-static void test_coupling(void** state) {
-  (void)state;
-  enum { B = 2, D = 6, CTX = 3 };
+// Coupling layer: y and logdet w.r.t. x (double), context and parameters (B = 2: the
+// spline runs a row's coordinates side by side).
+enum { CPL_BMAX = 10 };
+
+static void check_coupling(int B) {
+  enum { D = 6, CTX = 3 };
   nfp_spline s;
   nfp_spline_default(&s);
   nfp_ptable table = {0};
@@ -145,8 +178,9 @@ static void test_coupling(void** state) {
   for (int l = 0; l < 2; l++) {
     const nfp_coupling* c = &flow.layer[l];
     assert_true(c->n_tr > 0 && c->n_id > 0 && c->n_tr + c->n_id == D);
-    double x[B * D], y[B * D], ld[B], wy[B * D], wl[B], dx[B * D] = {0};
-    float ctx[B * CTX], dctx[B * CTX] = {0};
+    double x[CPL_BMAX * D], y[CPL_BMAX * D], ld[CPL_BMAX], wy[CPL_BMAX * D], wl[CPL_BMAX];
+    double dx[CPL_BMAX * D] = {0};
+    float ctx[CPL_BMAX * CTX], dctx[CPL_BMAX * CTX] = {0};
     for (int i = 0; i < B * D; i++) x[i] = nfp_rng_range(&rng, -2.5, 2.5), wy[i] = nfp_rng_normal(&rng);
     for (int b = 0; b < B; b++) wl[b] = nfp_rng_normal(&rng);
     fill_uniform(ctx, B * CTX, 1.0, &rng);
@@ -155,6 +189,7 @@ static void test_coupling(void** state) {
     memset(dp, 0, sizeof(float) * table.total);
     memset(ld, 0, sizeof(ld));
     nfp_coupling_forward(y, ld, acts, p, c, &s, x, ctx, B);
+    for (int b = 0; b < B; b++) assert_true(ld[b] != 0.0);  // every row's spline bends
     nfp_coupling_backward(dx, dctx, dp, scratch, wy, wl, acts, p, c, &s, x, ctx, B);
 #define LOSS(out)                                                              \
   do {                                                                         \
@@ -211,6 +246,70 @@ static void test_coupling(void** state) {
   nfp_ptable_free(&table);
 }
 
+static void test_coupling(void** state) {
+  (void)state;
+  check_coupling(2);
+}
+
+// A batch of CPL_BMAX rows (the spline's lanes are rows) against the same rows one at a
+// time (lanes are coordinates, checked above by finite differences): outputs, log-dets
+// and input gradients per row, parameter gradients summed.
+static void test_coupling_rows(void** state) {
+  (void)state;
+  enum { B = CPL_BMAX, D = 6, CTX = 3 };
+  nfp_spline s;
+  nfp_spline_default(&s);
+  nfp_ptable table = {0};
+  nfp_flow flow;
+  assert_int_equal(nfp_flow_build(&flow, &table, "flow", D, CTX, 2, 8, 1, &s), 0);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 6);
+  float* p = calloc(table.total, sizeof(float));
+  float* dp = calloc(table.total, sizeof(float));
+  float* dp1 = calloc(table.total, sizeof(float));
+  nfp_flow_init(p, &flow, &rng);
+  fill_uniform(p, table.total, 0.5, &rng);
+  const nfp_coupling* c = &flow.layer[1];
+  double x[B * D], y[B * D], ld[B], wy[B * D], wl[B], dx[B * D] = {0};
+  float ctx[B * CTX], dctx[B * CTX] = {0};
+  for (int i = 0; i < B * D; i++) x[i] = nfp_rng_range(&rng, -3.2, 3.2), wy[i] = nfp_rng_normal(&rng);
+  for (int b = 0; b < B; b++) wl[b] = nfp_rng_normal(&rng), ld[b] = 0.0;
+  fill_uniform(ctx, B * CTX, 1.0, &rng);
+  float* acts = malloc(sizeof(float) * nfp_coupling_acts_size(c, B));
+  float* scratch = malloc(sizeof(float) * nfp_coupling_scratch_size(c, B));
+  for (int inverse = 0; inverse < 2; inverse++) {
+    memset(ld, 0, sizeof(ld));
+    if (inverse) nfp_coupling_inverse(y, ld, acts, p, c, &s, x, ctx, B);
+    else nfp_coupling_forward(y, ld, acts, p, c, &s, x, ctx, B);
+    for (int b = 0; b < B; b++) {
+      double y1[D], ld1 = 0.0;
+      if (inverse) nfp_coupling_inverse(y1, &ld1, acts, p, c, &s, x + b * D, ctx + b * CTX, 1);
+      else nfp_coupling_forward(y1, &ld1, acts, p, c, &s, x + b * D, ctx + b * CTX, 1);
+      assert_true(fabs(ld1 - ld[b]) < 1e-5 * (1.0 + fabs(ld1)));
+      for (int i = 0; i < D; i++) assert_true(fabs(y1[i] - y[b * D + i]) < 1e-5);
+    }
+  }
+  nfp_coupling_forward(y, ld, acts, p, c, &s, x, ctx, B);
+  nfp_coupling_backward(dx, dctx, dp, scratch, wy, wl, acts, p, c, &s, x, ctx, B);
+  for (int b = 0; b < B; b++) {
+    double y1[D], ld1 = 0.0, dx1[D] = {0};
+    float dctx1[CTX] = {0};
+    nfp_coupling_forward(y1, &ld1, acts, p, c, &s, x + b * D, ctx + b * CTX, 1);
+    nfp_coupling_backward(dx1, dctx1, dp1, scratch, wy + b * D, wl + b, acts, p, c, &s, x + b * D,
+                          ctx + b * CTX, 1);
+    for (int i = 0; i < D; i++) assert_true(fabs(dx1[i] - dx[b * D + i]) < 1e-4 * (1.0 + fabs(dx1[i])));
+    for (int i = 0; i < CTX; i++) assert_true(fabsf(dctx1[i] - dctx[b * CTX + i]) < 1e-4f * (1.0f + fabsf(dctx1[i])));
+  }
+  int bad = 0;
+  for (size_t i = 0; i < table.total; i++) {
+    bad += !grad_close("coupling rows dparams", i, dp[i], dp1[i], 1e-4, 1e-5);
+  }
+  assert_int_equal(bad, 0);
+  free(p), free(dp), free(dp1), free(acts), free(scratch);
+  nfp_flow_free(&flow);
+  nfp_ptable_free(&table);
+}
+
 static void test_state_encoder(void** state) {
   (void)state;
   enum { B = 3 };
@@ -261,8 +360,10 @@ static void test_state_encoder(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_linear),
+      cmocka_unit_test(test_linear_t),
       cmocka_unit_test(test_resmlp),
       cmocka_unit_test(test_coupling),
+      cmocka_unit_test(test_coupling_rows),
       cmocka_unit_test(test_state_encoder),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

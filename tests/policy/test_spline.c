@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -192,6 +193,90 @@ static void test_identity_and_tails(void** state) {
   assert_true(dx == 1.0);
   for (int i = 0; i < P; i++) assert_true(dr[i] == 0.0);
 }
+// The batched calls (the flow's path) against the scalar ones, bit for bit, in both
+// parameter layouts and with tails, knots and NaN among the inputs; then every
+// instruction set this CPU runs against the baseline, bit for bit.
+enum { NB = 37 };  // not a multiple of any lane count
+
+typedef struct {
+  double in[NB], out[NB], ld[NB], dx[NB];
+  float draw[NB * P];
+} batch_result;
+
+static void run_batch(batch_result* r, const double* in, const float* raw, ptrdiff_t ls,
+                      ptrdiff_t ps, const double* dy, const double* dl, const nfp_spline* s) {
+  nfp_spline_forward_n(r->out, r->ld, in, raw, ls, ps, NB, s);
+  double inv[NB], ldi[NB];
+  nfp_spline_inverse_n(inv, ldi, r->out, raw, ls, ps, NB, s);
+  for (int i = 0; i < NB; i++) {
+    r->in[i] = inv[i];
+    r->ld[i] += ldi[i];  // (forward + inverse log-dets: both enter the comparison)
+    r->dx[i] = 0.5;      // backward accumulates
+  }
+  nfp_spline_backward_n(r->dx, r->draw, dy, dl, in, raw, ls, ps, NB, s);
+}
+
+static int same_bits(const void* a, const void* b, size_t n) { return memcmp(a, b, n) == 0; }
+
+static void test_batched(void** state) {
+  (void)state;
+  nfp_spline s;
+  nfp_spline_default(&s);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 21);
+  float raw_c[NB * P], raw_t[NB * P];  // [coordinate][param] and [param][coordinate]
+  double in[NB], dy[NB], dl[NB];
+  for (int i = 0; i < NB; i++) {
+    for (int q = 0; q < P; q++) {
+      float v = (float)((i % 3 == 0 ? 4.0 : 1.0) * nfp_rng_normal(&rng));
+      raw_c[i * P + q] = raw_t[q * NB + i] = v;
+    }
+    in[i] = nfp_rng_range(&rng, -s.B - 0.5, s.B + 0.5);
+    dy[i] = nfp_rng_normal(&rng);
+    dl[i] = nfp_rng_normal(&rng);
+  }
+  in[0] = s.B;
+  in[1] = -s.B;
+  in[2] = 0.0;
+  in[3] = NAN;
+  in[4] = -s.B - 1e-12;
+  batch_result rc, rt;
+  run_batch(&rc, in, raw_c, P, 1, dy, dl, &s);
+  run_batch(&rt, in, raw_t, 1, NB, dy, dl, &s);
+  for (int i = 0; i < NB; i++) {
+    double raw[P], ld, ldi, dx = 0.5, dr[P] = {0};
+    for (int q = 0; q < P; q++) raw[q] = (double)raw_c[i * P + q];
+    double y = nfp_spline_forward(&ld, in[i], raw, &s);
+    double x = nfp_spline_inverse(&ldi, y, raw, &s);
+    nfp_spline_backward(&dx, dr, dy[i], dl[i], in[i], raw, &s);
+    double sum = ld + ldi;
+    assert_true(same_bits(&y, &rc.out[i], sizeof(y)) && same_bits(&x, &rc.in[i], sizeof(x)));
+    assert_true(same_bits(&sum, &rc.ld[i], sizeof(sum)) && same_bits(&dx, &rc.dx[i], sizeof(dx)));
+    for (int q = 0; q < P; q++) {
+      float f = (float)dr[q];
+      assert_true(same_bits(&f, &rc.draw[i * P + q], sizeof(f)));
+      assert_true(same_bits(&f, &rt.draw[q * NB + i], sizeof(f)));
+    }
+  }
+  assert_true(isnan(rc.out[3]) && rc.ld[3] == 0.0);  // NaN passes through, as a tail
+  assert_true(same_bits(rc.out, rt.out, sizeof(rc.out)) && same_bits(rc.in, rt.in, sizeof(rc.in)));
+  assert_true(same_bits(rc.ld, rt.ld, sizeof(rc.ld)) && same_bits(rc.dx, rt.dx, sizeof(rc.dx)));
+
+  const char* isas[] = {"base", "avx2", "avx512"};
+  printf("  kernels in use: %s; compared with base:", nfp_spline_isa());
+  for (int k = 1; k < 3; k++) {
+    if (nfp_spline_use_isa(isas[k]) != 0) continue;  // this CPU lacks it
+    batch_result rk;
+    run_batch(&rk, in, raw_t, 1, NB, dy, dl, &s);
+    printf(" %s", isas[k]);
+    assert_true(same_bits(rk.out, rt.out, sizeof(rk.out)) && same_bits(rk.in, rt.in, sizeof(rk.in)));
+    assert_true(same_bits(rk.ld, rt.ld, sizeof(rk.ld)) && same_bits(rk.dx, rt.dx, sizeof(rk.dx)));
+    assert_true(same_bits(rk.draw, rt.draw, sizeof(rk.draw)));
+  }
+  printf("\n");
+  assert_int_equal(nfp_spline_use_isa("sse9"), -1);
+  assert_int_equal(nfp_spline_use_isa(NULL), 0);
+}
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -199,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_finite_differences),
       cmocka_unit_test(test_identity_and_tails),
+      cmocka_unit_test(test_batched),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

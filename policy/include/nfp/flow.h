@@ -49,7 +49,7 @@ void nfp_flow_free(nfp_flow* flow);
 void nfp_flow_init(float* params, const nfp_flow* flow, nfp_rng* rng);
 
 // ---- one coupling layer (exposed for tests; the flow calls these) ----
-// Buffers for B rows: mlp_in [B, n_id+ctx] floats, mlp_out [B, n_tr*(3K-1)] floats,
+// Buffers for B rows: mlp_in [B, n_id+ctx] floats, mlp_out [n_tr*(3K-1), B] floats,
 // acts nfp_resmlp_acts_size floats; all written by forward and read by backward.
 size_t nfp_coupling_acts_size(const nfp_coupling* c, int B);     // mlp_in + mlp_out + acts
 size_t nfp_coupling_scratch_size(const nfp_coupling* c, int B);

@@ -23,6 +23,13 @@ void nfp_linear_forward(float* out, const float* inp, const float* weight, const
 void nfp_linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                          const float* inp, const float* weight, int B, int C, int OC);
 
+// The same with the output transposed, out[OC, B]: each output's B values side by side
+// (the layout the batched spline reads fastest). dout is [OC, B] likewise.
+void nfp_linear_forward_t(float* out, const float* inp, const float* weight, const float* bias,
+                          int B, int C, int OC);
+void nfp_linear_backward_t(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int B, int C, int OC);
+
 // PyTorch's default init: U(-1/sqrt(C), 1/sqrt(C)) for weight and bias.
 void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng);
 
@@ -40,6 +47,7 @@ void nfp_relu_backward(float* dinp, const float* dout, const float* inp, int n);
 
 typedef struct nfp_resmlp_ {
   int in, hidden, blocks, ctx, out;
+  int out_t;  // 1: out (and dout) are [out, B], as nfp_linear_forward_t (0 after build)
   // offsets of the tensors in the flat parameter buffer
   size_t w_in, b_in, w_out, b_out;
   size_t w0[NFP_RESMLP_MAX_BLOCKS], b0[NFP_RESMLP_MAX_BLOCKS];

@@ -1,0 +1,33 @@
+// The spline kernels of one instruction set (private to spline*.c). spline_lanes.h
+// is compiled once per width (spline_avx512.c, spline_avx2.c, spline_base.c) and
+// spline.c picks the widest the CPU runs; every width gives the same bits.
+#ifndef NFP_SPLINE_KERNELS_H
+#define NFP_SPLINE_KERNELS_H
+
+#include <stddef.h>
+
+#include "nfp/spline.h"
+
+typedef struct nfp_spline_kernels_ {
+  const char* name;  // "avx512", "avx2", "base"
+  // the batched calls of nfp/spline.h
+  void (*forward)(double* out, double* logdet, const double* in, const float* raw,
+                  ptrdiff_t lane_stride, ptrdiff_t param_stride, int n, const nfp_spline* s);
+  void (*inverse)(double* out, double* logdet, const double* in, const float* raw,
+                  ptrdiff_t lane_stride, ptrdiff_t param_stride, int n, const nfp_spline* s);
+  void (*backward)(double* dx, float* draw, const double* dy, const double* dlogdet,
+                   const double* x, const float* raw, ptrdiff_t lane_stride,
+                   ptrdiff_t param_stride, int n, const nfp_spline* s);
+  // one coordinate with double parameters (the scalar calls)
+  double (*forward1)(double* logdet, double x, const double* raw, const nfp_spline* s);
+  double (*inverse1)(double* logdet, double y, const double* raw, const nfp_spline* s);
+  void (*backward1)(double* dx, double* draw, double dy, double dlogdet, double x,
+                    const double* raw, const nfp_spline* s);
+} nfp_spline_kernels;
+
+// NULL members where the compiler or the architecture lacks the instruction set.
+extern const nfp_spline_kernels nfp_spline_kernels_avx512;
+extern const nfp_spline_kernels nfp_spline_kernels_avx2;
+extern const nfp_spline_kernels nfp_spline_kernels_base;  // always present
+
+#endif
