@@ -3,6 +3,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,13 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
   ds->cfg.use_object = use_object;
   ds->nq = nq;
   ds->ns = ns;
+  ds->seed_min = ds->seed_max = eps[0].seed;
+  snprintf(ds->task, sizeof(ds->task), "%s", eps[0].task);
+  for (int e = 1; e < n_episodes; e++) {
+    if (eps[e].seed < ds->seed_min) ds->seed_min = eps[e].seed;
+    if (eps[e].seed > ds->seed_max) ds->seed_max = eps[e].seed;
+    if (strcmp(eps[e].task, ds->task)) ds->task[0] = '\0';
+  }
   ds->obs_dim = cfg->n_obs * ns;
   ds->act_dim = cfg->horizon * nq;
   ds->n_episodes = n_episodes;

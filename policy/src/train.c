@@ -364,8 +364,15 @@ int nfp_trainer_save(const nfp_trainer* tr, const char* path, const char* data_d
   nfp_meta meta = {0};
   char* cfg_json = nfp_train_config_to_json(&tr->cfg, &tr->ds->cfg, data_dir);
   char* state = state_to_json(tr);
+  // Where the demos came from, so evaluation can refuse seeds the policy was trained on.
+  char seed_min[32], seed_max[32];
+  snprintf(seed_min, sizeof(seed_min), "%lld", (long long)tr->ds->seed_min);
+  snprintf(seed_max, sizeof(seed_max), "%lld", (long long)tr->ds->seed_max);
   int rc = (cfg_json && state && nfp_meta_set(&meta, "train_config", cfg_json) == 0 &&
-            nfp_meta_set(&meta, "train_state", state) == 0)
+            nfp_meta_set(&meta, "train_state", state) == 0 &&
+            nfp_meta_set(&meta, "demo_task", tr->ds->task) == 0 &&
+            nfp_meta_set(&meta, "demo_seed_min", seed_min) == 0 &&
+            nfp_meta_set(&meta, "demo_seed_max", seed_max) == 0)
                ? 0
                : nfp_error_set("%s: cannot build the checkpoint metadata", path);
   free(cfg_json);

@@ -47,6 +47,8 @@ typedef struct nfp_dataset_ {
   nfp_dataset_config cfg;
   int nq;            // joint width of actions (14)
   int ns;            // state frame width: nq, plus the object width with use_object
+  int64_t seed_min, seed_max;  // range of the episodes' seeds (evaluation must avoid it)
+  char task[64];     // the episodes' task ("" when they disagree)
   int obs_dim;       // n_obs * ns
   int act_dim;       // horizon * nq
   int n_episodes;
