@@ -47,12 +47,12 @@ static void put_text(uint8_t* p, const char* s, size_t n) {
   size_t k = strnlen(s, n - 1);
   memcpy(p, s, k);
 }
-// A text field must end in NUL inside its slot and hold printable ASCII only.
+// A text field holds printable ASCII, then NUL padding to the end of its slot.
 static int get_text(char* out, const uint8_t* p, size_t n) {
   size_t k = strnlen((const char*)p, n);
   if (k == n) return -1;
-  for (size_t i = 0; i < k; i++) {
-    if (p[i] < 0x20 || p[i] > 0x7e) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (i < k ? p[i] < 0x20 || p[i] > 0x7e : p[i] != 0) return -1;
   }
   memcpy(out, p, k);
   out[k] = '\0';

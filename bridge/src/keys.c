@@ -70,9 +70,20 @@ int nfp_bridge_key_public(char pub[NFP_KEY_TEXT], const char* secret) {
 
 int nfp_bridge_endpoint_is_local(const char* e) {
   if (!strncmp(e, "ipc://", 6) || !strncmp(e, "inproc://", 9)) return 1;
-  static const char* hosts[] = {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "tcp://lo:"};
-  for (int i = 0; i < 4; i++) {
-    if (!strncmp(e, hosts[i], strlen(hosts[i]))) return 1;
+  if (strncmp(e, "tcp://", 6)) return 0;
+  const char* host = e + 6;
+  const char* colon = strrchr(host, ':');
+  if (!colon) return 0;
+  size_t n = (size_t)(colon - host);
+  if ((n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5))) {
+    return 1;
   }
-  return 0;
+  // 127.x.y.z: a numeric address in the loopback block, never a name that starts so
+  if (n < 4 || strncmp(host, "127.", 4)) return 0;
+  int dots = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (host[i] == '.') dots++;
+    else if (host[i] < '0' || host[i] > '9') return 0;
+  }
+  return dots == 3;
 }

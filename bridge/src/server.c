@@ -477,8 +477,8 @@ static void describe(nfp_bridge_server* s) {
     if (names) snprintf(r->joint_names[j], sizeof(r->joint_names[j]), "%s", names[j]);
     else snprintf(r->joint_names[j], sizeof(r->joint_names[j]), "q%d", j);
     size_t len = strlen(r->joint_names[j]);
-    if (len >= 7 && !strcmp(r->joint_names[j] + len - 7, "gripper") && in->q_lo[j] == 0.0 &&
-        in->q_hi[j] == 1.0) {
+    int named = len >= 7 && !strcmp(r->joint_names[j] + len - 7, "gripper");
+    if ((named || !names) && in->q_lo[j] == 0.0 && in->q_hi[j] == 1.0) {
       r->gripper_mask |= 1u << j;
     }
   }

@@ -17,8 +17,8 @@ static int load_allow(nfp_zap* z, const char* path) {
   while (!rc && fgets(line, sizeof(line), f)) {
     lineno++;
     char* s = line + strspn(line, " \t");
-    s[strcspn(s, " \t\r\n#")] = '\0';
-    if (!*s) continue;
+    s[strcspn(s, " \t\r\n")] = '\0';
+    if (!*s || (*s == '#' && strlen(s) != 40)) continue;  // '#' is also a Z85 character
     if (z->n_allow == NFP_ZAP_MAX_KEYS) {
       rc = nfp_error_set("%s: more than %d keys", path, NFP_ZAP_MAX_KEYS);
     } else if (strlen(s) != 40 || !zmq_z85_decode(z->allow[z->n_allow], s)) {

@@ -20,7 +20,8 @@ typedef struct {
   int verbose;
 } nfp_zap;
 
-// Read the allow-list file (one Z85 public key per line; '#' comments, blank lines) and
+// Read the allow-list file (one Z85 public key per line, blank lines and '# ...' comment
+// lines allowed) and
 // start answering on ctx. Must run before the server socket binds. 0 or -1 (error set).
 int nfp_zap_start(nfp_zap* z, void* ctx, const char* allow_path, int verbose);
 void nfp_zap_stop(nfp_zap* z);

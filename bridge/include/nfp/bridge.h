@@ -89,8 +89,9 @@ typedef struct {
   const char* allow;       // file of allowed client public keys, one Z85 per line
   int insecure;            // plain TCP on loopback, no authentication
   nfp_bridge_safety safety;
-  // Joint names for the handshake (NULL: "q0", "q1", ...); slots whose range is 0..1 and
-  // whose name ends in "gripper" are reported as grippers.
+  // Joint names for the handshake (NULL: the driver's, else "q0", "q1", ...). Grippers
+  // (exempt from the rate limit) are the slots with range exactly 0..1 whose name ends
+  // in "gripper", or every 0..1 slot when there are no names.
   const char (*joint_names)[32];
   int verbose;             // log sessions and safety events to stderr
 } nfp_bridge_server_opts;
