@@ -73,6 +73,7 @@ static void batch_progress(eval_batch* e, const trial_result* r) {
 }
 
 static int batch_keep_latencies(eval_batch* e, const nfp_rollout* ro) {
+  if (ro->plans == 0) return 0;  // the expert: no buffers yet, and memcpy(NULL, NULL, 0) is UB
   if (e->n_plan + ro->plans > e->plan_cap) {
     int cap = 2 * (e->n_plan + ro->plans) + 64;
     double* p = realloc(e->plan_ms, sizeof(double) * (size_t)cap);
@@ -436,9 +437,13 @@ int nfp_cmd_eval(int argc, char** argv) {
   }
   nfp_agent_spec check = {.kind = agent, .policy_path = o.pf.path};
   nfp_sample_mode mode;
-  if (nfp_agent_check(&check) ||
-      (strcmp(o.modes, "all") && nfp_sample_mode_parse(&mode, o.modes))) {
+  if (nfp_agent_check(&check)) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+    return 2;
+  }
+  // eval also takes "all", which the sampler's own message cannot list
+  if (strcmp(o.modes, "all") && nfp_sample_mode_parse(&mode, o.modes)) {
+    fprintf(stderr, "nfp eval: unknown --mode '%s' (use single, sbs, gr or all)\n", o.modes);
     return 2;
   }
   if (o.bridge.endpoint && (all || o.jobs != 1)) {
