@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "bench_bridge.h"
 #include "commands.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
@@ -336,6 +337,8 @@ static int run(int argc, char** argv) {
       {"--repeats", NFP_ARG_INT, &repeats, "N",
        "timed runs of the single sample (a third of that for SBS, GR, training)", 5, 10000, 0},
       {"--no-torch", NFP_ARG_FLAG, &no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
+      {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
+       "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
       {"--no-reference", NFP_ARG_FLAG, &no_reference, NULL,
        "only the default model, not the PERFORMANCE.md reference size", 0, 0, 0},
       {"--python", NFP_ARG_STR, &python, "EXE", "Python with torch for the peer", 0, 0, 0},
@@ -441,6 +444,9 @@ static int run(int argc, char** argv) {
 }
 
 int nfp_cmd_bench(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--bridge")) return nfp_bench_bridge(argc, argv);
+  }
   int rc = run(argc, argv);
   if (rc == 1) return 0;  // --help
   if (rc == 2) return 2;  // bad flags, already reported
