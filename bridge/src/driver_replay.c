@@ -33,7 +33,7 @@ static int replay_open(void** ctx, const char* config, nfp_arms_info* info,
     return nfp_error_set("replay driver: %s has %d frames of %d joints", config, T, nq);
   }
   const nfp_episode* ep = &r->ep;
-  snprintf(info->name, sizeof(info->name), "replay:%s", ep->task);
+  snprintf(info->name, sizeof(info->name), "replay:%.56s", ep->task);
   info->nq = ep->nq;
   info->control_hz = ep->control_hz > 0 ? ep->control_hz : 16.7;
   info->cam_h = ep->img_h;
