@@ -25,19 +25,28 @@ size_t nfp_coupling_scratch_size(const nfp_coupling* c, int B) {
   return (size_t)B * (c->mlp.out + c->n_id + c->ctx) + nfp_resmlp_scratch_size(&c->mlp, B);
 }
 
-// Run the conditioner on the untouched coordinates of v (x forward, y inverse).
+// Run the conditioner on the untouched coordinates of v (x forward, y inverse). shared:
+// ctx is one row for all B (the MLP input then holds only the coordinates).
 static void conditioner(float* acts, const float* params, const nfp_coupling* c,
-                        const double* v, const float* ctx, int B) {
+                        const double* v, const float* ctx, int B, int shared) {
   float* in = mlp_in_of(acts);
-  int nin = c->n_id + c->ctx;
+  shared = shared && c->ctx > 0;
+  int nin = shared ? c->n_id : c->n_id + c->ctx;
   for (int b = 0; b < B; b++) {
     const double* vb = v + (size_t)b * c->D;
     float* ib = in + (size_t)b * nin;
     for (int i = 0; i < c->n_id; i++) ib[i] = (float)vb[c->id_idx[i]];
-    if (c->ctx > 0) memcpy(ib + c->n_id, ctx + (size_t)b * c->ctx, sizeof(float) * c->ctx);
+    if (!shared && c->ctx > 0) {
+      memcpy(ib + c->n_id, ctx + (size_t)b * c->ctx, sizeof(float) * c->ctx);
+    }
   }
-  nfp_resmlp_forward(mlp_out_of(acts, c, B), mlp_acts_of(acts, c, B), params, &c->mlp, in,
-                     c->ctx > 0 ? ctx : NULL, B);
+  if (shared) {
+    nfp_resmlp_forward_shared(mlp_out_of(acts, c, B), mlp_acts_of(acts, c, B), params, &c->mlp,
+                              in, ctx, B);
+  } else {
+    nfp_resmlp_forward(mlp_out_of(acts, c, B), mlp_acts_of(acts, c, B), params, &c->mlp, in,
+                       c->ctx > 0 ? ctx : NULL, B);
+  }
 }
 
 // The spline parameters are [n_tr * P, B] (the MLP writes its output transposed): that
@@ -106,14 +115,21 @@ static void splines(double* out, double* logdet, const float* prm, const nfp_cou
 void nfp_coupling_forward(double* y, double* logdet, float* acts, const float* params,
                           const nfp_coupling* c, const nfp_spline* s, const double* x,
                           const float* ctx, int B) {
-  conditioner(acts, params, c, x, ctx, B);
+  conditioner(acts, params, c, x, ctx, B, 0);
   splines(y, logdet, mlp_out_of(acts, c, B), c, s, x, B, nfp_spline_forward_n);
 }
 
 void nfp_coupling_inverse(double* x, double* logdet, float* acts, const float* params,
                           const nfp_coupling* c, const nfp_spline* s, const double* y,
                           const float* ctx, int B) {
-  conditioner(acts, params, c, y, ctx, B);  // untouched coordinates are equal in x and y
+  conditioner(acts, params, c, y, ctx, B, 0);  // untouched coordinates are equal in x and y
+  splines(x, logdet, mlp_out_of(acts, c, B), c, s, y, B, nfp_spline_inverse_n);
+}
+
+void nfp_coupling_inverse_shared(double* x, double* logdet, float* acts, const float* params,
+                                 const nfp_coupling* c, const nfp_spline* s, const double* y,
+                                 const float* ctx, int B) {
+  conditioner(acts, params, c, y, ctx, B, 1);
   splines(x, logdet, mlp_out_of(acts, c, B), c, s, y, B, nfp_spline_inverse_n);
 }
 

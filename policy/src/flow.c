@@ -175,8 +175,8 @@ void nfp_flow_backward(double* dx, float* dctx, float* dparams, nfp_flow_ws* ws,
   }
 }
 
-int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
-                     const nfp_flow* flow, const double* z, const float* ctx, int B) {
+static int inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
+                   const nfp_flow* flow, const double* z, const float* ctx, int B, int shared) {
   if (check_batch(ws, B) != 0) return -1;
   size_t nd = (size_t)B * flow->D;
   // ping-pong through the gradient buffers; the layer activations are reused, so a
@@ -186,12 +186,27 @@ int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* pa
   memcpy(cur, z, sizeof(double) * nd);
   memset(logdet, 0, sizeof(double) * (size_t)B);
   for (int l = flow->L - 1; l >= 0; l--) {
-    nfp_coupling_inverse(nxt, logdet, ws->acts[l], params, &flow->layer[l], &flow->spline, cur,
-                         ctx, B);
+    if (shared) {
+      nfp_coupling_inverse_shared(nxt, logdet, ws->acts[l], params, &flow->layer[l],
+                                  &flow->spline, cur, ctx, B);
+    } else {
+      nfp_coupling_inverse(nxt, logdet, ws->acts[l], params, &flow->layer[l], &flow->spline, cur,
+                           ctx, B);
+    }
     double* t = cur;
     cur = nxt;
     nxt = t;
   }
   memcpy(x, cur, sizeof(double) * nd);
   return 0;
+}
+
+int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
+                     const nfp_flow* flow, const double* z, const float* ctx, int B) {
+  return inverse(x, logdet, ws, params, flow, z, ctx, B, 0);
+}
+
+int nfp_flow_inverse_shared(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
+                            const nfp_flow* flow, const double* z, const float* ctx, int B) {
+  return inverse(x, logdet, ws, params, flow, z, ctx, B, 1);
 }

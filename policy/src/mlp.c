@@ -1,4 +1,5 @@
 // Residual MLP (nflows' ResidualNet with context-gated pre-activation blocks).
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,45 @@ void nfp_resmlp_forward(float* out, float* acts, const float* params, const nfp_
       }
     } else {
       for (int i = 0; i < n; i++) hn[i] = h[i] + t[i];
+    }
+  }
+  if (m->out_t) {
+    nfp_linear_forward_t(out, a.h[m->blocks], params + m->w_out, params + m->b_out, B, H, m->out);
+  } else {
+    nfp_linear_forward(out, a.h[m->blocks], params + m->w_out, params + m->b_out, B, H, m->out);
+  }
+}
+
+void nfp_resmlp_forward_shared(float* out, float* acts, const float* params,
+                               const nfp_resmlp* m, const float* inp, const float* ctx, int B) {
+  int H = m->hidden, own = m->in - m->ctx;
+  acts_ptrs a;
+  acts_map(&a, acts, m, B);
+  // the context's share of the first layer, W_in[:, own:] ctx + b_in, once, in row 0
+  float* h0 = a.h[0];
+  memcpy(h0, params + m->b_in, sizeof(float) * (size_t)H);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, H, m->ctx, 1.0f, params + m->w_in + own, m->in, ctx, 1,
+              1.0f, h0, 1);
+  for (int b = 1; b < B; b++) memcpy(h0 + (size_t)b * H, h0, sizeof(float) * (size_t)H);
+  if (own > 0) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, own, 1.0f, inp, own,
+                params + m->w_in, m->in, 1.0f, h0, H);
+  }
+  int n = B * H;
+  for (int k = 0; k < m->blocks; k++) {
+    nfp_relu_forward(a.r0[k], a.h[k], n);
+    nfp_linear_forward(a.r1[k], a.r0[k], params + m->w0[k], params + m->b0[k], B, H, H);
+    nfp_relu_forward(a.r1[k], a.r1[k], n);
+    nfp_linear_forward(a.t1[k], a.r1[k], params + m->w1[k], params + m->b1[k], B, H, H);
+    // one gate row for every row
+    float* g = a.g[k];
+    nfp_linear_forward(g, ctx, params + m->wc[k], params + m->bc[k], 1, m->ctx, H);
+    for (int i = 0; i < H; i++) g[i] = 1.0f / (1.0f + expf(-g[i]));
+    for (int b = 0; b < B; b++) {
+      float* hn = a.h[k + 1] + (size_t)b * H;
+      const float* h = a.h[k] + (size_t)b * H;
+      const float* t = a.t1[k] + (size_t)b * H;
+      for (int i = 0; i < H; i++) hn[i] = h[i] + t[i] * g[i];
     }
   }
   if (m->out_t) {

@@ -272,13 +272,14 @@ void nfp_model_encode(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_batch*
   ws->B = 0;  // the encoder cache no longer matches a logprob call
 }
 
-int nfp_model_inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const double* u,
-                      int B, double* action, double* logp) {
+static int inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const double* u,
+                   int B, double* action, double* logp, int shared) {
   if (check_batch(ws, B) != 0) return -1;
   int D = m->chunk_dim;
-  if (nfp_flow_inverse(action, ws->logdet, ws->flow, m->params, &m->flow, u, ctx, B) != 0) {
-    return -1;
-  }
+  int rc = shared ? nfp_flow_inverse_shared(action, ws->logdet, ws->flow, m->params, &m->flow, u,
+                                            ctx, B)
+                  : nfp_flow_inverse(action, ws->logdet, ws->flow, m->params, &m->flow, u, ctx, B);
+  if (rc != 0) return -1;
   for (int b = 0; b < B; b++) {
     const double* ub = u + (size_t)b * D;
     double sq = 0.0;
@@ -288,4 +289,14 @@ int nfp_model_inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, co
   }
   ws->B = 0;  // the inverse reuses the flow's activations
   return 0;
+}
+
+int nfp_model_inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const double* u,
+                      int B, double* action, double* logp) {
+  return inverse(m, ws, ctx, u, B, action, logp, 0);
+}
+
+int nfp_model_inverse_shared(const nfp_model* m, nfp_model_ws* ws, const float* ctx,
+                             const double* u, int B, double* action, double* logp) {
+  return inverse(m, ws, ctx, u, B, action, logp, 1);
 }

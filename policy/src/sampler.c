@@ -12,7 +12,7 @@ struct nfp_sampler_ {
   int n_drawn;       // candidates of the last draw, kept in a
   nfp_model_ws* ws;  // batch max_candidates
   float* state;      // [obs_dim] normalised observation
-  float* ctx;        // [max_candidates, C] (one context repeated for SBS)
+  float* ctx;        // [C] the observation's context
   double* u;         // [max_candidates, D]
   double* a;         // [max_candidates, D]
   double* logp;      // [max_candidates]
@@ -58,7 +58,7 @@ nfp_sampler* nfp_sampler_create(const nfp_model* m, int max_candidates) {
   s->model = m;
   s->max_candidates = max_candidates;
   s->state = malloc(sizeof(float) * (size_t)m->obs_dim);
-  s->ctx = malloc(sizeof(float) * (N * C + 1));
+  s->ctx = malloc(sizeof(float) * (C + 1));
   s->u = malloc(sizeof(double) * N * D);
   s->a = malloc(sizeof(double) * N * D);
   s->logp = malloc(sizeof(double) * N);
@@ -112,14 +112,13 @@ static int load_obs(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
   return 0;
 }
 
-// Draw n candidates u ~ N(0, sigma^2 I) and invert them with the context in s->ctx[0].
+// Draw n candidates u ~ N(0, sigma^2 I) and invert them under the context in s->ctx.
 static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng) {
   const nfp_model* m = s->model;
-  size_t D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
-  for (int b = 1; b < n; b++) memcpy(s->ctx + b * C, s->ctx, sizeof(float) * C);
+  size_t D = (size_t)m->chunk_dim;
   for (size_t i = 0; i < (size_t)n * D; i++) s->u[i] = sigma * nfp_rng_normal(rng);
   s->n_drawn = n;
-  return nfp_model_inverse(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
+  return nfp_model_inverse_shared(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
 }
 
 // Gradient ascent on log p from s->a[0] (see sampler.h); leaves the best in s->best.

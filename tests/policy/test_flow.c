@@ -92,6 +92,36 @@ static void test_round_trip(void** state) {
   free_flow(&t);
 }
 
+// One context row for a batch (SBS) against the same context repeated, and the shared
+// inverse's round trip back through the forward.
+static void test_inverse_shared(void** state) {
+  (void)state;
+  enum { B = 13, D = 20, C = 5 };
+  test_flow t;
+  make_flow(&t, D, C, 6, 16, 2, 0.1, 8, B);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 9);
+  double z[B * D], x1[B * D], x2[B * D], zb[B * D], ld1[B], ld2[B], ldf[B];
+  float ctx[C], ctxs[B * C];
+  for (int i = 0; i < B * D; i++) z[i] = 1.2 * nfp_rng_normal(&rng);
+  fill_uniform(ctx, C, 1.0, &rng);
+  for (int b = 0; b < B; b++) memcpy(ctxs + b * C, ctx, sizeof(ctx));
+  for (int rows = 1; rows <= B; rows += B - 1) {
+    assert_int_equal(nfp_flow_inverse_shared(x1, ld1, t.ws, t.params, &t.flow, z, ctx, rows), 0);
+    assert_int_equal(nfp_flow_inverse(x2, ld2, t.ws, t.params, &t.flow, z, ctxs, rows), 0);
+    double moved = 0.0;
+    for (int i = 0; i < rows * D; i++) {
+      assert_true(fabs(x1[i] - x2[i]) < 1e-5);
+      moved = fmax(moved, fabs(x1[i] - z[i]));
+    }
+    assert_true(moved > 0.1);  // far from the identity
+    for (int b = 0; b < rows; b++) assert_true(fabs(ld1[b] - ld2[b]) < 1e-4 * (1.0 + fabs(ld2[b])));
+  }
+  assert_int_equal(nfp_flow_forward(zb, ldf, t.ws, t.params, &t.flow, x1, ctxs, B), 0);
+  for (int i = 0; i < B * D; i++) assert_true(fabs(zb[i] - z[i]) < 1e-4);
+  free_flow(&t);
+}
+
 // log|det J| from central differences of the full D x D Jacobian (LU in double).
 static double logdet_lu(double* a, int n) {
   double s = 0.0;
@@ -221,6 +251,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_identity_init),
       cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_inverse_shared),
       cmocka_unit_test(test_logdet_vs_jacobian),
       cmocka_unit_test(test_density_1d),
       cmocka_unit_test(test_density_2d),

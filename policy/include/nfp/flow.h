@@ -62,6 +62,12 @@ void nfp_coupling_forward(double* y, double* logdet, float* acts, const float* p
 void nfp_coupling_inverse(double* x, double* logdet, float* acts, const float* params,
                           const nfp_coupling* c, const nfp_spline* s, const double* y,
                           const float* ctx, int B);
+// The same with ONE context row ctx[ctx] for all B rows: its share of the conditioner is
+// computed once (sampling many candidates for one observation). Same results up to float
+// rounding in the conditioner.
+void nfp_coupling_inverse_shared(double* x, double* logdet, float* acts, const float* params,
+                                 const nfp_coupling* c, const nfp_spline* s, const double* y,
+                                 const float* ctx, int B);
 // From dy[B,D] and dlogdet[B]: dx[B,D] +=, dctx[B,ctx] += (may be NULL), dparams +=.
 void nfp_coupling_backward(double* dx, float* dctx, float* dparams, float* scratch,
                            const double* dy, const double* dlogdet, const float* acts,
@@ -87,6 +93,11 @@ void nfp_flow_backward(double* dx, float* dctx, float* dparams, nfp_flow_ws* ws,
 // Reuses the workspace's activations: it invalidates the cache of the last forward.
 int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
                      const nfp_flow* flow, const double* z, const float* ctx, int B);
+
+// nfp_flow_inverse with ONE context row ctx[ctx] for all B rows (see
+// nfp_coupling_inverse_shared).
+int nfp_flow_inverse_shared(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
+                            const nfp_flow* flow, const double* z, const float* ctx, int B);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,11 @@ size_t nfp_resmlp_scratch_size(const nfp_resmlp* m, int B);
 // out[B,out]; acts caches what backward needs. ctx[B,ctx] or NULL when m->ctx == 0.
 void nfp_resmlp_forward(float* out, float* acts, const float* params, const nfp_resmlp* m,
                         const float* inp, const float* ctx, int B);
+// Inference with ONE context for all B rows (no backward): ctx[ctx] gates every block
+// and is taken as the last ctx of the in inputs, so inp is [B, in - ctx] (the rows' own
+// inputs) and the context's share of the first layer is computed once. Needs ctx > 0.
+void nfp_resmlp_forward_shared(float* out, float* acts, const float* params,
+                               const nfp_resmlp* m, const float* inp, const float* ctx, int B);
 // dinp[B,in] +=, dctx[B,ctx] +=, dparams += (each may be NULL); scratch is overwritten.
 void nfp_resmlp_backward(float* dinp, float* dctx, float* dparams, float* scratch,
                          const float* dout, const float* acts, const float* params,

@@ -125,6 +125,12 @@ void nfp_model_encode(const nfp_model* model, nfp_model_ws* ws, const nfp_obs_ba
 int nfp_model_inverse(const nfp_model* model, nfp_model_ws* ws, const float* ctx,
                       const double* u, int B, double* action, double* logp);
 
+// The same for B draws under ONE context ctx[context_dim] (SBS): the context's share of
+// every conditioner is computed once. Equal to nfp_model_inverse with the context
+// repeated, up to float rounding in the conditioners.
+int nfp_model_inverse_shared(const nfp_model* model, nfp_model_ws* ws, const float* ctx,
+                             const double* u, int B, double* action, double* logp);
+
 #ifdef __cplusplus
 }
 #endif
