@@ -9,9 +9,10 @@
 // along y, head at the +y end, which is the same grasp for either arm. RoboTwin's
 // hammer sits at (0, -0.06); ours at (0, -0.23) so that its 8 cm wide head stays
 // clear of every block draw (block y >= -0.05). The block is fixed, as RoboTwin's.
+#include <stddef.h>
 #include <string.h>
 
-#include "motion.h"
+#include "expert.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 
@@ -35,12 +36,11 @@ static const char* const kPhaseName[NPHASE] = {"pregrasp", "approach", "grasp", 
 static const int kPhaseSteps[NPHASE] = {30, 15, 8, 12, 30, 15, 10, 1};
 
 typedef struct hammer_state_ {
-  int started;
-  int phase;
+  nfp_phased expert;        // first: nfp_phased_expert_done/_phase read it
   int arm;                  // the arm on the block's side
   double offset[3];         // striking face minus the commanded grasp site
-  nfp_arm_plan plan[2];
 } hammer_state;
+_Static_assert(offsetof(hammer_state, expert) == 0, "the task state starts with its nfp_phased");
 
 typedef struct hammer_ids_ {
   int hammer, qadr, head, grasp_site, face_site, block, block_geom, mocap;
@@ -90,17 +90,18 @@ static void reset(nfp_task* t, nfp_rng* rng) {
   s->arm = x < 0 ? NFP_LEFT : NFP_RIGHT;
 }
 
-static void begin_phase(nfp_task* t, hammer_state* s) {
+static void begin_phase(nfp_task* t) {
+  hammer_state* s = t->state;
   hammer_ids h = hammer_lookup(t->m);
   const mjData* d = t->d;
-  int n = kPhaseSteps[s->phase];
-  for (int a = 0; a < 2; a++) nfp_plan_grip(&s->plan[a], s->plan[a].grip, n);   // hold by default
-  nfp_arm_plan* p = &s->plan[s->arm];
+  int n = kPhaseSteps[s->expert.phase];
+  nfp_phased_hold(&s->expert, n);   // arms that do not move this phase stay put
+  nfp_arm_plan* p = &s->expert.plan[s->arm];
   const double* grasp = d->site_xpos + 3 * h.grasp_site;
   const double* block = d->xpos + 3 * h.block;
   nfp_pose pose;
   double pos[3];
-  switch (s->phase) {
+  switch (s->expert.phase) {
     case PREGRASP: {   // above the handle, fingers across it (closing along the hammer's x)
       const double* r = d->xmat + 9 * h.hammer;
       mju_copy3(pos, grasp);
@@ -139,31 +140,13 @@ static void begin_phase(nfp_task* t, hammer_state* s) {
   }
 }
 
+static const nfp_phase_script kScript = {
+  .nphase = NPHASE, .names = kPhaseName, .begin = begin_phase,
+};
+
 static void expert(nfp_task* t, double target[NFP_NJ]) {
   hammer_state* s = t->state;
-  if (!s->started) {
-    s->started = 1;
-    s->phase = PREGRASP;
-    for (int a = 0; a < 2; a++) nfp_plan_start(&s->plan[a], t, a);
-    begin_phase(t, s);
-  }
-  int done = 1;
-  for (int a = 0; a < 2; a++) done &= nfp_plan_step(&s->plan[a], t, a);
-  for (int a = 0; a < 2; a++) nfp_plan_write(target, &s->plan[a], a);
-  if (done && s->phase < DONE) {
-    s->phase++;
-    begin_phase(t, s);
-  }
-}
-
-static int expert_done(const nfp_task* t) {
-  const hammer_state* s = t->state;
-  return s->started && s->phase == DONE;
-}
-
-static const char* expert_phase(const nfp_task* t) {
-  const hammer_state* s = t->state;
-  return s->started ? kPhaseName[s->phase] : "";
+  nfp_phased_step(&s->expert, t, target, &kScript);
 }
 
 // Success as RoboTwin's check: the striking face is over the block within these
@@ -213,8 +196,8 @@ const nfp_task_def nfp_task_beat_block_hammer = {
   .check = check,
   .reset = reset,
   .expert = expert,
-  .expert_done = expert_done,
-  .expert_phase = expert_phase,
+  .expert_done = nfp_phased_expert_done,
+  .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
 };

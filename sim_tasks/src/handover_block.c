@@ -15,9 +15,10 @@
 // The arms never share space: the left holds the box's top 5 cm from above, the
 // right takes it by its middle from the +x side (the hands stay 3.8 cm apart at the
 // closest), and the left rises and backs off before the right carries the box away.
+#include <stddef.h>
 #include <string.h>
 
-#include "motion.h"
+#include "expert.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "rig.h"
@@ -61,11 +62,10 @@ static const char* const kPhaseName[NPHASE] = {
 static const int kPhaseSteps[NPHASE] = {30, 15, 8, 15, 30, 25, 15, 8, 8, 12, 35, 15, 8, 12, 1};
 
 typedef struct handover_state_ {
-  int started;
-  int phase;
+  nfp_phased expert;        // first: nfp_phased_expert_done/_phase read it
   double offset[3];         // box bottom centre minus the right's commanded grasp site
-  nfp_arm_plan plan[2];
 } handover_state;
+_Static_assert(offsetof(handover_state, expert) == 0, "the task state starts with its nfp_phased");
 
 typedef struct handover_ids_ {
   int box, box_geom, qadr, pad, pad_geom, mocap;
@@ -132,18 +132,19 @@ static void box_bottom(double out[3], const mjData* d, int box) {
   for (int i = 0; i < 3; i++) out[i] = c[i] - BOX_HALF_Z * r[3 * i + 2];
 }
 
-static void begin_phase(nfp_task* t, handover_state* s) {
+static void begin_phase(nfp_task* t) {
+  handover_state* s = t->state;
   handover_ids h = handover_lookup(t->m);
   const mjData* d = t->d;
-  int n = kPhaseSteps[s->phase];
-  for (int a = 0; a < 2; a++) nfp_plan_grip(&s->plan[a], s->plan[a].grip, n);   // hold by default
-  nfp_arm_plan* left = &s->plan[NFP_LEFT];
-  nfp_arm_plan* right = &s->plan[NFP_RIGHT];
+  int phase = s->expert.phase, n = kPhaseSteps[phase];
+  nfp_phased_hold(&s->expert, n);   // arms that do not move this phase stay put
+  nfp_arm_plan* left = &s->expert.plan[NFP_LEFT];
+  nfp_arm_plan* right = &s->expert.plan[NFP_RIGHT];
   const double* box = d->xpos + 3 * h.box;
   nfp_pose pose;
   double pos[3], bottom[3];
   box_bottom(bottom, d, h.box);
-  switch (s->phase) {
+  switch (phase) {
     case L_PREGRASP:   // above the box, fingers across two faces
       mju_copy3(pos, box);
       pos[2] += BOX_HALF_Z - TOP_GRASP_DEPTH + PREGRASP_HEIGHT;
@@ -178,7 +179,7 @@ static void begin_phase(nfp_task* t, handover_state* s) {
       const double approach[3] = {-1, 0, 0};
       const double* base = d->xmat + 9 * t->rig.base_body[NFP_RIGHT];
       const double closing[3] = {base[1], base[4], base[7]};   // the arm's own y axis
-      pos[0] = box[0] + (s->phase == R_PREGRASP ? SIDE_PREGRASP : 0.0);
+      pos[0] = box[0] + (phase == R_PREGRASP ? SIDE_PREGRASP : 0.0);
       pos[1] = box[1];
       pos[2] = bottom[2] + SIDE_GRASP_HEIGHT;
       nfp_pose_axes(&pose, pos, approach, closing);
@@ -230,31 +231,13 @@ static void begin_phase(nfp_task* t, handover_state* s) {
   }
 }
 
+static const nfp_phase_script kScript = {
+  .nphase = NPHASE, .names = kPhaseName, .begin = begin_phase,
+};
+
 static void expert(nfp_task* t, double target[NFP_NJ]) {
   handover_state* s = t->state;
-  if (!s->started) {
-    s->started = 1;
-    s->phase = L_PREGRASP;
-    for (int a = 0; a < 2; a++) nfp_plan_start(&s->plan[a], t, a);
-    begin_phase(t, s);
-  }
-  int done = 1;
-  for (int a = 0; a < 2; a++) done &= nfp_plan_step(&s->plan[a], t, a);
-  for (int a = 0; a < 2; a++) nfp_plan_write(target, &s->plan[a], a);
-  if (done && s->phase < DONE) {
-    s->phase++;
-    begin_phase(t, s);
-  }
-}
-
-static int expert_done(const nfp_task* t) {
-  const handover_state* s = t->state;
-  return s->started && s->phase == DONE;
-}
-
-static const char* expert_phase(const nfp_task* t) {
-  const handover_state* s = t->state;
-  return s->started ? kPhaseName[s->phase] : "";
+  nfp_phased_step(&s->expert, t, target, &kScript);
 }
 
 // Success as RoboTwin's check: the box's bottom centre is over the pad within
@@ -299,8 +282,8 @@ const nfp_task_def nfp_task_handover_block = {
   .check = check,
   .reset = reset,
   .expert = expert,
-  .expert_done = expert_done,
-  .expert_phase = expert_phase,
+  .expert_done = nfp_phased_expert_done,
+  .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
 };

@@ -1,7 +1,8 @@
 // Lift Pot: grasp the pot by its two handles with both arms and lift it level.
+#include <stddef.h>
 #include <string.h>
 
-#include "motion.h"
+#include "expert.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 
@@ -17,11 +18,10 @@ static const char* const kPhaseName[NPHASE] = {"close_half", "pregrasp", "approa
 static const int kPhaseSteps[NPHASE] = {6, 30, 15, 10, 30, 15, 1};
 
 typedef struct lift_pot_state_ {
-  int started;
-  int phase;
+  nfp_phased expert;       // first: nfp_phased_expert_done/_phase read it
   double rest_z;           // pot height after placement (m)
-  nfp_arm_plan arm[2];
 } lift_pot_state;
+_Static_assert(offsetof(lift_pot_state, expert) == 0, "the task state starts with its nfp_phased");
 
 typedef struct pot_ids_ {
   int body, qadr, handle_site[2];
@@ -61,16 +61,17 @@ static void reset(nfp_task* t, nfp_rng* rng) {
 }
 
 // Phase set-up: where each arm goes and what its gripper does.
-static void begin_phase(nfp_task* t, lift_pot_state* s) {
+static void begin_phase(nfp_task* t) {
+  lift_pot_state* s = t->state;
   pot_ids p = pot_lookup(t->m);
   const double* pm = t->d->xmat + 9 * p.body;
   double yaw = mju_atan2(pm[3], pm[0]);   // the pot's local x in the world
-  int n = kPhaseSteps[s->phase];
+  int phase = s->expert.phase, n = kPhaseSteps[phase];
   for (int a = 0; a < 2; a++) {
-    nfp_arm_plan* arm = &s->arm[a];
+    nfp_arm_plan* arm = &s->expert.plan[a];
     const double* handle = t->d->site_xpos + 3 * p.handle_site[a];
     nfp_pose pose;
-    switch (s->phase) {
+    switch (phase) {
       case CLOSE_HALF:   // fingers half closed fit past the handle and shorten the grasp
         nfp_plan_grip(arm, 0.5, n);
         break;
@@ -97,31 +98,13 @@ static void begin_phase(nfp_task* t, lift_pot_state* s) {
   }
 }
 
+static const nfp_phase_script kScript = {
+  .nphase = NPHASE, .names = kPhaseName, .begin = begin_phase,
+};
+
 static void expert(nfp_task* t, double target[NFP_NJ]) {
   lift_pot_state* s = t->state;
-  if (!s->started) {
-    s->started = 1;
-    s->phase = CLOSE_HALF;
-    for (int a = 0; a < 2; a++) nfp_plan_start(&s->arm[a], t, a);
-    begin_phase(t, s);
-  }
-  int done = 1;
-  for (int a = 0; a < 2; a++) done &= nfp_plan_step(&s->arm[a], t, a);
-  for (int a = 0; a < 2; a++) nfp_plan_write(target, &s->arm[a], a);
-  if (done && s->phase < DONE) {
-    s->phase++;
-    begin_phase(t, s);
-  }
-}
-
-static int expert_done(const nfp_task* t) {
-  const lift_pot_state* s = t->state;
-  return s->started && s->phase == DONE;
-}
-
-static const char* expert_phase(const nfp_task* t) {
-  const lift_pot_state* s = t->state;
-  return s->started ? kPhaseName[s->phase] : "";
+  nfp_phased_step(&s->expert, t, target, &kScript);
 }
 
 // Success, with thresholds as RoboTwin's check adapted to this rig.
@@ -160,8 +143,8 @@ const nfp_task_def nfp_task_lift_pot = {
   .check = check,
   .reset = reset,
   .expert = expert,
-  .expert_done = expert_done,
-  .expert_phase = expert_phase,
+  .expert_done = nfp_phased_expert_done,
+  .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
 };

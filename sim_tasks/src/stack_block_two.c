@@ -7,9 +7,10 @@
 // nearer one; its y (depth) maps onto our y unchanged, which keeps every draw inside
 // both arms' reach and the head camera's view. The centre mark is RoboTwin's
 // block-1 target (0, -0.13).
+#include <stddef.h>
 #include <string.h>
 
-#include "motion.h"
+#include "expert.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "rig.h"
@@ -40,13 +41,12 @@ static const char* const kPhaseName[DONE + 1] = {
 static const int kSubSteps[NSUB] = {30, 15, 8, 12, 30, 15, 8, 12};
 
 typedef struct stack_state_ {
-  int started;
-  int phase;                // 0 .. DONE
+  nfp_phased expert;        // first: nfp_phased_expert_done/_phase read it
   int arm[2];               // arm that moves block k
   double offset[3];         // held block centre minus the commanded grasp site
   double place[3];          // where the held block's centre goes
-  nfp_arm_plan plan[2];
 } stack_state;
+_Static_assert(offsetof(stack_state, expert) == 0, "the task state starts with its nfp_phased");
 
 typedef struct block_ids_ {
   int body[2], geom[2], qadr[2];
@@ -115,16 +115,17 @@ static double quarter_yaw(const mjData* d, int body) {
   return yaw - q * mju_round(yaw / q);
 }
 
-static void begin_phase(nfp_task* t, stack_state* s) {
+static void begin_phase(nfp_task* t) {
+  stack_state* s = t->state;
   block_ids b = block_lookup(t->m);
   const mjData* d = t->d;
-  int k = s->phase / NSUB, sub = s->phase % NSUB;
-  int n = s->phase < DONE ? kSubSteps[sub] : 1;
-  for (int a = 0; a < 2; a++) nfp_plan_grip(&s->plan[a], s->plan[a].grip, n);   // hold by default
-  if (s->phase == DONE) return;
+  int phase = s->expert.phase, k = phase / NSUB, sub = phase % NSUB;
+  int n = phase < DONE ? kSubSteps[sub] : 1;
+  nfp_phased_hold(&s->expert, n);   // arms that do not move this phase stay put
+  if (phase == DONE) return;
 
   int a = s->arm[k];
-  nfp_arm_plan* p = &s->plan[a];
+  nfp_arm_plan* p = &s->expert.plan[a];
   const double* block = d->xpos + 3 * b.body[k];
   nfp_pose pose;
   double pos[3];
@@ -134,7 +135,7 @@ static void begin_phase(nfp_task* t, stack_state* s) {
       if (k == 1 && s->arm[1] != s->arm[0]) {
         double home[NFP_NJ];
         nfp_rig_home(home);
-        nfp_plan_joints(&s->plan[1 - a], home + nfp_rig_slot(1 - a, 0), 1.0, n);
+        nfp_plan_joints(&s->expert.plan[1 - a], home + nfp_rig_slot(1 - a, 0), 1.0, n);
       }
       mju_copy3(pos, block);
       pos[2] += GRASP_ABOVE_CENTRE + PREGRASP_HEIGHT;
@@ -181,31 +182,13 @@ static void begin_phase(nfp_task* t, stack_state* s) {
   }
 }
 
+static const nfp_phase_script kScript = {
+  .nphase = DONE + 1, .names = kPhaseName, .begin = begin_phase,
+};
+
 static void expert(nfp_task* t, double target[NFP_NJ]) {
   stack_state* s = t->state;
-  if (!s->started) {
-    s->started = 1;
-    s->phase = 0;
-    for (int a = 0; a < 2; a++) nfp_plan_start(&s->plan[a], t, a);
-    begin_phase(t, s);
-  }
-  int done = 1;
-  for (int a = 0; a < 2; a++) done &= nfp_plan_step(&s->plan[a], t, a);
-  for (int a = 0; a < 2; a++) nfp_plan_write(target, &s->plan[a], a);
-  if (done && s->phase < DONE) {
-    s->phase++;
-    begin_phase(t, s);
-  }
-}
-
-static int expert_done(const nfp_task* t) {
-  const stack_state* s = t->state;
-  return s->started && s->phase == DONE;
-}
-
-static const char* expert_phase(const nfp_task* t) {
-  const stack_state* s = t->state;
-  return s->started ? kPhaseName[s->phase] : "";
+  nfp_phased_step(&s->expert, t, target, &kScript);
 }
 
 // Success as RoboTwin's check: block 2 sits on block 1 within these tolerances and
@@ -246,8 +229,8 @@ const nfp_task_def nfp_task_stack_block_two = {
   .check = check,
   .reset = reset,
   .expert = expert,
-  .expert_done = expert_done,
-  .expert_phase = expert_phase,
+  .expert_done = nfp_phased_expert_done,
+  .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
 };
