@@ -9,61 +9,21 @@
 #include <cmocka.h>
 
 #include "near.h"
-#include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "rig.h"
+#include "task_checks.h"
 
 #define TABLE_Z 0.74
 
 static int setup(void** state) {
-  nfp_task* t = nfp_task_create("beat_block_hammer", NFP_TEST_ASSETS);
-  if (!t) fail_msg("%s", nfp_error_last());
-  *state = t;
+  *state = task_checks_open("beat_block_hammer");
   return 0;
 }
 
-static int teardown(void** state) {
-  nfp_task_free(*state);
-  return 0;
-}
-
-static double yaw_of(const double* quat) {   // quaternion about z: (cos y/2, 0, 0, sin y/2)
-  return 2 * atan2(quat[3], quat[0]);
-}
-
-static void test_registered(void** state) {
-  nfp_task* t = *state;
-  const nfp_task_def* def = nfp_task_find("beat_block_hammer");
-  assert_ptr_equal(def, t->def);
-  assert_int_equal(def->step_cap, 400);
-}
+static void test_registered(void** state) { check_registered(*state, "beat_block_hammer", 400); }
 
 static void test_reset_deterministic(void** state) {
-  nfp_task* t = *state;
-  const mjModel* m = t->m;
-  double qpos0[m->nq], qpos1[m->nq], obj0[14], obj1[14], target[NFP_NJ];
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_object_state(t, pass ? obj1 : obj0, 14);
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
-  assert_memory_equal(obj0, obj1, sizeof(obj0));
-  // An episode of another seed in between must not leak into the next one.
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    for (int k = 0; k < 90; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_reset(t, 7);
-    for (int k = 0; k < 40; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+  check_reset_deterministic(*state, 100042, 90, 7, 40);
 }
 
 static void test_setups_vary_within_ranges(void** state) {
@@ -83,7 +43,7 @@ static void test_setups_vary_within_ranges(void** state) {
     if (seed == 0) memcpy(first, obj, sizeof(first));
     else assert_memory_not_equal(first + 7, obj + 7, 7 * sizeof(double));
     const double* b = obj + 7;
-    double v[3] = {b[0], b[1], yaw_of(b + 3)};
+    double v[3] = {b[0], b[1], task_checks_yaw(b + 3)};
     assert_true(fabs(v[0]) >= 0.05 && fabs(v[0]) <= 0.25);
     assert_true(v[1] >= -0.05 && v[1] <= 0.15);
     assert_true(fabs(v[2]) <= 0.5 + 1e-9);
@@ -140,28 +100,17 @@ static void test_success_check(void** state) {
 
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
-  const char* order[] = {"pregrasp", "approach", "grasp", "lift", "align", "strike", "hold", "done"};
-  const int nphase = (int)(sizeof(order) / sizeof(order[0]));
+  const char* const order[] = {"pregrasp", "approach", "grasp", "lift",
+                               "align",    "strike",   "hold",  "done"};
   int grasp = mj_name2id(t->m, mjOBJ_SITE, "hammer_grasp");
-  double target[NFP_NJ];
   for (uint64_t seed = 100000; seed < 100010; seed++) {
-    nfp_task_reset(t, seed);
-    assert_false(nfp_task_success(t));
-    assert_false(nfp_task_expert_done(t));
-    assert_string_equal(nfp_task_expert_phase(t), "");
+    expert_run run;
+    expert_run_start(&run, t, seed, order, 8);
     double obj[14];
     nfp_task_object_state(t, obj, 14);
     int arm = obj[7] < 0 ? NFP_LEFT : NFP_RIGHT;   // the block's side
-    int next = 0;
-    while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-      const char* phase = nfp_task_expert_phase(t);
-      if (next < nphase && strcmp(phase, order[next]) == 0) next++;
-      else assert_string_equal(phase, order[next - 1]);
-    }
-    assert_int_equal(next, nphase);
-    if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
+    while (expert_run_step(&run, NULL)) {}
+    expert_run_finish(&run);
     // The arm on the block's side holds the hammer by its handle, the other is idle.
     double gap[3];
     mju_sub3(gap, t->d->site_xpos + 3 * t->rig.grasp_site[arm], t->d->site_xpos + 3 * grasp);
@@ -169,8 +118,6 @@ static void test_expert_succeeds(void** state) {
     double q[NFP_NJ];
     nfp_task_observe(t, q, NULL);
     assert_true(q[nfp_rig_grip_slot(arm)] < 0.6 && q[nfp_rig_grip_slot(1 - arm)] > 0.9);
-    // A clean run: MuJoCo raised no warning (instability, contact overflow, ...).
-    for (int w = 0; w < mjNWARNING; w++) assert_int_equal(t->d->warning[w].number, 0);
   }
 }
 
@@ -182,5 +129,5 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

@@ -10,62 +10,22 @@
 
 #include "ik.h"
 #include "near.h"
-#include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "rig.h"
+#include "task_checks.h"
 
 #define TABLE_Z 0.74
 #define PAD_TOP (TABLE_Z + 0.01)
 
 static int setup(void** state) {
-  nfp_task* t = nfp_task_create("handover_block", NFP_TEST_ASSETS);
-  if (!t) fail_msg("%s", nfp_error_last());
-  *state = t;
+  *state = task_checks_open("handover_block");
   return 0;
 }
 
-static int teardown(void** state) {
-  nfp_task_free(*state);
-  return 0;
-}
-
-static double yaw_of(const double* quat) {   // quaternion about z: (cos y/2, 0, 0, sin y/2)
-  return 2 * atan2(quat[3], quat[0]);
-}
-
-static void test_registered(void** state) {
-  nfp_task* t = *state;
-  const nfp_task_def* def = nfp_task_find("handover_block");
-  assert_ptr_equal(def, t->def);
-  assert_int_equal(def->step_cap, 800);
-}
+static void test_registered(void** state) { check_registered(*state, "handover_block", 800); }
 
 static void test_reset_deterministic(void** state) {
-  nfp_task* t = *state;
-  const mjModel* m = t->m;
-  double qpos0[m->nq], qpos1[m->nq], obj0[10], obj1[10], target[NFP_NJ];
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_object_state(t, pass ? obj1 : obj0, 10);
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
-  assert_memory_equal(obj0, obj1, sizeof(obj0));
-  // An episode of another seed in between must not leak into the next one.
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    for (int k = 0; k < 150; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_reset(t, 7);
-    for (int k = 0; k < 60; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+  check_reset_deterministic(*state, 100042, 150, 7, 60);
 }
 
 static void test_setups_vary_within_ranges(void** state) {
@@ -83,7 +43,7 @@ static void test_setups_vary_within_ranges(void** state) {
     assert_int_equal(nfp_task_object_state(t, obj, 10), 10);
     if (seed == 0) memcpy(first, obj, sizeof(first));
     else assert_memory_not_equal(first, obj, sizeof(first));
-    double v[5] = {obj[0], obj[1], yaw_of(obj + 3), obj[7], obj[8]};
+    double v[5] = {obj[0], obj[1], task_checks_yaw(obj + 3), obj[7], obj[8]};
     assert_true(v[0] >= -0.25 - 1e-3 && v[0] <= -0.05 + 1e-3);
     assert_true(v[1] >= 0.0 - 1e-3 && v[1] <= 0.25 + 1e-3);
     assert_true(fabs(v[2]) <= 0.2 + 1e-3);
@@ -169,51 +129,41 @@ static double arm_gap(const nfp_task* t) {
 
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
-  const char* order[] = {"left_pregrasp",  "left_approach", "left_grasp",   "lift",
-                         "meet",           "right_pregrasp", "right_approach", "right_grasp",
-                         "left_release",   "left_retreat",  "carry",        "place",
-                         "right_release",  "right_retreat", "done"};
+  const char* const order[] = {"left_pregrasp",  "left_approach", "left_grasp",   "lift",
+                               "meet",           "right_pregrasp", "right_approach", "right_grasp",
+                               "left_release",   "left_retreat",  "carry",        "place",
+                               "right_release",  "right_retreat", "done"};
   const int nphase = (int)(sizeof(order) / sizeof(order[0]));
   int box = mj_name2id(t->m, mjOBJ_BODY, "box");
-  double target[NFP_NJ], q[NFP_NJ];
+  double q[NFP_NJ];
   for (uint64_t seed = 100000; seed < 100008; seed++) {
-    nfp_task_reset(t, seed);
-    assert_false(nfp_task_success(t));
-    assert_false(nfp_task_expert_done(t));
-    assert_string_equal(nfp_task_expert_phase(t), "");
-    int next = 0;
+    expert_run run;
+    expert_run_start(&run, t, seed, order, nphase);
     double closest = 1.0;
-    while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
+    const char* entered;
+    while (expert_run_step(&run, &entered)) {
       closest = fmin(closest, arm_gap(t));
-      const char* phase = nfp_task_expert_phase(t);
-      if (next < nphase && strcmp(phase, order[next]) == 0) {
-        next++;
-        nfp_task_observe(t, q, NULL);
-        const double* b = t->d->xpos + 3 * box;
-        if (strcmp(phase, "right_pregrasp") == 0) {
-          // The left arm holds the box up near the centre, lifted clear of the table.
-          assert_true(fabs(b[0]) < 0.08 && b[2] > TABLE_Z + 0.1 + 0.05);
-          assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] < 0.8);
-        } else if (strcmp(phase, "left_release") == 0) {
-          // Both hold it for a moment: the handover.
-          assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] < 0.8 && q[nfp_rig_grip_slot(NFP_RIGHT)] < 0.8);
-        } else if (strcmp(phase, "carry") == 0) {
-          // The right alone holds it, still up in the air.
-          assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] > 0.9 && q[nfp_rig_grip_slot(NFP_RIGHT)] < 0.8);
-          assert_true(b[2] > TABLE_Z + 0.1 + 0.05);
-        }
-      } else {
-        assert_string_equal(phase, order[next - 1]);
+      if (!entered) continue;
+      nfp_task_observe(t, q, NULL);
+      const double* b = t->d->xpos + 3 * box;
+      if (strcmp(entered, "right_pregrasp") == 0) {
+        // The left arm holds the box up near the centre, lifted clear of the table.
+        assert_true(fabs(b[0]) < 0.08 && b[2] > TABLE_Z + 0.1 + 0.05);
+        assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] < 0.8);
+      } else if (strcmp(entered, "left_release") == 0) {
+        // Both hold it for a moment: the handover.
+        assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] < 0.8 && q[nfp_rig_grip_slot(NFP_RIGHT)] < 0.8);
+      } else if (strcmp(entered, "carry") == 0) {
+        // The right alone holds it, still up in the air.
+        assert_true(q[nfp_rig_grip_slot(NFP_LEFT)] > 0.9 && q[nfp_rig_grip_slot(NFP_RIGHT)] < 0.8);
+        assert_true(b[2] > TABLE_Z + 0.1 + 0.05);
       }
     }
-    assert_int_equal(next, nphase);
-    if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
+    expert_run_finish(&run);
     // The hands pass the box with room to spare.
-    if (closest < 0.02) fail_msg("arms came within %.3f m on seed %lu", closest, (unsigned long)seed);
-    // A clean run: MuJoCo raised no warning (instability, contact overflow, ...).
-    for (int w = 0; w < mjNWARNING; w++) assert_int_equal(t->d->warning[w].number, 0);
+    if (closest < 0.02) {
+      fail_msg("arms came within %.3f m on seed %lu", closest, (unsigned long)seed);
+    }
   }
 }
 
@@ -225,5 +175,5 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

@@ -10,45 +10,16 @@
 
 #include "ik.h"
 #include "near.h"
-#include "nfp/error.h"
 #include "nfp/tasks.h"
+#include "task_checks.h"
 
 static int setup(void** state) {
-  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
-  if (!t) fail_msg("%s", nfp_error_last());
-  *state = t;
+  *state = task_checks_open("lift_pot");
   return 0;
-}
-
-static int teardown(void** state) {
-  nfp_task_free(*state);
-  return 0;
-}
-
-static double pot_yaw(const double* obj) {
-  return 2 * atan2(obj[6], obj[3]);   // quaternion about z: (cos y/2, 0, 0, sin y/2)
 }
 
 static void test_reset_deterministic(void** state) {
-  nfp_task* t = *state;
-  const mjModel* m = t->m;
-  double qpos0[m->nq], qpos1[m->nq], target[NFP_NJ];
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
-  // A different seed in between must not leak into the next episode.
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    for (int k = 0; k < 60; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_reset(t, 5);
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+  check_reset_deterministic(*state, 100042, 60, 5, 0);
 }
 
 static void test_setups_vary_within_ranges(void** state) {
@@ -61,7 +32,7 @@ static void test_setups_vary_within_ranges(void** state) {
     assert_int_equal(nfp_task_object_state(t, obj, 7), 7);
     if (seed == 0) memcpy(first, obj, sizeof(first));
     else assert_memory_not_equal(first, obj, sizeof(first));
-    double v[3] = {obj[0], obj[1], pot_yaw(obj)};
+    double v[3] = {obj[0], obj[1], task_checks_yaw(obj + 3)};
     assert_true(fabs(v[0]) <= 0.05 + 1e-3 && fabs(v[1]) <= 0.05 + 1e-3);
     assert_true(fabs(v[2]) <= mjPI / 8 + 1e-3);
     assert_near(obj[2], 0.795, 2e-3);   // resting on the table
@@ -80,7 +51,8 @@ static void pose_scene(nfp_task* t, double dz, double tilt, int held) {
   mjData* d = t->d;
   int pot = mj_name2id(m, mjOBJ_BODY, "pot");
   double* q = d->qpos + m->jnt_qposadr[m->body_jntadr[pot]];
-  double yaw = pot_yaw(q), qyaw[4], qtilt[4], axis_z[3] = {0, 0, 1}, axis_x[3] = {1, 0, 0};
+  double yaw = task_checks_yaw(q + 3), qyaw[4], qtilt[4];
+  double axis_z[3] = {0, 0, 1}, axis_x[3] = {1, 0, 0};
   mju_axisAngle2Quat(qyaw, axis_z, yaw);
   mju_axisAngle2Quat(qtilt, axis_x, tilt);
   mju_mulQuat(q + 3, qyaw, qtilt);
@@ -128,30 +100,19 @@ static void test_success_check(void** state) {
 
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
-  double target[NFP_NJ];
+  // The phases come in RoboTwin's order, each one at least once.
+  const char* const order[] = {"close_half", "pregrasp", "approach", "grasp",
+                               "lift",       "hold",     "done"};
+  int pot = mj_name2id(t->m, mjOBJ_BODY, "pot");
   for (uint64_t seed = 100000; seed < 100010; seed++) {
-    nfp_task_reset(t, seed);
-    assert_false(nfp_task_success(t));
-    assert_false(nfp_task_expert_done(t));
-    assert_string_equal(nfp_task_expert_phase(t), "");
-    // The phases come in RoboTwin's order, each one at least once.
-    const char* order[] = {"close_half", "pregrasp", "approach", "grasp", "lift", "hold", "done"};
-    int next = 0;
-    while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-      const char* phase = nfp_task_expert_phase(t);
-      if (next < 7 && strcmp(phase, order[next]) == 0) next++;
-      else assert_string_equal(phase, order[next - 1]);
-    }
-    assert_int_equal(next, 7);
-    assert_true(nfp_task_expert_done(t));
-    if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
+    expert_run run;
+    expert_run_start(&run, t, seed, order, 7);
+    while (expert_run_step(&run, NULL)) {}
+    expert_run_finish(&run);
     // Lifted level: the pot rose about the scripted 12 cm and did not tilt.
     double obj[7];
     nfp_task_object_state(t, obj, 7);
     assert_near(obj[2], 0.795 + 0.12, 0.01);
-    int pot = mj_name2id(t->m, mjOBJ_BODY, "pot");
     assert_true(t->d->xmat[9 * pot + 8] > 0.99);
   }
 }
@@ -163,5 +124,5 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

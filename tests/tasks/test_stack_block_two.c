@@ -9,62 +9,24 @@
 #include <cmocka.h>
 
 #include "near.h"
-#include "nfp/error.h"
 #include "nfp/tasks.h"
+#include "task_checks.h"
 
 #define TABLE_Z 0.74
 
 static int setup(void** state) {
-  nfp_task* t = nfp_task_create("stack_block_two", NFP_TEST_ASSETS);
-  if (!t) fail_msg("%s", nfp_error_last());
-  *state = t;
+  *state = task_checks_open("stack_block_two");
   return 0;
-}
-
-static int teardown(void** state) {
-  nfp_task_free(*state);
-  return 0;
-}
-
-static double yaw_of(const double* quat) {   // quaternion about z: (cos y/2, 0, 0, sin y/2)
-  return 2 * atan2(quat[3], quat[0]);
 }
 
 static int block_body(const nfp_task* t, int k) {
   return mj_name2id(t->m, mjOBJ_BODY, k ? "block2" : "block1");
 }
 
-static void test_registered(void** state) {
-  nfp_task* t = *state;
-  const nfp_task_def* def = nfp_task_find("stack_block_two");
-  assert_ptr_equal(def, t->def);
-  assert_int_equal(def->step_cap, 800);
-}
+static void test_registered(void** state) { check_registered(*state, "stack_block_two", 800); }
 
 static void test_reset_deterministic(void** state) {
-  nfp_task* t = *state;
-  const mjModel* m = t->m;
-  double qpos0[m->nq], qpos1[m->nq], target[NFP_NJ];
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
-  // An episode of another seed in between must not leak into the next one.
-  for (int pass = 0; pass < 2; pass++) {
-    nfp_task_reset(t, 100042);
-    for (int k = 0; k < 150; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-    memcpy(pass ? qpos1 : qpos0, t->d->qpos, sizeof(qpos0));
-    nfp_task_reset(t, 7);
-    for (int k = 0; k < 40; k++) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-  }
-  assert_memory_equal(qpos0, qpos1, sizeof(qpos0));
+  check_reset_deterministic(*state, 100042, 150, 7, 40);
 }
 
 static void test_setups_vary_within_ranges(void** state) {
@@ -80,7 +42,7 @@ static void test_setups_vary_within_ranges(void** state) {
     else assert_memory_not_equal(first, obj, sizeof(first));
     for (int k = 0; k < 2; k++) {
       const double* b = obj + 7 * k;
-      double v[3] = {b[0], b[1], yaw_of(b + 3)};
+      double v[3] = {b[0], b[1], task_checks_yaw(b + 3)};
       assert_true(fabs(v[0]) >= 0.05 - 1e-3 && fabs(v[0]) <= 0.28 + 1e-3);
       assert_true(v[1] >= -0.08 - 1e-3 && v[1] <= 0.05 + 1e-3);
       assert_true(fabs(v[2]) <= 0.75 + 1e-3);
@@ -150,44 +112,29 @@ static void test_success_check(void** state) {
 
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
-  const char* order[] = {"pregrasp_1", "approach_1", "grasp_1", "lift_1", "carry_1",
-                         "place_1",    "release_1",  "retreat_1", "pregrasp_2", "approach_2",
-                         "grasp_2",    "lift_2",     "carry_2", "place_2", "release_2",
-                         "retreat_2",  "done"};
+  const char* const order[] = {"pregrasp_1", "approach_1", "grasp_1", "lift_1", "carry_1",
+                               "place_1",    "release_1",  "retreat_1", "pregrasp_2", "approach_2",
+                               "grasp_2",    "lift_2",     "carry_2", "place_2", "release_2",
+                               "retreat_2",  "done"};
   const int nphase = (int)(sizeof(order) / sizeof(order[0]));
-  double target[NFP_NJ];
   for (uint64_t seed = 100000; seed < 100008; seed++) {
-    nfp_task_reset(t, seed);
-    assert_false(nfp_task_success(t));
-    assert_false(nfp_task_expert_done(t));
-    assert_string_equal(nfp_task_expert_phase(t), "");
+    expert_run run;
+    expert_run_start(&run, t, seed, order, nphase);
     double obj[14];
     nfp_task_object_state(t, obj, 14);
     int arm[2] = {obj[0] < 0 ? NFP_LEFT : NFP_RIGHT, obj[7] < 0 ? NFP_LEFT : NFP_RIGHT};
-    int next = 0;
-    while (!nfp_task_expert_done(t) && t->step < t->def->step_cap) {
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-      const char* phase = nfp_task_expert_phase(t);
-      if (next < nphase && strcmp(phase, order[next]) == 0) {
-        next++;
-        // Lifting block k: the arm on its starting side holds it.
-        for (int k = 0; k < 2; k++) {
-          if (strcmp(phase, k ? "lift_2" : "lift_1") != 0) continue;
-          double gap[3];
-          mju_sub3(gap, t->d->site_xpos + 3 * t->rig.grasp_site[arm[k]],
-                   t->d->xpos + 3 * block_body(t, k));
-          assert_true(mju_norm3(gap) < 0.02);
-        }
-      } else {
-        assert_string_equal(phase, order[next - 1]);
+    const char* entered;
+    while (expert_run_step(&run, &entered)) {
+      // Lifting block k: the arm on its starting side holds it.
+      for (int k = 0; k < 2; k++) {
+        if (!entered || strcmp(entered, k ? "lift_2" : "lift_1") != 0) continue;
+        double gap[3];
+        mju_sub3(gap, t->d->site_xpos + 3 * t->rig.grasp_site[arm[k]],
+                 t->d->xpos + 3 * block_body(t, k));
+        assert_true(mju_norm3(gap) < 0.02);
       }
     }
-    assert_int_equal(next, nphase);
-    if (!nfp_task_success(t)) fail_msg("expert failed on seed %lu", (unsigned long)seed);
-    assert_true(t->step < t->def->step_cap);
-    // A clean run: MuJoCo raised no warning (instability, contact overflow, ...).
-    for (int w = 0; w < mjNWARNING; w++) assert_int_equal(t->d->warning[w].number, 0);
+    expert_run_finish(&run);
   }
 }
 
@@ -199,5 +146,5 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }
