@@ -128,9 +128,10 @@ void nfp_coupling_inverse(double* x, double* logdet, float* acts, const float* p
 
 void nfp_coupling_inverse_shared(double* x, double* logdet, float* acts, const float* params,
                                  const nfp_coupling* c, const nfp_spline* s, const double* y,
-                                 const float* ctx, int B) {
+                                 const float* ctx, int B, int f32) {
   conditioner(acts, params, c, y, ctx, B, 1);
-  splines(x, logdet, mlp_out_of(acts, c, B), c, s, y, B, nfp_spline_inverse_n);
+  splines(x, logdet, mlp_out_of(acts, c, B), c, s, y, B,
+          f32 ? nfp_spline_inverse_n_f32 : nfp_spline_inverse_n);
 }
 
 // Backward of splines(): dx +=, and dout (laid out as the parameters) = dL/dparameters.

@@ -176,7 +176,8 @@ void nfp_flow_backward(double* dx, float* dctx, float* dparams, nfp_flow_ws* ws,
 }
 
 static int inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
-                   const nfp_flow* flow, const double* z, const float* ctx, int B, int shared) {
+                   const nfp_flow* flow, const double* z, const float* ctx, int B, int shared,
+                   int f32) {
   if (check_batch(ws, B) != 0) return -1;
   size_t nd = (size_t)B * flow->D;
   // ping-pong through the gradient buffers; the layer activations are reused, so a
@@ -188,7 +189,7 @@ static int inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* para
   for (int l = flow->L - 1; l >= 0; l--) {
     if (shared) {
       nfp_coupling_inverse_shared(nxt, logdet, ws->acts[l], params, &flow->layer[l],
-                                  &flow->spline, cur, ctx, B);
+                                  &flow->spline, cur, ctx, B, f32);
     } else {
       nfp_coupling_inverse(nxt, logdet, ws->acts[l], params, &flow->layer[l], &flow->spline, cur,
                            ctx, B);
@@ -203,10 +204,11 @@ static int inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* para
 
 int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
                      const nfp_flow* flow, const double* z, const float* ctx, int B) {
-  return inverse(x, logdet, ws, params, flow, z, ctx, B, 0);
+  return inverse(x, logdet, ws, params, flow, z, ctx, B, 0, 0);
 }
 
 int nfp_flow_inverse_shared(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
-                            const nfp_flow* flow, const double* z, const float* ctx, int B) {
-  return inverse(x, logdet, ws, params, flow, z, ctx, B, 1);
+                            const nfp_flow* flow, const double* z, const float* ctx, int B,
+                            int f32) {
+  return inverse(x, logdet, ws, params, flow, z, ctx, B, 1, f32);
 }

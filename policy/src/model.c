@@ -273,11 +273,11 @@ void nfp_model_encode(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_batch*
 }
 
 static int inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const double* u,
-                   int B, double* action, double* logp, int shared) {
+                   int B, double* action, double* logp, int shared, int f32) {
   if (check_batch(ws, B) != 0) return -1;
   int D = m->chunk_dim;
   int rc = shared ? nfp_flow_inverse_shared(action, ws->logdet, ws->flow, m->params, &m->flow, u,
-                                            ctx, B)
+                                            ctx, B, f32)
                   : nfp_flow_inverse(action, ws->logdet, ws->flow, m->params, &m->flow, u, ctx, B);
   if (rc != 0) return -1;
   for (int b = 0; b < B; b++) {
@@ -293,10 +293,15 @@ static int inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const
 
 int nfp_model_inverse(const nfp_model* m, nfp_model_ws* ws, const float* ctx, const double* u,
                       int B, double* action, double* logp) {
-  return inverse(m, ws, ctx, u, B, action, logp, 0);
+  return inverse(m, ws, ctx, u, B, action, logp, 0, 0);
 }
 
 int nfp_model_inverse_shared(const nfp_model* m, nfp_model_ws* ws, const float* ctx,
                              const double* u, int B, double* action, double* logp) {
-  return inverse(m, ws, ctx, u, B, action, logp, 1);
+  return inverse(m, ws, ctx, u, B, action, logp, 1, 0);
+}
+
+int nfp_model_inverse_rank(const nfp_model* m, nfp_model_ws* ws, const float* ctx,
+                           const double* u, int B, double* action, double* logp) {
+  return inverse(m, ws, ctx, u, B, action, logp, 1, 1);
 }

@@ -28,6 +28,7 @@ void nfp_sample_opts_default(nfp_sample_opts* o, const nfp_model* m, nfp_sample_
   o->n_candidates = m->cfg.sbs_candidates;
   o->gr_steps = m->cfg.gr_steps;
   o->gr_step_size = m->cfg.gr_step_size;
+  o->sbs_exact_ranking = 0;
 }
 
 int nfp_sample_mode_parse(nfp_sample_mode* mode, const char* name) {
@@ -112,12 +113,14 @@ static int load_obs(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
   return 0;
 }
 
-// Draw n candidates u ~ N(0, sigma^2 I) and invert them under the context in s->ctx.
-static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng) {
+// Draw n candidates u ~ N(0, sigma^2 I) and invert them under the context in s->ctx;
+// rank: with float splines (nfp_model_inverse_rank), good enough to rank them.
+static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng, int rank) {
   const nfp_model* m = s->model;
   size_t D = (size_t)m->chunk_dim;
   for (size_t i = 0; i < (size_t)n * D; i++) s->u[i] = sigma * nfp_rng_normal(rng);
   s->n_drawn = n;
+  if (rank) return nfp_model_inverse_rank(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
   return nfp_model_inverse_shared(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
 }
 
@@ -185,15 +188,21 @@ int nfp_sampler_sample(nfp_sampler* s, const nfp_obs* obs, const nfp_sample_opts
   const double* a = s->a;
   double lp;
   if (o->mode == NFP_SAMPLE_SBS) {
-    if (draw(s, o->n_candidates, o->sigma, rng) != 0) return -1;
+    int rank = !o->sbs_exact_ranking && o->n_candidates > 1;
+    if (draw(s, o->n_candidates, o->sigma, rng, rank) != 0) return -1;
     int best = 0;
     for (int b = 1; b < o->n_candidates; b++) {
       if (s->logp[b] > s->logp[best] || !isfinite(s->logp[best])) best = b;
     }
+    // the winner of a float ranking again, exactly: what is returned and reported
+    if (rank && nfp_model_inverse_shared(m, s->ws, s->ctx, s->u + best * D, 1, s->a + best * D,
+                                         &s->logp[best]) != 0) {
+      return -1;
+    }
     a = s->a + best * D;
     lp = s->logp[best];
   } else {
-    if (draw(s, 1, o->sigma, rng) != 0) return -1;
+    if (draw(s, 1, o->sigma, rng, 0) != 0) return -1;
     lp = s->logp[0];
     if (o->mode == NFP_SAMPLE_GR) {
       if (refine(s, &batch, o, &lp) != 0) return -1;

@@ -1,6 +1,7 @@
 // The spline kernels of one instruction set (private to spline*.c). spline_lanes.h
-// is compiled once per width (spline_avx512.c, spline_avx2.c, spline_base.c) and
-// spline.c picks the widest the CPU runs; every width gives the same bits.
+// is compiled once per width and element type (spline_{avx512,avx2,base}.c in double,
+// spline_f32_*.c in float) and spline.c picks the widest the CPU runs; every width
+// gives the same bits.
 #ifndef NFP_SPLINE_KERNELS_H
 #define NFP_SPLINE_KERNELS_H
 
@@ -25,9 +26,13 @@ typedef struct nfp_spline_kernels_ {
                     const double* raw, const nfp_spline* s);
 } nfp_spline_kernels;
 
-// NULL members where the compiler or the architecture lacks the instruction set.
+// NULL members where the compiler or the architecture lacks the instruction set. The
+// f32 tables are the same kernels in float, for ranking SBS candidates.
 extern const nfp_spline_kernels nfp_spline_kernels_avx512;
 extern const nfp_spline_kernels nfp_spline_kernels_avx2;
 extern const nfp_spline_kernels nfp_spline_kernels_base;  // always present
+extern const nfp_spline_kernels nfp_spline_kernels_f32_avx512;
+extern const nfp_spline_kernels nfp_spline_kernels_f32_avx2;
+extern const nfp_spline_kernels nfp_spline_kernels_f32_base;
 
 #endif

@@ -1,7 +1,7 @@
 // The rational-quadratic spline on NFP_VLANES coordinates at a time (see nfp/spline.h
-// for the maths). Compiled once per instruction set: the includer defines NFP_VLANES,
-// NFP_SPLINE_TABLE (the exported table's name), NFP_SPLINE_NAME and v_sqrt, after
-// selecting its target.
+// for the maths). Compiled once per instruction set and element type: the includer
+// selects its target, includes vecd.h (double) or vecf.h (float, the ranking kernels),
+// defines v_sqrt, NFP_SPLINE_TABLE (the exported table's name) and NFP_SPLINE_NAME.
 //
 // Pitfalls handled (REFERENCE.md section 4): inputs outside [-B, B] never reach the
 // spline maths (they are swapped for 0 and the identity is selected afterwards); the
@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "spline_kernels.h"
-#include "vecd.h"
 
 #define W NFP_VLANES
 #define NP_MAX NFP_SPLINE_NPARAM(NFP_SPLINE_MAX_BINS)
@@ -45,13 +44,14 @@ V_INLINE void bin_sizes(vd* p, const vd* logits, int K) {
 
 // Knots -B + 2B * cumsum(vmin + (1 - K vmin) p), pinned at both ends.
 V_INLINE void knots(vd* cum, const vd* p, int K, double vmin, double B) {
+  vs vm = (vs)vmin, scale = (vs)(1.0 - K * vmin), b = (vs)B, b2 = (vs)(2.0 * B);
   vd acc = v_set(0.0);
-  cum[0] = v_set(-B);
+  cum[0] = v_set(-b);
   for (int i = 1; i < K; i++) {
-    acc += vmin + (1.0 - K * vmin) * p[i - 1];
-    cum[i] = 2.0 * B * acc - B;
+    acc += vm + scale * p[i - 1];
+    cum[i] = b2 * acc - b;
   }
-  cum[K] = v_set(B);
+  cum[K] = v_set(b);
 }
 
 // The bin holding v among the increasing knots cum[0..K], as a double: the number of
@@ -91,7 +91,7 @@ V_INLINE rq_bin bin_at(const rq_geom* g, vd k, const vd* raw, const nfp_spline* 
   b.k = k;
   b.xk = b.yk = b.z0 = b.z1 = zero;
   for (int j = 0; j < K; j++) {
-    double jd = (double)j;
+    vs jd = (vs)j;
     b.xk = V_SELECT(k == jd, g->cw[j], b.xk);
     xk1 = V_SELECT(k == jd, g->cw[j + 1], xk1);
     b.yk = V_SELECT(k == jd, g->ch[j], b.yk);
@@ -101,8 +101,9 @@ V_INLINE rq_bin bin_at(const rq_geom* g, vd k, const vd* raw, const nfp_spline* 
   }
   b.w = xk1 - b.xk;
   b.h = yk1 - b.yk;
-  b.d0 = V_SELECT(k == 0.0, v_set(1.0), s->dmin + softplus(b.z0 + s->dshift));
-  b.d1 = V_SELECT(k == (double)(K - 1), v_set(1.0), s->dmin + softplus(b.z1 + s->dshift));
+  vs dmin = (vs)s->dmin, dshift = (vs)s->dshift;
+  b.d0 = V_SELECT(k == 0.0, v_set(1.0), dmin + softplus(b.z0 + dshift));
+  b.d1 = V_SELECT(k == (vs)(K - 1), v_set(1.0), dmin + softplus(b.z1 + dshift));
   return b;
 }
 
@@ -116,8 +117,9 @@ V_INLINE vd rq_logdet(const rq_bin* b, vd th) {
 }
 
 V_INLINE vd forward_v(vd* logdet, vd x, const vd* raw, const nfp_spline* s) {
-  vd ax = v_abs(x);                   // |NaN| <= B is false: NaN is a tail
-  vd xs = V_SELECT(ax <= s->B, x, v_set(0.0));  // the tails never reach the spline maths
+  vs B = (vs)s->B;
+  vd ax = v_abs(x);                          // |NaN| <= B is false: NaN is a tail
+  vd xs = V_SELECT(ax <= B, x, v_set(0.0));  // the tails never reach the spline maths
   rq_geom g;
   geometry(&g, raw, s);
   vd k = find_bin(g.cw, s->K, xs);
@@ -126,13 +128,14 @@ V_INLINE vd forward_v(vd* logdet, vd x, const vd* raw, const nfp_spline* s) {
   vd sl = b.h / b.w;
   vd t = th * (1.0 - th);
   vd den = sl + (b.d0 + b.d1 - 2.0 * sl) * t;
-  *logdet = V_SELECT(ax <= s->B, rq_logdet(&b, th), v_set(0.0));
-  return V_SELECT(ax <= s->B, b.yk + b.h * (sl * th * th + b.d0 * t) / den, x);
+  *logdet = V_SELECT(ax <= B, rq_logdet(&b, th), v_set(0.0));
+  return V_SELECT(ax <= B, b.yk + b.h * (sl * th * th + b.d0 * t) / den, x);
 }
 
 V_INLINE vd inverse_v(vd* logdet, vd y, const vd* raw, const nfp_spline* s) {
+  vs B = (vs)s->B;
   vd ay = v_abs(y);
-  vd ys = V_SELECT(ay <= s->B, y, v_set(0.0));
+  vd ys = V_SELECT(ay <= B, y, v_set(0.0));
   rq_geom g;
   geometry(&g, raw, s);
   vd k = find_bin(g.ch, s->K, ys);
@@ -152,18 +155,19 @@ V_INLINE vd inverse_v(vd* logdet, vd y, const vd* raw, const nfp_spline* s) {
   vd near = 2.0 * qc / (-qb - sq);
   vd th = V_SELECT(qb < 0.0, V_SELECT(qa != 0.0, (-qb + sq) / (2.0 * qa), near), near);
   th = clamp01(th);
-  *logdet = V_SELECT(ay <= s->B, -rq_logdet(&b, th), v_set(0.0));
-  return V_SELECT(ay <= s->B, b.xk + th * b.w, y);
+  *logdet = V_SELECT(ay <= B, -rq_logdet(&b, th), v_set(0.0));
+  return V_SELECT(ay <= B, b.xk + th * b.w, y);
 }
 
 // Gradient of the bin sizes' knots back to their logits: dcum[0..K] -> dlogits[0..K).
 V_INLINE void knots_backward(vd* dlogits, const vd* dcum, const vd* p, int K, double vmin,
                              double B) {
   vd dp[NFP_SPLINE_MAX_BINS];
+  vs scale = (vs)((1.0 - K * vmin) * 2.0 * B);
   vd tail = v_set(0.0);  // sum of dcum[j] for i < j <= K-1 (the pinned ends carry none)
   for (int i = K - 1; i >= 0; i--) {
     if (i + 1 <= K - 1) tail += dcum[i + 1];
-    dp[i] = (1.0 - K * vmin) * 2.0 * B * tail;
+    dp[i] = scale * tail;
   }
   vd dot = v_set(0.0);
   for (int i = 0; i < K; i++) dot += p[i] * dp[i];
@@ -174,8 +178,9 @@ V_INLINE void knots_backward(vd* dlogits, const vd* dcum, const vd* p, int K, do
 V_INLINE void backward_v(vd* dx, vd* draw, vd dy, vd dlogdet, vd x, const vd* raw,
                          const nfp_spline* s) {
   int K = s->K;
+  vs B = (vs)s->B;
   vd ax = v_abs(x), zero = v_set(0.0);
-  vd xs = V_SELECT(ax <= s->B, x, zero);
+  vd xs = V_SELECT(ax <= B, x, zero);
   rq_geom g;
   geometry(&g, raw, s);
   vd k = find_bin(g.cw, K, xs);
@@ -214,31 +219,30 @@ V_INLINE void backward_v(vd* dx, vd* draw, vd dy, vd dlogdet, vd x, const vd* ra
   // theta = (x - xk) / w
   vd G_xk = -G_th / w;
   vd G_w = -G_th * th / w - G_s * sl / w;
-  *dx = V_SELECT(ax <= s->B, G_th / w, dy);
+  *dx = V_SELECT(ax <= B, G_th / w, dy);
   // the tails pass dy straight through and leave the parameters alone
-  G_h = V_SELECT(ax <= s->B, G_h, zero);
-  G_d0 = V_SELECT(ax <= s->B, G_d0, zero);
-  G_d1 = V_SELECT(ax <= s->B, G_d1, zero);
-  G_yk = V_SELECT(ax <= s->B, G_yk, zero);
-  G_xk = V_SELECT(ax <= s->B, G_xk, zero);
-  G_w = V_SELECT(ax <= s->B, G_w, zero);
+  G_h = V_SELECT(ax <= B, G_h, zero);
+  G_d0 = V_SELECT(ax <= B, G_d0, zero);
+  G_d1 = V_SELECT(ax <= B, G_d1, zero);
+  G_yk = V_SELECT(ax <= B, G_yk, zero);
+  G_xk = V_SELECT(ax <= B, G_xk, zero);
+  G_w = V_SELECT(ax <= B, G_w, zero);
 
   // xk = cw[k], w = cw[k+1] - cw[k]; yk = ch[k], h = ch[k+1] - ch[k]
   vd dcw[NFP_SPLINE_MAX_BINS + 1], dch[NFP_SPLINE_MAX_BINS + 1];
   vd k1 = k + 1.0;
   for (int j = 0; j <= K; j++) {
-    double jd = (double)j;
+    vs jd = (vs)j;
     dcw[j] = V_SELECT(k == jd, G_xk - G_w, zero) + V_SELECT(k1 == jd, G_w, zero);
     dch[j] = V_SELECT(k == jd, G_yk - G_h, zero) + V_SELECT(k1 == jd, G_h, zero);
   }
   knots_backward(draw, dcw, g.pw, K, s->wmin, s->B);
   knots_backward(draw + K, dch, g.ph, K, s->hmin, s->B);
   // derivative logit j is knot j+1's: the bin's left end when k = j+1, its right when k = j
-  vd g0 = G_d0 * sigmoid(b.z0 + s->dshift);
-  vd g1 = G_d1 * sigmoid(b.z1 + s->dshift);
+  vd g0 = G_d0 * sigmoid(b.z0 + (vs)s->dshift);
+  vd g1 = G_d1 * sigmoid(b.z1 + (vs)s->dshift);
   for (int j = 0; j < K - 1; j++) {
-    double jd = (double)j;
-    draw[2 * K + j] = V_SELECT(k == jd + 1.0, g0, zero) + V_SELECT(k == jd, g1, zero);
+    draw[2 * K + j] = V_SELECT(k == (vs)(j + 1), g0, zero) + V_SELECT(k == (vs)j, g1, zero);
   }
 }
 
@@ -247,30 +251,30 @@ V_INLINE void backward_v(vd* dx, vd* draw, vd dy, vd dlogdet, vd x, const vd* ra
 V_INLINE void load_raw(vd* r, const float* raw, ptrdiff_t ls, ptrdiff_t ps, int i0, int n,
                        int P) {
   if (ls == 1 && i0 + W <= n) {
-    for (int q = 0; q < P; q++) r[q] = v_load_f(raw + i0 + q * ps);
+    for (int q = 0; q < P; q++) r[q] = v_load_raw(raw + i0 + q * ps);
     return;
   }
-  double buf[W];
+  float buf[W];
   for (int q = 0; q < P; q++) {
     for (int l = 0; l < W; l++) buf[l] = raw[(i0 + l < n ? i0 + l : n - 1) * ls + q * ps];
-    r[q] = v_load(buf);
+    r[q] = v_load_raw(buf);
   }
 }
 
 V_INLINE vd load_in(const double* in, int i0, int n) {
-  if (i0 + W <= n) return v_load(in + i0);
+  if (i0 + W <= n) return v_load_in(in + i0);
   double buf[W];
   for (int l = 0; l < W; l++) buf[l] = in[i0 + l < n ? i0 + l : n - 1];
-  return v_load(buf);
+  return v_load_in(buf);
 }
 
 V_INLINE void store_out(double* out, vd v, int i0, int n) {
   if (i0 + W <= n) {
-    v_store(out + i0, v);
+    v_store_out(out + i0, v);
     return;
   }
   double buf[W];
-  v_store(buf, v);
+  v_store_out(buf, v);
   for (int l = 0; i0 + l < n; l++) out[i0 + l] = buf[l];
 }
 
@@ -308,18 +312,18 @@ static void backward_n(double* dx, float* draw, const double* dy, const double* 
     vd g;
     backward_v(&g, dr, load_in(dy, i0, n), load_in(dlogdet, i0, n), load_in(x, i0, n), r, s);
     double gb[W];
-    v_store(gb, g);
+    v_store_out(gb, g);
     for (int l = 0; l < W && i0 + l < n; l++) dx[i0 + l] += gb[l];
     if (ls == 1 && i0 + W <= n) {
       for (int q = 0; q < P; q++) {
-        vf f = __builtin_convertvector(dr[q], vf);
+        vf f = v_to_f32(dr[q]);
         memcpy(draw + i0 + q * ps, &f, sizeof(f));
       }
       continue;
     }
     for (int q = 0; q < P; q++) {
       double db[W];
-      v_store(db, dr[q]);
+      v_store_out(db, dr[q]);
       for (int l = 0; l < W && i0 + l < n; l++) draw[(i0 + l) * ls + q * ps] = (float)db[l];
     }
   }
@@ -327,7 +331,7 @@ static void backward_n(double* dx, float* draw, const double* dy, const double* 
 
 V_INLINE void load_raw1(vd* r, const double* raw, const nfp_spline* s) {
   if (s->K < 2) __builtin_unreachable();  // checked by the flow builder; tells GCC r is set
-  for (int q = 0; q < NFP_SPLINE_NPARAM(s->K); q++) r[q] = v_set(raw[q]);
+  for (int q = 0; q < NFP_SPLINE_NPARAM(s->K); q++) r[q] = v_set((vs)raw[q]);
 }
 
 static double forward1(double* logdet, double x, const double* raw, const nfp_spline* s) {

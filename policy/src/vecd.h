@@ -43,6 +43,13 @@ V_INLINE vd v_load_f(const float* p) {
 }
 V_INLINE void v_store(double* p, vd v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
+// The kernels' element-type neutral memory access (vecf.h has the float versions).
+typedef double vs;  // the element type
+V_INLINE vd v_load_raw(const float* p) { return v_load_f(p); }
+V_INLINE vd v_load_in(const double* p) { return v_load(p); }
+V_INLINE void v_store_out(double* p, vd v) { v_store(p, v); }
+V_INLINE vf v_to_f32(vd v) { return __builtin_convertvector(v, vf); }
+
 V_INLINE vd v_max(vd a, vd b) { return V_SELECT(a > b, a, b); }
 V_INLINE vd v_abs(vd x) { return V_SELECT(x < 0.0, -x, x); }
 

@@ -107,7 +107,7 @@ static void test_inverse_shared(void** state) {
   fill_uniform(ctx, C, 1.0, &rng);
   for (int b = 0; b < B; b++) memcpy(ctxs + b * C, ctx, sizeof(ctx));
   for (int rows = 1; rows <= B; rows += B - 1) {
-    assert_int_equal(nfp_flow_inverse_shared(x1, ld1, t.ws, t.params, &t.flow, z, ctx, rows), 0);
+    assert_int_equal(nfp_flow_inverse_shared(x1, ld1, t.ws, t.params, &t.flow, z, ctx, rows, 0), 0);
     assert_int_equal(nfp_flow_inverse(x2, ld2, t.ws, t.params, &t.flow, z, ctxs, rows), 0);
     double moved = 0.0;
     for (int i = 0; i < rows * D; i++) {

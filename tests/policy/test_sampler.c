@@ -132,6 +132,73 @@ static void test_sbs_is_best(void** state) {
   nfp_sampler_free(s);
 }
 
+// Float ranking (the SBS default) against double ranking on 24 observations of the same
+// draws: the same winner except in a near-tie (then within the tie); the reported log p
+// is the exact one (nfp_sampler_score of the chunk); and the float pass's chunks and
+// log-likelihoods are close to the double ones for every candidate.
+static void test_sbs_float_ranking(void** state) {
+  fixture* f = *state;
+  const nfp_model* m = f->model;
+  enum { N = 64, OBS = 24 };
+  nfp_sampler* s = nfp_sampler_create(m, N);
+  nfp_model_ws* ws = nfp_model_ws_create(m, N);
+  assert_true(s && ws);
+  nfp_sample_opts fast, exact;
+  nfp_sample_opts_default(&fast, m, NFP_SAMPLE_SBS);
+  fast.n_candidates = N;
+  exact = fast;
+  exact.sbs_exact_ranking = 1;
+  assert_int_equal(fast.sbs_exact_ranking, 0);
+  nfp_rng orng;
+  nfp_rng_seed(&orng, 77);
+  int same = 0;
+  double worst_lp = 0.0;
+  for (int k = 0; k < OBS; k++) {
+    float state_k[28];
+    for (int i = 0; i < 28; i++) state_k[i] = (float)nfp_rng_range(&orng, -1.0, 1.0);
+    nfp_obs obs = {.state = state_k};
+    float c1[112], c2[112];
+    double lp1, lp2, score;
+    nfp_rng rng;
+    nfp_rng_seed(&rng, 100 + k);
+    assert_int_equal(nfp_sampler_sample(s, &obs, &fast, &rng, c1, &lp1), 0);
+    assert_int_equal(nfp_sampler_score(s, &obs, c1, &score), 0);
+    assert_true(fabs(score - lp1) < 1e-3);
+    nfp_rng_seed(&rng, 100 + k);
+    assert_int_equal(nfp_sampler_sample(s, &obs, &exact, &rng, c2, &lp2), 0);
+    // the same winner up to float rounding (a one-row recompute rounds unlike the batch);
+    // other candidates differ by a tenth or more
+    double dc = 0.0;
+    for (int i = 0; i < m->chunk_dim; i++) dc = fmax(dc, fabs((double)c1[i] - c2[i]));
+    if (dc < 1e-4) {
+      same++;
+      assert_true(fabs(lp1 - lp2) < 1e-4);
+    } else {
+      assert_true(lp1 <= lp2 + 1e-4 && lp2 - lp1 < 1e-3);  // a near-tie, lost by a hair
+    }
+    // every candidate's float log p against the double one
+    nfp_obs_batch batch = {.state = state_k};
+    float ctx[128];
+    double u[N * 112], a1[N * 112], a2[N * 112], l1[N], l2[N];
+    nfp_rng_seed(&rng, 100 + k);
+    for (int i = 0; i < N * m->chunk_dim; i++) u[i] = fast.sigma * nfp_rng_normal(&rng);
+    float norm[28];
+    nfp_model_normalize_state(m, norm, state_k, m->cfg.n_obs);
+    batch.state = norm;
+    nfp_model_encode(m, ws, &batch, 1, ctx);
+    assert_int_equal(nfp_model_inverse_rank(m, ws, ctx, u, N, a1, l1), 0);
+    assert_int_equal(nfp_model_inverse_shared(m, ws, ctx, u, N, a2, l2), 0);
+    for (int b = 0; b < N; b++) worst_lp = fmax(worst_lp, fabs(l1[b] - l2[b]));
+    for (int i = 0; i < N * m->chunk_dim; i++) assert_true(fabs(a1[i] - a2[i]) < 1e-4);
+  }
+  printf("  float ranking picked the double winner in %d of %d; worst candidate log p error "
+         "%.1e\n", same, OBS, worst_lp);
+  assert_true(worst_lp < 1e-3);
+  assert_true(same >= OBS - 2);
+  nfp_model_ws_free(ws);
+  nfp_sampler_free(s);
+}
+
 static void test_gr_monotone(void** state) {
   fixture* f = *state;
   const nfp_model* m = f->model;
@@ -204,6 +271,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_modes),
       cmocka_unit_test(test_sbs_is_best),
+      cmocka_unit_test(test_sbs_float_ranking),
       cmocka_unit_test(test_gr_monotone),
       cmocka_unit_test(test_reproducible_and_shared),
       cmocka_unit_test(test_bad_input),

@@ -201,6 +201,7 @@ enum { NB = 37 };  // not a multiple of any lane count
 typedef struct {
   double in[NB], out[NB], ld[NB], dx[NB];
   float draw[NB * P];
+  double in32[NB], ld32[NB];  // the float inverse (ranking) of out
 } batch_result;
 
 static void run_batch(batch_result* r, const double* in, const float* raw, ptrdiff_t ls,
@@ -214,6 +215,7 @@ static void run_batch(batch_result* r, const double* in, const float* raw, ptrdi
     r->dx[i] = 0.5;      // backward accumulates
   }
   nfp_spline_backward_n(r->dx, r->draw, dy, dl, in, raw, ls, ps, NB, s);
+  nfp_spline_inverse_n_f32(r->in32, r->ld32, r->out, raw, ls, ps, NB, s);
 }
 
 static int same_bits(const void* a, const void* b, size_t n) { return memcmp(a, b, n) == 0; }
@@ -259,6 +261,19 @@ static void test_batched(void** state) {
     }
   }
   assert_true(isnan(rc.out[3]) && rc.ld[3] == 0.0);  // NaN passes through, as a tail
+  // the float inverse: close to the double one where the inverse is well conditioned
+  // (|dx/dy| below 100; the sharpest of these splines amplify float rounding 1e4-fold)
+  double xi[NB], ldi[NB];
+  nfp_spline_inverse_n(xi, ldi, rc.out, raw_c, P, 1, NB, &s);
+  int checked = 0;
+  for (int i = 0; i < NB; i++) {
+    if (i == 3 || ldi[i] > log(100.0)) continue;
+    assert_true(fabs(rc.in32[i] - xi[i]) < 1e-4);
+    assert_true(fabs(rc.ld32[i] - ldi[i]) < 1e-3);
+    checked++;
+  }
+  assert_true(checked > NB / 2);
+  assert_true(isnan(rc.in32[3]) && rc.ld32[3] == 0.0);
   assert_true(same_bits(rc.out, rt.out, sizeof(rc.out)) && same_bits(rc.in, rt.in, sizeof(rc.in)));
   assert_true(same_bits(rc.ld, rt.ld, sizeof(rc.ld)) && same_bits(rc.dx, rt.dx, sizeof(rc.dx)));
 
@@ -272,6 +287,8 @@ static void test_batched(void** state) {
     assert_true(same_bits(rk.out, rt.out, sizeof(rk.out)) && same_bits(rk.in, rt.in, sizeof(rk.in)));
     assert_true(same_bits(rk.ld, rt.ld, sizeof(rk.ld)) && same_bits(rk.dx, rt.dx, sizeof(rk.dx)));
     assert_true(same_bits(rk.draw, rt.draw, sizeof(rk.draw)));
+    assert_true(same_bits(rk.in32, rt.in32, sizeof(rk.in32)));
+    assert_true(same_bits(rk.ld32, rt.ld32, sizeof(rk.ld32)));
   }
   printf("\n");
   assert_int_equal(nfp_spline_use_isa("sse9"), -1);

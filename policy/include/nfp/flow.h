@@ -64,10 +64,11 @@ void nfp_coupling_inverse(double* x, double* logdet, float* acts, const float* p
                           const float* ctx, int B);
 // The same with ONE context row ctx[ctx] for all B rows: its share of the conditioner is
 // computed once (sampling many candidates for one observation). Same results up to float
-// rounding in the conditioner.
+// rounding in the conditioner. f32: the splines in float (nfp_spline_inverse_n_f32),
+// results good to ~1e-5, for ranking candidates only.
 void nfp_coupling_inverse_shared(double* x, double* logdet, float* acts, const float* params,
                                  const nfp_coupling* c, const nfp_spline* s, const double* y,
-                                 const float* ctx, int B);
+                                 const float* ctx, int B, int f32);
 // From dy[B,D] and dlogdet[B]: dx[B,D] +=, dctx[B,ctx] += (may be NULL), dparams +=.
 void nfp_coupling_backward(double* dx, float* dctx, float* dparams, float* scratch,
                            const double* dy, const double* dlogdet, const float* acts,
@@ -94,10 +95,11 @@ void nfp_flow_backward(double* dx, float* dctx, float* dparams, nfp_flow_ws* ws,
 int nfp_flow_inverse(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
                      const nfp_flow* flow, const double* z, const float* ctx, int B);
 
-// nfp_flow_inverse with ONE context row ctx[ctx] for all B rows (see
-// nfp_coupling_inverse_shared).
+// nfp_flow_inverse with ONE context row ctx[ctx] for all B rows, f32 as in
+// nfp_coupling_inverse_shared.
 int nfp_flow_inverse_shared(double* x, double* logdet, nfp_flow_ws* ws, const float* params,
-                            const nfp_flow* flow, const double* z, const float* ctx, int B);
+                            const nfp_flow* flow, const double* z, const float* ctx, int B,
+                            int f32);
 
 #ifdef __cplusplus
 }

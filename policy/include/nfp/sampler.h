@@ -2,7 +2,12 @@
 //
 //   single: u ~ N(0, sigma^2 I), one inverse pass.
 //   sbs:    Stochastic Batch Selection: N candidates for one observation in one
-//           batched inverse pass, keep the one with the highest log p(a|o).
+//           batched inverse pass, keep the one with the highest log p(a|o). The pass
+//           runs the splines in float (nfp_model_inverse_rank), which only RANKS the
+//           candidates: the winner's draw is inverted again in double, so the chunk
+//           and log p returned are exact (as nfp_sampler_score gives them). Candidates
+//           within ~1e-4 nats of each other may rank either way; sbs_exact_ranking = 1
+//           ranks in double (about twice as slow).
 //   gr:     Gradient Refinement: from a single sample, `gr_steps` steps of gradient
 //           ascent on log p(a|o) w.r.t. the (normalised) chunk through the whole flow.
 //           The step is a <- a + eta * grad / |grad| (eta is a length in normalised
@@ -36,6 +41,7 @@ typedef struct nfp_sample_opts_ {
   int n_candidates;     // SBS N (model default 128)
   int gr_steps;         // GR steps (model default 10)
   double gr_step_size;  // GR initial step size (model default 0.01)
+  int sbs_exact_ranking;  // SBS: rank in double too (default 0: float ranking, see above)
 } nfp_sample_opts;
 
 // Mode + the model's configured defaults.
@@ -59,8 +65,9 @@ int nfp_sampler_sample(nfp_sampler* sampler, const nfp_obs* obs, const nfp_sampl
 int nfp_sampler_score(nfp_sampler* sampler, const nfp_obs* obs, const float* chunk,
                       double* logp);
 
-// The raw candidates of the last sample call (SBS: all N; single and GR: the initial
-// draw), in physical units, for visualisation: copies up to max chunks into
+// The raw candidates of the last sample call (SBS: all N, float-ranked ones good to ~1e-5
+// except the winner; single and GR: the initial draw), in physical units, for
+// visualisation: copies up to max chunks into
 // out[max][horizon][action_dim] and returns the count.
 int nfp_sampler_candidates(nfp_sampler* sampler, float* out, int max);
 

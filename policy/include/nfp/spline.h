@@ -61,6 +61,13 @@ void nfp_spline_backward_n(double* dx, float* draw, const double* dy, const doub
                            const double* x, const float* raw, ptrdiff_t lane_stride,
                            ptrdiff_t param_stride, int n, const nfp_spline* s);
 
+// nfp_spline_inverse_n in FLOAT arithmetic (inputs and outputs still double): about 4x
+// faster and good to ~1e-5, for ranking candidates only (see nfp_model_inverse_rank);
+// never for a value that is reported or trained on.
+void nfp_spline_inverse_n_f32(double* out, double* logdet, const double* in, const float* raw,
+                              ptrdiff_t lane_stride, ptrdiff_t param_stride, int n,
+                              const nfp_spline* s);
+
 // The kernels run 8 (AVX-512), 4 (AVX2) or 2 coordinates at a time, the widest the CPU
 // has, picked at load time; every width gives the same bits. The name of the one in use,
 // and (for tests, with no spline running in another thread) a way to force one: "avx512",
