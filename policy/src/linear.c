@@ -102,17 +102,44 @@ void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng) {
   }
 }
 
-// Branch-free forms: the signs are random, so branches would mispredict half the time
-// (and the compiler keeps a branch for the plain ?: because of -0 and NaN).
+// Branch-free, four floats at a time (GCC vectors: SSE on x86-64, any CPU): the signs
+// are random, so branches would mispredict half the time, and -O2 neither vectorises
+// these loops (it wants no scalar remainder) nor keeps the scalar forms branch-free.
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float* p) {
+  v4f v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// x with its bits kept where the sign bit is clear, else 0 (so +NaN passes through)
+static inline float relu1(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof(u));
+  u &= 0u - (uint32_t)((u >> 31) == 0);
+  memcpy(&x, &u, sizeof(u));
+  return x;
+}
+
 void nfp_relu_forward(float* out, const float* inp, int n) {
-  for (int i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &inp[i], sizeof(u));
-    u &= 0u - (uint32_t)((u >> 31) == 0);  // keep the bits when the sign bit is clear
-    memcpy(&out[i], &u, sizeof(u));
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4i u = (v4i)load4(inp + i);
+    v4f r = (v4f)(u & ~(u >> 31));  // >> 31 of a negative lane is all ones
+    memcpy(out + i, &r, sizeof(r));
   }
+  for (; i < n; i++) out[i] = relu1(inp[i]);
 }
 
 void nfp_relu_backward(float* dinp, const float* dout, const float* inp, int n) {
-  for (int i = 0; i < n; i++) dinp[i] += dout[i] * (float)(inp[i] > 0.0f);
+  const v4f one = {1.0f, 1.0f, 1.0f, 1.0f};
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4f on = (v4f)((v4i)one & (load4(inp + i) > 0.0f));  // 1 where inp > 0, else 0
+    v4f d = load4(dinp + i) + load4(dout + i) * on;
+    memcpy(dinp + i, &d, sizeof(d));
+  }
+  for (; i < n; i++) dinp[i] += dout[i] * (float)(inp[i] > 0.0f);
 }
