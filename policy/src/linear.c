@@ -6,13 +6,28 @@
 
 #include "nfp/layers.h"
 
+// Four floats as a GCC vector (SSE on x86-64, any CPU): -O2 only vectorises loops whose
+// trip count is a known multiple of the width, so the elementwise loops here use these.
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float* p) {
+  v4f v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+static void fill(float* p, float v, int n) {
+  v4f v4 = {v, v, v, v};
+  int i = 0;
+  for (; i + 4 <= n; i += 4) memcpy(p + i, &v4, sizeof(v4));
+  for (; i < n; i++) p[i] = v;
+}
+
 void nfp_linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                         int B, int C, int OC) {
   if (bias) {
-    for (int b = 0; b < B; b++) {
-      float* o = out + (size_t)b * OC;
-      for (int j = 0; j < OC; j++) o[j] = bias[j];
-    }
+    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * OC, bias, sizeof(float) * (size_t)OC);
   }
   if (C == 0) {
     if (!bias) {
@@ -59,7 +74,7 @@ void nfp_linear_forward_t(float* out, const float* inp, const float* weight, con
   for (int j = 0; j < OC; j++) {
     float v = bias ? bias[j] : 0.0f;
     float* o = out + (size_t)j * B;
-    for (int b = 0; b < B; b++) o[b] = v;
+    fill(o, v, B);
   }
   if (C == 0) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, B, C, 1.0f, weight, C, inp, C,
@@ -102,18 +117,6 @@ void nfp_linear_init(float* weight, float* bias, int C, int OC, nfp_rng* rng) {
   }
 }
 
-// Branch-free, four floats at a time (GCC vectors: SSE on x86-64, any CPU): the signs
-// are random, so branches would mispredict half the time, and -O2 neither vectorises
-// these loops (it wants no scalar remainder) nor keeps the scalar forms branch-free.
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-static inline v4f load4(const float* p) {
-  v4f v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 // x with its bits kept where the sign bit is clear, else 0 (so +NaN passes through)
 static inline float relu1(float x) {
   uint32_t u;
@@ -123,6 +126,8 @@ static inline float relu1(float x) {
   return x;
 }
 
+// Branch-free, four floats at a time: the signs are random, so branches would mispredict
+// half the time (and -O2 turns the scalar backward into a branch on the sign).
 void nfp_relu_forward(float* out, const float* inp, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) {
