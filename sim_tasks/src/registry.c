@@ -8,12 +8,14 @@ extern const nfp_task_def nfp_task_lift_pot;
 extern const nfp_task_def nfp_task_stack_block_two;
 extern const nfp_task_def nfp_task_beat_block_hammer;
 extern const nfp_task_def nfp_task_handover_block;
+extern const nfp_task_def nfp_task_towel_folding;
 
 static const nfp_task_def* const kTasks[] = {
   &nfp_task_lift_pot,
   &nfp_task_stack_block_two,
   &nfp_task_beat_block_hammer,
   &nfp_task_handover_block,
+  &nfp_task_towel_folding,
 };
 #define NTASKS ((int)(sizeof(kTasks) / sizeof(kTasks[0])))
 
