@@ -20,19 +20,13 @@
 #define PINCH_INSET 0.012          // grasp point this far in from the corner along the bisector (m)
 #define FINGERTIP_DROP 0.02        // fingertips reach this far below the grasp site (arm.xml)
 #define FINGERTIP_CLEAR 0.002      // fingertips this far above the table while pinching (m)
-#define PLACE_OUT_L 0.0
-#define PLACE_OUT_R 0.0
-#define PLACE_BACK_L 0.008
-#define PLACE_BACK_R 0.008
-#define PINCH_GRIP 0.04          // gripper command while pinching: firm, not crushing the fold
+// Fingers closed to a gap of about two cloth layers: the pinched corner
+// folds in two between them. Tighter would press the layers into each other
+// and the contact would fling the corner when let go; looser slips.
+#define PINCH_GRIP 0.04            // gripper command while pinching (gap 11 mm)
 #define PREGRASP_HEIGHT 0.06       // pre-grasp: this far above the pinch pose (m)
 #define PLACE_CLEAR 0.004          // fingertips this far above the folded stack (m)
-// Place point shift per arm in the towel frame (m): outwards along the fold
-// line, and back towards it. The let-go corner tips over its pinch point, and
-// the grid's triangulation differs at the two near corners (one has a single
-// triangle), so each arm has its own, measured over seeded episodes.
-static const double kPlaceOut[2] = {PLACE_OUT_L, PLACE_OUT_R};
-static const double kPlaceBack[2] = {PLACE_BACK_L, PLACE_BACK_R};
+#define PLACE_BACK 0.008           // place point this far short of the partner, towards the fold (m)
 #define RETRACT_HEIGHT 0.10        // straight up after letting go (m)
 
 // Expert phases, in order, and their control steps (16.7 Hz).
@@ -171,8 +165,7 @@ static void plan_fold(nfp_task* t, towel_state* s) {
     // Folded over, the held corner lands upside down on its partner: the pinch
     // point keeps its inset, now along the partner's bisector.
     mju_addScl3(s->place[a], partner, in_far, PINCH_INSET);
-    mju_addScl3(s->place[a], s->place[a], ey, -kPlaceBack[a]);
-    mju_addScl3(s->place[a], s->place[a], ex, -sx * kPlaceOut[a]);
+    mju_addScl3(s->place[a], s->place[a], ey, -PLACE_BACK);
     s->place[a][2] = s->table_z + 4 * w.radius + PLACE_CLEAR + FINGERTIP_DROP;
     // Fingers close across the bisector.
     s->yaw[a] = mju_atan2(in_near[1], in_near[0]) + mjPI / 2;
