@@ -36,6 +36,8 @@ int nfp_bars_write_svg(const char* path, const char* title, const nfp_bar* bars,
   int groups = 0;
   for (int i = 0; i < n; i++) groups += i == 0 || strcmp(bars[i].group, bars[i - 1].group);
   int width = LEFT + n * (BAR_W + BAR_GAP) + groups * GROUP_GAP + 20;
+  int title_width = LEFT + 9 * (int)strlen(title) + 20;  // ~9 px per character at 15 px
+  if (width < title_width) width = title_width;
   int height = TOP + PLOT_H + 70;
   size_t len = 0;
 #define EMIT(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
