@@ -15,13 +15,16 @@
 #include <stdint.h>
 
 #include "nfp/demo.h"
+#include "nfp/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define NFP_NORM_MAX_DIM 64
-#define NFP_NORM_MIN_RANGE 1e-2f  // floor on max-min, so a still joint does not blow up
+#define NFP_NORM_MIN_RANGE 0.2f  // floor on max-min (rad or m): a joint or object that barely
+                                  // moves in the demos must not turn small drift at run time
+                                  // into huge normalised inputs (out of distribution)
 
 // Per-dimension affine map x -> 2 (x - lo) / (hi - lo) - 1.
 typedef struct nfp_norm_ {
@@ -41,6 +44,10 @@ typedef struct nfp_dataset_config_ {
                     // -1 when the demos have one (the built dataset's cfg holds 0 or 1)
   float val_frac;   // fraction of episodes held out (at least one when there are >= 2)
   uint64_t seed;    // seeds the episode split
+  // Head-camera frames (image models; 0 = none): the newest frame of each window, shrunk
+  // img_down times at load time and cropped to img_crop_h x img_crop_w when gathered.
+  int img_down;
+  int img_crop_h, img_crop_w;
 } nfp_dataset_config;
 
 typedef struct nfp_dataset_ {
@@ -63,6 +70,9 @@ typedef struct nfp_dataset_ {
   int* val_idx;      // [n_val] anchor frames of validation windows
   nfp_norm state_norm;
   nfp_norm action_norm;
+  int img_src_h, img_src_w;  // recorded frame size (images only)
+  int img_h, img_w;          // after shrinking
+  uint8_t* images;           // [n_frames][img_h][img_w][3] shrunk frames, or NULL
 } nfp_dataset;
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg);
@@ -74,7 +84,8 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
                       const nfp_dataset_config* cfg, const nfp_norm* state_norm,
                       const nfp_norm* action_norm);
 
-// Read every episode in a folder (nfp_demo_list + nfp_demo_read, no images) and build.
+// Read every episode in a folder (nfp_demo_list + nfp_demo_read, with images when
+// cfg->img_down > 0) and build.
 // Fails naming the folder when it is missing or empty, and the file when one is corrupt.
 int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg,
                      const nfp_norm* state_norm, const nfp_norm* action_norm);
@@ -83,6 +94,12 @@ void nfp_dataset_free(nfp_dataset* ds);
 
 // Gather the windows at anchors[0..n): obs [n * obs_dim], act [n * act_dim], normalised.
 void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int* anchors, int n);
+
+// The newest frame of each window at anchors[0..n) into out[n][img_crop_h][img_crop_w][3]:
+// a random crop per window drawn from rng (training augmentation), or the centre crop
+// when rng is NULL (validation, and what the policy sees when acting).
+void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* anchors, int n,
+                               nfp_rng* rng);
 
 #ifdef __cplusplus
 }
