@@ -19,7 +19,7 @@ PACKAGES=(
   xvfb xauth python3-pip
 )
 # Optional peers for reference tests and benchmarks (PyTorch from Debian).
-if [ "${NFP_WITH_TORCH:-1}" = 1 ]; then PACKAGES+=(python3-torch python3-numpy); fi
+if [ "${NFP_WITH_TORCH:-1}" = 1 ]; then PACKAGES+=(python3-torch python3-torchvision python3-numpy); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

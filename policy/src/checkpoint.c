@@ -90,8 +90,8 @@ int nfp_checkpoint_save(const char* path, const nfp_model* m, const float* param
     int k = 0;
     for (int i = 0; i < m->table.n; i++, k++) {
       const nfp_tensor_info* ti = &m->table.t[i];
-      t[k] = (nfp_st_tensor){ti->name, ti->ndim, {(size_t)ti->shape[0], (size_t)ti->shape[1]},
-                             params + ti->offset};
+      t[k] = (nfp_st_tensor){ti->name, ti->ndim, {0}, params + ti->offset};
+      for (int d = 0; d < ti->ndim; d++) t[k].shape[d] = (size_t)ti->shape[d];
     }
     size_t S = (size_t)m->cfg.state_dim, A = (size_t)m->cfg.action_dim;
     t[k++] = (nfp_st_tensor){"norm.state_lo", 1, {S}, m->state_lo};
@@ -175,7 +175,8 @@ nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
   int rc = m ? 0 : nfp_error_wrap("%s", path);
   for (int i = 0; rc == 0 && i < m->table.n; i++) {
     const nfp_tensor_info* ti = &m->table.t[i];
-    size_t shape[2] = {(size_t)ti->shape[0], (size_t)ti->shape[1]};
+    size_t shape[NFP_TENSOR_MAX_DIM] = {0};
+    for (int d = 0; d < ti->ndim; d++) shape[d] = (size_t)ti->shape[d];
     rc = fill_tensor(m->params + ti->offset, &f, ti->name, ti->ndim, shape, path);
   }
   float* norm = NULL;

@@ -12,8 +12,9 @@ int nfp_encoder_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
     case NFP_ENCODER_STATE:
       return nfp_encoder_state_build(enc, table, prefix);
     case NFP_ENCODER_RESNET18:
-      return nfp_error_set("encoder: the image encoder (resnet18) is not part of this build; "
-                           "use the state encoder (kind %d)", NFP_ENCODER_STATE);
+      return nfp_encoder_image_build(enc, table, prefix, NFP_CNN_RESNET18);
+    case NFP_ENCODER_CNN:
+      return nfp_encoder_image_build(enc, table, prefix, NFP_CNN_SMALL);
   }
   return nfp_error_set("encoder: unknown kind %d", (int)cfg->kind);
 }

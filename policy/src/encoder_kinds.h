@@ -5,5 +5,7 @@
 #include "nfp/encoder.h"
 
 int nfp_encoder_state_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix);
+int nfp_encoder_image_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
+                            nfp_cnn_kind trunk);
 
 #endif

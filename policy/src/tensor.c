@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t nfp_ptable_add(nfp_ptable* table, const char* name, int ndim, int rows, int cols) {
+size_t nfp_ptable_add_nd(nfp_ptable* table, const char* name, int ndim, const int* shape) {
   if (table->failed) return 0;
   if (table->n == table->cap) {
     int cap = table->cap ? 2 * table->cap : 64;
@@ -20,18 +20,33 @@ size_t nfp_ptable_add(nfp_ptable* table, const char* name, int ndim, int rows, i
   nfp_tensor_info* info = &table->t[table->n];
   memset(info, 0, sizeof(*info));
   if (snprintf(info->name, sizeof(info->name), "%s", name) >= (int)sizeof(info->name) ||
-      rows <= 0 || (ndim == 2 && cols <= 0) || (ndim != 1 && ndim != 2)) {
+      ndim < 1 || ndim > NFP_TENSOR_MAX_DIM) {
     table->failed = 1;
     return 0;
   }
   info->ndim = ndim;
-  info->shape[0] = rows;
-  info->shape[1] = ndim == 2 ? cols : 0;
-  info->size = (size_t)rows * (ndim == 2 ? (size_t)cols : 1);
+  info->size = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] <= 0) {
+      table->failed = 1;
+      return 0;
+    }
+    info->shape[d] = shape[d];
+    info->size *= (size_t)shape[d];
+  }
   info->offset = table->total;
   table->total += info->size;
   table->n++;
   return info->offset;
+}
+
+size_t nfp_ptable_add(nfp_ptable* table, const char* name, int ndim, int rows, int cols) {
+  if (ndim != 1 && ndim != 2) {
+    table->failed = 1;
+    return 0;
+  }
+  int shape[2] = {rows, cols};
+  return nfp_ptable_add_nd(table, name, ndim, shape);
 }
 
 const nfp_tensor_info* nfp_ptable_find(const nfp_ptable* table, const char* name) {

@@ -1,14 +1,17 @@
 // Observation encoders: map an observation to the flow's context vector.
 //
 // One interface, several kinds (a kind tag plus a table of functions): the state
-// encoder (an nfp_resmlp over the normalised robot state of the last n_obs frames)
-// is here; an image encoder (ResNet18) plugs in behind the same functions.
+// encoder (an nfp_resmlp over the normalised robot state of the last n_obs frames),
+// and two image encoders (ResNet18-GroupNorm or a small CNN, see cnn.h): one trunk,
+// shared by the cameras, turns each camera's image into a flattened feature map; the
+// features of every camera and the state go through the same residual MLP.
 #ifndef NFP_ENCODER_H
 #define NFP_ENCODER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nfp/cnn.h"
 #include "nfp/layers.h"
 #include "nfp/rng.h"
 #include "nfp/tensor.h"
@@ -26,6 +29,9 @@ typedef struct nfp_obs_ {
 } nfp_obs;
 
 // A batch of observations as the networks consume them (normalised to [-1, 1]).
+// Images are uint8 RGB at the network's input size (already cropped); the image
+// encoders scale them to ImageNet's mean and std themselves. n_cam, img_h and img_w
+// must equal the encoder config's.
 typedef struct nfp_obs_batch_ {
   const float* state;    // [B][n_obs * state_dim], newest frame first, normalised
   const uint8_t* image;  // [B][n_cam][img_h][img_w][3], or NULL
@@ -34,7 +40,8 @@ typedef struct nfp_obs_batch_ {
 
 typedef enum nfp_encoder_kind_ {
   NFP_ENCODER_STATE = 0,     // MLP over the state history
-  NFP_ENCODER_RESNET18 = 1,  // image + state (another issue; not built yet)
+  NFP_ENCODER_RESNET18 = 1,  // image (ResNet18-GroupNorm trunk) + state
+  NFP_ENCODER_CNN = 2,       // image (small 4-layer CNN, ~22x cheaper) + state
 } nfp_encoder_kind;
 
 typedef struct nfp_encoder_config_ {
@@ -65,12 +72,18 @@ typedef struct nfp_encoder_ops_ {
 struct nfp_encoder_ {
   nfp_encoder_config cfg;
   const nfp_encoder_ops* ops;
-  int in_dim;        // n_obs * state_dim for the state encoder
-  nfp_resmlp mlp;    // state encoder network
+  int in_dim;        // MLP input: n_cam * cnn.out_dim (image kinds) + n_obs * state_dim
+  nfp_resmlp mlp;    // "<prefix>.mlp"
+  nfp_cnn cnn;       // "<prefix>.trunk" (image kinds only)
 };
 
-// Register the encoder's tensors ("<prefix>.mlp.*") for cfg.kind. 0, or -1 with a
-// message (an unknown or not yet available kind is refused).
+// Limits of the image encoders' input.
+#define NFP_ENCODER_MAX_CAM 8
+#define NFP_ENCODER_MIN_IMG 8
+#define NFP_ENCODER_MAX_IMG 1024
+
+// Register the encoder's tensors ("<prefix>.mlp.*", and "<prefix>.trunk.*" for the image
+// kinds) for cfg.kind. 0, or -1 with a message (bad sizes or an unknown kind).
 int nfp_encoder_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
                       const nfp_encoder_config* cfg);
 

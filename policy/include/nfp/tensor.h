@@ -14,11 +14,13 @@ extern "C" {
 #endif
 
 #define NFP_TENSOR_NAME_MAX 64
+#define NFP_TENSOR_MAX_DIM 4
 
 typedef struct nfp_tensor_info_ {
   char name[NFP_TENSOR_NAME_MAX];  // e.g. "flow.3.mlp.in.weight"
-  int ndim;                        // 1 (bias) or 2 (weight [out, in], PyTorch layout)
-  int shape[2];
+  int ndim;                        // 1 (bias), 2 (weight [out, in], PyTorch layout),
+                                   // 4 (conv weight [out, in, kh, kw])
+  int shape[NFP_TENSOR_MAX_DIM];
   size_t offset;                   // first float in the flat buffer
   size_t size;                     // number of floats
 } nfp_tensor_info;
@@ -33,6 +35,8 @@ typedef struct nfp_ptable_ {
 // Append a tensor (ndim 1: shape {rows}; ndim 2: shape {rows, cols}); returns its offset.
 // On failure sets table->failed (checked once by the builder) and returns 0.
 size_t nfp_ptable_add(nfp_ptable* table, const char* name, int ndim, int rows, int cols);
+// The same for any rank from 1 to NFP_TENSOR_MAX_DIM (shape[ndim], every size > 0).
+size_t nfp_ptable_add_nd(nfp_ptable* table, const char* name, int ndim, const int* shape);
 const nfp_tensor_info* nfp_ptable_find(const nfp_ptable* table, const char* name);
 void nfp_ptable_free(nfp_ptable* table);
 

@@ -1,0 +1,109 @@
+// Image layers, each a forward/backward pair (llm.c style, as layers.h): outputs first,
+// then inputs, then sizes; backward ACCUMULATES (+=) into every gradient it writes.
+// Feature maps are float32 NCHW, [B][C][H][W]; convolution weights are [OC][C][K][K]
+// (PyTorch layout), so torchvision state dicts load by name and shape.
+//
+// The convolution runs as im2col + cblas_sgemm: the columns of a chunk of samples are
+// laid side by side so that even a 2x3 feature map gives the GEMM hundreds of columns.
+// The caller provides that column buffer (nfp_conv2d_col_size floats, independent of B).
+#ifndef NFP_CONV_H
+#define NFP_CONV_H
+
+#include <stddef.h>
+
+#include "nfp/rng.h"
+#include "nfp/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Geometry of one 2-D convolution (square kernel, same stride and padding on both axes).
+typedef struct nfp_conv_geom_ {
+  int C, H, W;           // input channels and size
+  int OC, K, stride, pad;
+  int OH, OW;            // output size, filled by nfp_conv_geom_init
+} nfp_conv_geom;
+
+// Fill g (OH = (H + 2 pad - K) / stride + 1, likewise OW). 0, or -1 with a message when
+// a size is not positive or the kernel does not fit the padded input.
+int nfp_conv_geom_init(nfp_conv_geom* g, int C, int H, int W, int OC, int K, int stride, int pad);
+
+// Floats of column buffer nfp_conv2d_forward/backward need (for any batch size).
+size_t nfp_conv2d_col_size(const nfp_conv_geom* g);
+// Multiply-adds per sample (the cost of one forward).
+double nfp_conv2d_macs(const nfp_conv_geom* g);
+
+// out[B,OC,OH,OW] = conv(inp[B,C,H,W], weight[OC,C,K,K]) + bias[OC] (bias may be NULL).
+// col: nfp_conv2d_col_size floats, overwritten.
+void nfp_conv2d_forward(float* out, float* col, const float* inp, const float* weight,
+                        const float* bias, const nfp_conv_geom* g, int B);
+// dinp[B,C,H,W] +=, dweight[OC,C,K,K] +=, dbias[OC] += (each may be NULL); col as forward.
+void nfp_conv2d_backward(float* dinp, float* dweight, float* dbias, float* col,
+                         const float* dout, const float* inp, const float* weight,
+                         const nfp_conv_geom* g, int B);
+// Kaiming normal, fan_out mode, ReLU gain (torchvision's ResNet init): N(0, 2 / (OC K K)).
+void nfp_conv2d_init(float* weight, const nfp_conv_geom* g, nfp_rng* rng);
+
+// GroupNorm over G groups of C/G channels (eps 1e-5) with a per-channel affine:
+// out[B,C,HW] = (inp - mean) * rstd * weight + bias; mean, rstd [B,G] are kept for backward.
+void nfp_groupnorm_forward(float* out, float* mean, float* rstd, const float* inp,
+                           const float* weight, const float* bias, int B, int C, int HW, int G);
+// dinp +=, dweight +=, dbias += (each may be NULL).
+void nfp_groupnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                            const float* inp, const float* mean, const float* rstd,
+                            const float* weight, int B, int C, int HW, int G);
+
+// Max pooling, K x K window, padding never wins (as PyTorch): out[B,C,OH,OW].
+void nfp_maxpool_forward(float* out, const float* inp, int B, int C, int H, int W, int K,
+                         int stride, int pad);
+// dinp += dout routed to the first maximum of each window (found again from inp).
+void nfp_maxpool_backward(float* dinp, const float* dout, const float* inp, int B, int C, int H,
+                          int W, int K, int stride, int pad);
+
+// A convolution followed by GroupNorm (and a ReLU unless it feeds a residual sum): the
+// unit every trunk is made of. Offsets index the flat parameter buffer.
+typedef struct nfp_convgn_ {
+  nfp_conv_geom g;
+  int groups;
+  size_t w, gn_w, gn_b;  // conv weight (no bias), GroupNorm affine
+} nfp_convgn;
+
+// Registers "<conv_name>.weight" [OC,C,K,K], "<norm_name>.weight" and ".bias" [OC].
+// groups must divide OC; 0 picks OC / 16 (Diffusion Policy's BatchNorm replacement).
+int nfp_convgn_build(nfp_convgn* u, nfp_ptable* table, const char* conv_name,
+                     const char* norm_name, int C, int H, int W, int OC, int K, int stride,
+                     int pad, int groups);
+void nfp_convgn_init(float* params, const nfp_convgn* u, nfp_rng* rng);
+
+// ResNet BasicBlock (torchvision):
+//   out = relu(gn2(conv2(relu(gn1(conv1(x))))) + identity)
+//   identity = x, or gn_d(conv_d(x)) (1x1, stride s) when the stride or the width changes.
+typedef struct nfp_basicblock_ {
+  nfp_convgn c1, c2, down;
+  int has_down;
+  int C, H, W, OC, OH, OW;
+} nfp_basicblock;
+
+// Registers "<prefix>.conv1.weight", "<prefix>.bn1.*", "<prefix>.conv2.weight", "<prefix>.bn2.*"
+// and, when needed, "<prefix>.downsample.0.weight", "<prefix>.downsample.1.*".
+int nfp_basicblock_build(nfp_basicblock* blk, nfp_ptable* table, const char* prefix, int C,
+                         int H, int W, int OC, int stride);
+void nfp_basicblock_init(float* params, const nfp_basicblock* blk, nfp_rng* rng);
+// Floats of cached activations for B samples (the block output is the caller's).
+size_t nfp_basicblock_acts_size(const nfp_basicblock* blk, int B);
+// Floats of backward scratch for B samples (column buffer included).
+size_t nfp_basicblock_scratch_size(const nfp_basicblock* blk, int B);
+size_t nfp_basicblock_col_size(const nfp_basicblock* blk);
+// out[B,OC,OH,OW]; col: nfp_basicblock_col_size floats.
+void nfp_basicblock_forward(float* out, float* acts, float* col, const float* params,
+                            const nfp_basicblock* blk, const float* inp, int B);
+// dinp[B,C,H,W] += (may be NULL), dparams +=; out is the forward's output.
+void nfp_basicblock_backward(float* dinp, float* dparams, float* scratch, const float* dout,
+                             const float* out, const float* acts, const float* params,
+                             const nfp_basicblock* blk, const float* inp, int B);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

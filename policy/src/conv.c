@@ -1,0 +1,210 @@
+// 2-D convolution as im2col + sgemm (forward/backward; backward accumulates).
+//
+// A chunk of samples is unrolled side by side into one column matrix
+// col[C*K*K][n*P] (P = OH*OW output pixels per sample), so the deep layers of a
+// ResNet, whose feature maps have only a handful of pixels, still give the GEMM
+// enough columns to run near peak. 1x1 stride-1 convolutions need no unrolling.
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "nfp/conv.h"
+#include "nfp/error.h"
+
+// Columns per chunk the GEMMs aim for (a chunk is never less than one sample).
+#define COLS_TARGET 512
+
+int nfp_conv_geom_init(nfp_conv_geom* g, int C, int H, int W, int OC, int K, int stride,
+                       int pad) {
+  memset(g, 0, sizeof(*g));
+  if (C <= 0 || H <= 0 || W <= 0 || OC <= 0 || K <= 0 || stride <= 0 || pad < 0 ||
+      H + 2 * pad < K || W + 2 * pad < K) {
+    return nfp_error_set("convolution: bad geometry (%d channels of %dx%d into %d, kernel %d, "
+                         "stride %d, padding %d)", C, H, W, OC, K, stride, pad);
+  }
+  *g = (nfp_conv_geom){C, H, W, OC, K, stride, pad, (H + 2 * pad - K) / stride + 1,
+                       (W + 2 * pad - K) / stride + 1};
+  return 0;
+}
+
+static int is_pointwise(const nfp_conv_geom* g) { return g->K == 1 && g->stride == 1 && g->pad == 0; }
+
+// Samples per chunk.
+static int chunk(const nfp_conv_geom* g) {
+  if (is_pointwise(g)) return 1;
+  int P = g->OH * g->OW;
+  return P >= COLS_TARGET ? 1 : (COLS_TARGET + P - 1) / P;
+}
+
+size_t nfp_conv2d_col_size(const nfp_conv_geom* g) {
+  if (is_pointwise(g)) return 1;
+  size_t cols = (size_t)chunk(g) * g->OH * g->OW;
+  size_t ckk = (size_t)g->C * g->K * g->K;
+  return (ckk + (size_t)g->OC) * cols;  // columns, then the chunk's [OC][cols] outputs
+}
+
+double nfp_conv2d_macs(const nfp_conv_geom* g) {
+  return (double)g->OC * g->OH * g->OW * g->C * g->K * g->K;
+}
+
+// col[(c K + ki) K + kj][s P + oh OW + ow] = inp[s][c][oh stride - pad + ki][ow stride - pad + kj]
+static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) {
+  int K = g->K, S = g->stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+  size_t P = (size_t)OH * OW, ld = (size_t)n * P;
+  for (int c = 0; c < g->C; c++) {
+    for (int ki = 0; ki < K; ki++) {
+      for (int kj = 0; kj < K; kj++) {
+        float* row = col + ((size_t)(c * K + ki) * K + kj) * ld;
+        // output columns whose input column lies inside the image: [ow0, ow1)
+        int ow0 = 0, ow1 = OW;
+        while (ow0 < OW && ow0 * S - g->pad + kj < 0) ow0++;
+        while (ow1 > ow0 && (ow1 - 1) * S - g->pad + kj >= W) ow1--;
+        for (int s = 0; s < n; s++) {
+          const float* plane = inp + ((size_t)s * g->C + c) * H * W;
+          for (int oh = 0; oh < OH; oh++) {
+            float* dst = row + s * P + (size_t)oh * OW;
+            int ih = oh * S - g->pad + ki;
+            if (ih < 0 || ih >= H) {
+              memset(dst, 0, sizeof(float) * (size_t)OW);
+              continue;
+            }
+            const float* src = plane + (size_t)ih * W - g->pad + kj;
+            for (int ow = 0; ow < ow0; ow++) dst[ow] = 0.0f;
+            if (S == 1) {
+              memcpy(dst + ow0, src + ow0, sizeof(float) * (size_t)(ow1 - ow0));
+            } else {
+              for (int ow = ow0; ow < ow1; ow++) dst[ow] = src[ow * S];
+            }
+            for (int ow = ow1; ow < OW; ow++) dst[ow] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+// dinp[s] += the columns folded back onto the image (the adjoint of im2col).
+static void col2im_add(float* dinp, const float* col, const nfp_conv_geom* g, int n) {
+  int K = g->K, S = g->stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+  size_t P = (size_t)OH * OW, ld = (size_t)n * P;
+  for (int c = 0; c < g->C; c++) {
+    for (int ki = 0; ki < K; ki++) {
+      for (int kj = 0; kj < K; kj++) {
+        const float* row = col + ((size_t)(c * K + ki) * K + kj) * ld;
+        int ow0 = 0, ow1 = OW;
+        while (ow0 < OW && ow0 * S - g->pad + kj < 0) ow0++;
+        while (ow1 > ow0 && (ow1 - 1) * S - g->pad + kj >= W) ow1--;
+        for (int s = 0; s < n; s++) {
+          float* plane = dinp + ((size_t)s * g->C + c) * H * W;
+          for (int oh = 0; oh < OH; oh++) {
+            int ih = oh * S - g->pad + ki;
+            if (ih < 0 || ih >= H) continue;
+            const float* src = row + s * P + (size_t)oh * OW;
+            float* dst = plane + (size_t)ih * W - g->pad + kj;
+            for (int ow = ow0; ow < ow1; ow++) dst[ow * S] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+void nfp_conv2d_forward(float* out, float* col, const float* inp, const float* weight,
+                        const float* bias, const nfp_conv_geom* g, int B) {
+  int OC = g->OC, CKK = g->C * g->K * g->K, P = g->OH * g->OW, nb = chunk(g);
+  size_t in_size = (size_t)g->C * g->H * g->W, out_size = (size_t)OC * P;
+  float beta = bias ? 1.0f : 0.0f;
+  for (int s0 = 0; s0 < B; s0 += nb) {
+    int n = B - s0 < nb ? B - s0 : nb;
+    const float* x = inp + s0 * in_size;
+    float* y = out + s0 * out_size;
+    const float* cols = x;  // 1x1 stride 1: the image is its own column matrix
+    if (!is_pointwise(g)) {
+      im2col(col, x, g, n);
+      cols = col;
+    }
+    int ld = n * P;
+    if (n == 1) {
+      if (bias) {
+        for (int o = 0; o < OC; o++) {
+          for (int p = 0; p < P; p++) y[(size_t)o * P + p] = bias[o];
+        }
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, P, CKK, 1.0f, weight, CKK,
+                  cols, ld, beta, y, P);
+      continue;
+    }
+    float* tmp = col + (size_t)CKK * ld;  // [OC][n P], then scattered to [n][OC][P]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, ld, CKK, 1.0f, weight, CKK, cols,
+                ld, 0.0f, tmp, ld);
+    for (int s = 0; s < n; s++) {
+      for (int o = 0; o < OC; o++) {
+        const float* src = tmp + (size_t)o * ld + (size_t)s * P;
+        float* dst = y + (size_t)s * out_size + (size_t)o * P;
+        float b = bias ? bias[o] : 0.0f;
+        for (int p = 0; p < P; p++) dst[p] = src[p] + b;
+      }
+    }
+  }
+}
+
+void nfp_conv2d_backward(float* dinp, float* dweight, float* dbias, float* col,
+                         const float* dout, const float* inp, const float* weight,
+                         const nfp_conv_geom* g, int B) {
+  int OC = g->OC, CKK = g->C * g->K * g->K, P = g->OH * g->OW, nb = chunk(g);
+  size_t in_size = (size_t)g->C * g->H * g->W, out_size = (size_t)OC * P;
+  if (dbias) {
+    for (int s = 0; s < B; s++) {
+      for (int o = 0; o < OC; o++) {
+        const float* d = dout + s * out_size + (size_t)o * P;
+        float acc = 0.0f;
+        for (int p = 0; p < P; p++) acc += d[p];
+        dbias[o] += acc;
+      }
+    }
+  }
+  if (!dinp && !dweight) return;
+  for (int s0 = 0; s0 < B; s0 += nb) {
+    int n = B - s0 < nb ? B - s0 : nb;
+    int ld = n * P;
+    const float* x = inp + s0 * in_size;
+    const float* dy = dout + s0 * out_size;
+    if (is_pointwise(g)) {  // n == 1, columns are the image itself
+      if (dweight) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, P, 1.0f, dy, P, x, P, 1.0f,
+                    dweight, CKK);
+      }
+      if (dinp) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, P, OC, 1.0f, weight, CKK, dy, P,
+                    1.0f, dinp + s0 * in_size, P);
+      }
+      continue;
+    }
+    if (n > 1) {  // gather the chunk's output gradients side by side, [OC][n P]
+      float* tmp = col + (size_t)CKK * ld;
+      for (int s = 0; s < n; s++) {
+        for (int o = 0; o < OC; o++) {
+          memcpy(tmp + (size_t)o * ld + (size_t)s * P, dy + s * out_size + (size_t)o * P,
+                 sizeof(float) * (size_t)P);
+        }
+      }
+      dy = tmp;
+    }
+    if (dweight) {
+      im2col(col, x, g, n);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, ld, 1.0f, dy, ld, col, ld,
+                  1.0f, dweight, CKK);
+    }
+    if (dinp) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ld, OC, 1.0f, weight, CKK, dy, ld,
+                  0.0f, col, ld);
+      col2im_add(dinp + s0 * in_size, col, g, n);
+    }
+  }
+}
+
+void nfp_conv2d_init(float* weight, const nfp_conv_geom* g, nfp_rng* rng) {
+  double std = sqrt(2.0 / ((double)g->OC * g->K * g->K));
+  size_t n = (size_t)g->OC * g->C * g->K * g->K;
+  for (size_t i = 0; i < n; i++) weight[i] = (float)(std * nfp_rng_normal(rng));
+}
