@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -188,10 +189,12 @@ static double percentile(double* v, int n, double p) {
 }
 
 // Seeds from seed0 on where the expert succeeds, until `trials` of them (or 3x tried).
+// *expert_ok counts the expert's successes on the first `trials` seeds (its success rate).
 static int expert_seeds(uint64_t* out, const char* task, const char* assets, int trials,
-                        long long seed0, int jobs, int* skipped) {
+                        long long seed0, int jobs, int* skipped, int* expert_ok) {
   int n = 0, k = 0;
   *skipped = 0;
+  *expert_ok = 0;
   nfp_agent_spec expert = {.kind = "expert"};
   while (n < trials && k < 3 * trials + 10) {
     int want = trials - n + 2;
@@ -201,6 +204,7 @@ static int expert_seeds(uint64_t* out, const char* task, const char* assets, int
     eval_batch e = {.task_name = task, .assets = assets, .spec = &expert, .label = "expert check",
                     .trials = want, .seeds = cand, .quiet = 1};
     int rc = batch_run(&e, jobs);
+    for (int i = 0; !rc && i < want && k + i < trials; i++) *expert_ok += e.results[i].success;
     for (int i = 0; !rc && i < want && n < trials; i++) {
       if (e.results[i].success) {
         out[n++] = cand[i];
@@ -299,23 +303,108 @@ typedef struct {
   const char* agent;
   const char* modes;  // "single", "sbs", "gr" or "all"
   nfp_policy_flags pf;
-  const nfp_model* model;
+  int policy;         // the agent is a policy: pf.path is a checkpoint or a folder of them
   int trials, jobs, keep_expert_failures;
   long long seed0;
   const char* assets;
   nfp_bridge_flags bridge;
 } eval_opts;
 
+// The policy's training demos (checkpoint metadata) must be of this task, and their
+// seeds must not be evaluation seeds.
+static int check_policy(const char* path, const char* task, long long seed0, int trials) {
+  nfp_meta meta = {0};
+  nfp_model* m = nfp_checkpoint_load(path, NULL, &meta);
+  if (!m) return -1;
+  nfp_model_free(m);
+  const char* trained = nfp_meta_get(&meta, "demo_task");
+  if (trained && trained[0] && strcmp(trained, task)) {
+    nfp_error_set("%s was trained on %s demos, not %s", path, trained, task);
+    nfp_meta_free(&meta);
+    return -1;
+  }
+  const char* lo = nfp_meta_get(&meta, "demo_seed_min");
+  const char* hi = nfp_meta_get(&meta, "demo_seed_max");
+  int rc = 0;
+  if (lo && hi) {
+    long long a = atoll(lo), b = atoll(hi);
+    // Skipped expert failures can push evaluation up to ~3x trials past seed0.
+    long long end = seed0 + 3LL * trials + 10;
+    if (a < end && seed0 <= b) {
+      rc = nfp_error_set("evaluation seeds from %lld overlap the training demos' seeds %lld..%lld "
+                         "of %s; pick another --seed0", seed0, a, b, path);
+    }
+  }
+  nfp_meta_free(&meta);
+  return rc;
+}
+
+// The expert's success rate on the evaluation seeds, as a run of its own beside the modes.
+static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* task, int ok,
+                          int trials) {
+  cJSON* o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "task", task);
+  cJSON_AddStringToObject(o, "agent", "expert");
+  cJSON_AddNumberToObject(o, "trials", trials);
+  cJSON_AddNumberToObject(o, "successes", ok);
+  cJSON_AddNumberToObject(o, "success_rate", (double)ok / trials);
+  cJSON_AddItemToArray(out, o);
+  bars[(*nbars)++] = (nfp_bar){task, "expert", (double)ok / trials};
+  printf("%s / expert: %d/%d successes (%.1f %%)\n", task, ok, trials, 100.0 * ok / trials);
+}
+
+// The checkpoint for `task`: --policy itself, or FOLDER/<task>.safetensors.
+static int policy_path_for(char* path, size_t cap, const char* given, const char* task,
+                           int all) {
+  struct stat st;
+  if (stat(given, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(path, cap, "%s/%s.safetensors", given, task);
+    if (access(path, R_OK) != 0) {
+      return nfp_error_set("%s: no policy for %s here (expected %s)", given, task, path);
+    }
+    return 0;
+  }
+  if (all) {
+    return nfp_error_set("--task all takes a folder as --policy, holding <task>.safetensors for "
+                         "each task (%s is a file)", given);
+  }
+  snprintf(path, cap, "%s", given);
+  return 0;
+}
+
+// Load the task's policy, refusing one trained on another task or on these seeds.
+static nfp_model* load_policy(const char* path, const char* task, const eval_opts* o) {
+  nfp_policy_flags pf = o->pf;
+  pf.path = path;
+  nfp_model* model = NULL;
+  if (nfp_policy_flags_load(&pf, &model) || check_policy(path, task, o->seed0, o->trials)) {
+    nfp_model_free(model);
+    return NULL;
+  }
+  return model;
+}
+
 // Evaluate one task in every requested mode; appends JSON to `out` and bars to `bars`.
 static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
-                     const eval_opts* o) {
-  int policy = o->model != NULL;
+                     const eval_opts* o, int all) {
+  int policy = o->policy;
+  char path[4096];
+  nfp_model* model = NULL;
+  if (policy) {
+    if (policy_path_for(path, sizeof(path), o->pf.path, task, all)) return -1;
+    model = load_policy(path, task, o);
+    if (!model) return -1;
+  }
   uint64_t* seeds = malloc(sizeof(uint64_t) * (size_t)o->trials);
-  if (!seeds) return nfp_error_set("out of memory");
-  int rc = 0, skipped = 0;
+  if (!seeds) {
+    nfp_model_free(model);
+    return nfp_error_set("out of memory");
+  }
+  int rc = 0, skipped = 0, expert_ok = 0;
   if (policy && !o->keep_expert_failures) {
-    rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped);
+    rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped, &expert_ok);
     if (!rc && skipped) printf("%s: skipped %d seed(s) on which the expert fails\n", task, skipped);
+    if (!rc) expert_report(out, bars, nbars, task, expert_ok, o->trials);
   } else {
     for (int i = 0; i < o->trials; i++) seeds[i] = (uint64_t)(o->seed0 + i);
   }
@@ -334,7 +423,9 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     nfp_agent_spec spec = {.kind = o->agent};
     const char* label = o->agent;
     if (policy) {
-      nfp_policy_flags_spec(&spec, &o->pf, o->model, modes[k]);
+      nfp_policy_flags pf = o->pf;
+      pf.path = path;
+      nfp_policy_flags_spec(&spec, &pf, model, modes[k]);
       label = nfp_sample_mode_name(modes[k]);
     }
     printf("evaluating %s on %s: %d trials from seed %llu, %d job%s\n", label, task, o->trials,
@@ -354,28 +445,7 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     batch_free(&e);
   }
   free(seeds);
-  return rc;
-}
-
-// Training demos' seeds (checkpoint metadata) must not be evaluation seeds.
-static int check_disjoint(const char* path, long long seed0, int trials) {
-  nfp_meta meta = {0};
-  nfp_model* m = nfp_checkpoint_load(path, NULL, &meta);
-  if (!m) return -1;
-  nfp_model_free(m);
-  const char* lo = nfp_meta_get(&meta, "demo_seed_min");
-  const char* hi = nfp_meta_get(&meta, "demo_seed_max");
-  int rc = 0;
-  if (lo && hi) {
-    long long a = atoll(lo), b = atoll(hi);
-    // Skipped expert failures can push evaluation up to ~3x trials past seed0.
-    long long end = seed0 + 3LL * trials + 10;
-    if (a < end && seed0 <= b) {
-      rc = nfp_error_set("evaluation seeds from %lld overlap the training demos' seeds %lld..%lld "
-                         "of %s; pick another --seed0", seed0, a, b, path);
-    }
-  }
-  nfp_meta_free(&meta);
+  nfp_model_free(model);
   return rc;
 }
 
@@ -470,34 +540,43 @@ int nfp_cmd_eval(int argc, char** argv) {
   // One BLAS thread per worker: the workers already use the cores, and latency figures
   // are then per-core figures, comparable with nfp bench.
   openblas_set_num_threads(1);
-  nfp_model* model = NULL;
-  if (nfp_agent_needs_policy(agent)) {
-    if (nfp_policy_flags_load(&o.pf, &model) || check_disjoint(o.pf.path, o.seed0, o.trials)) {
+  o.policy = nfp_agent_needs_policy(agent);
+
+  // Every task's checkpoint must be there before the first trial runs.
+  for (int k = 0; o.policy && k < (all ? nfp_task_count() : 1); k++) {
+    char path[4096];
+    if (policy_path_for(path, sizeof(path), o.pf.path, all ? nfp_task_at(k)->name : task_name,
+                        all)) {
       fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
-      nfp_model_free(model);
       return 1;
     }
-    o.model = model;
   }
-
   double t0 = nfp_wall_seconds();
   cJSON* root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "agent", agent);
-  if (model) cJSON_AddStringToObject(root, "policy", o.pf.path);
+  if (o.policy) cJSON_AddStringToObject(root, "policy", o.pf.path);
   cJSON* runs = cJSON_AddArrayToObject(root, "runs");
   int ntasks = all ? nfp_task_count() : 1;
-  nfp_bar* bars = calloc((size_t)ntasks * EVAL_MAX_MODES, sizeof(nfp_bar));
+  nfp_bar* bars = calloc((size_t)ntasks * (EVAL_MAX_MODES + 1), sizeof(nfp_bar));
   int nbars = 0;
   for (int k = 0; k < ntasks && !rc && bars; k++) {
     const char* name = all ? nfp_task_at(k)->name : task_name;
-    if (eval_task(runs, bars, &nbars, name, &o)) {
+    if (eval_task(runs, bars, &nbars, name, &o, all)) {
       fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
       rc = 1;
     }
   }
-  // A single run keeps its fields at the top level too (task, trials, success_rate, ...).
-  if (!rc && cJSON_GetArraySize(runs) == 1) {
-    cJSON* only = cJSON_GetArrayItem(runs, 0);
+  // A single run of the agent (beside the expert's reference run) keeps its fields at the
+  // top level too (task, trials, success_rate, records, ...).
+  cJSON* only = NULL;
+  int n_own = 0;
+  for (cJSON* run = runs->child; run; run = run->next) {
+    if (!strcmp(cJSON_GetObjectItem(run, "agent")->valuestring, agent)) {
+      only = run;
+      n_own++;
+    }
+  }
+  if (!rc && n_own == 1) {
     for (cJSON* it = only->child; it; it = it->next) {
       if (!cJSON_GetObjectItemCaseSensitive(root, it->string)) {
         cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
@@ -527,6 +606,5 @@ int nfp_cmd_eval(int argc, char** argv) {
   }
   free(bars);
   cJSON_Delete(root);
-  nfp_model_free(model);
   return rc;
 }

@@ -149,7 +149,10 @@ static void test_eval_modes_jobs(void** state) {
   cJSON* a = eval("all_j1", policy, "--mode all --trials 3 --jobs 1");
   cJSON* b = eval("all_j2", policy, "--mode all --trials 3 --jobs 2");
   assert_string_equal(cJSON_GetObjectItem(a, "agent")->valuestring, "policy");
-  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "runs")), 3);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "runs")), 4);  // expert + 3 modes
+  const cJSON* expert = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "runs"), 0);
+  assert_string_equal(cJSON_GetObjectItem(expert, "agent")->valuestring, "expert");
+  assert_int_equal((int)num(expert, "successes"), 3);  // the Lift Pot expert on 100000..2
   for (int k = 0; k < 3; k++) {
     const cJSON* x = run_of(a, modes[k]);
     const cJSON* y = run_of(b, modes[k]);
@@ -197,6 +200,7 @@ static void test_eval_modes_jobs(void** state) {
   assert_non_null(strstr(text, "<svg"));
   assert_non_null(strstr(text, "</svg>"));
   for (int k = 0; k < 3; k++) assert_non_null(strstr(text, modes[k]));
+  assert_non_null(strstr(text, "expert"));
   cJSON_Delete(a);
   cJSON_Delete(b);
 }
@@ -360,11 +364,38 @@ static void test_bad_input(void** state) {
   }
 }
 
+// --policy FOLDER holds <task>.safetensors per task; --task all needs one for every task
+// and says which is missing before any trial runs; a file with --task all is refused.
+static void test_policy_folder(void** state) {
+  (void)state;
+  char dir[600], path[700], args[2048];
+  snprintf(dir, sizeof(dir), "%s/policies", cli_tmpdir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(path, sizeof(path), "%s/lift_pot.safetensors", dir);
+  assert_int_equal(symlink(policy, path), 0);
+  cJSON* a = eval("folder", dir, "--task lift_pot --mode single --trials 2");
+  cJSON* b = eval("file", policy, "--task lift_pot --mode single --trials 2");
+  same_records(run_of(a, "single"), run_of(b, "single"));
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  snprintf(args, sizeof(args), "eval --task all --policy '%s' --trials 1", dir);
+  cli_run(&r, "", args);
+  if (r.code != 1 || !strstr(r.err, "no policy for") || strstr(r.out, "evaluating")) {
+    fail_msg("--task all with a partial folder: exit %d, stdout: %s, stderr: %s", r.code, r.out,
+             r.err);
+  }
+  snprintf(args, sizeof(args), "eval --task all --policy '%s' --trials 1", policy);
+  cli_run(&r, "", args);
+  if (r.code != 1 || !strstr(r.err, "folder")) {
+    fail_msg("--task all with a file: exit %d, stderr: %s", r.code, r.err);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_eval_modes_jobs), cmocka_unit_test(test_eval_gate),
       cmocka_unit_test(test_gate_arms_still), cmocka_unit_test(test_export),
-      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_bad_input), cmocka_unit_test(test_policy_folder),
   };
   return cmocka_run_group_tests(tests, setup, cli_teardown);
 }
