@@ -7,11 +7,11 @@
 //    GroupNorm(C/16, C) (as Diffusion Policy). Tensor names follow torchvision's
 //    state_dict under "<prefix>." (conv1.weight, bn1.weight, layer2.0.downsample.0.weight,
 //    ...), so torchvision loads our safetensors by name. 11.2 M parameters; at 56x72
-//    about 145 M multiply-adds per image, output 512 x 2 x 3 = 3072 features.
+//    about 172 M multiply-adds per image, output 512 x 2 x 3 = 3072 features.
 //  - NFP_CNN_SMALL: conv 3->32 k5 s2, conv 32->32 k3 s2, conv 32->64 k3 s2,
 //    conv 64->64 k3 s2, each + GroupNorm(8) + ReLU ("<prefix>.<i>.conv.weight",
 //    "<prefix>.<i>.norm.weight"). 0.08 M parameters; at 56x72 about 6.6 M multiply-adds
-//    per image (~22x less than ResNet18), output 64 x 4 x 5 = 1280 features.
+//    per image (~26x less than ResNet18), output 64 x 4 x 5 = 1280 features.
 #ifndef NFP_CNN_H
 #define NFP_CNN_H
 

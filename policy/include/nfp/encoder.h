@@ -41,7 +41,7 @@ typedef struct nfp_obs_batch_ {
 typedef enum nfp_encoder_kind_ {
   NFP_ENCODER_STATE = 0,     // MLP over the state history
   NFP_ENCODER_RESNET18 = 1,  // image (ResNet18-GroupNorm trunk) + state
-  NFP_ENCODER_CNN = 2,       // image (small 4-layer CNN, ~22x cheaper) + state
+  NFP_ENCODER_CNN = 2,       // image (small 4-layer CNN, ~26x cheaper) + state
 } nfp_encoder_kind;
 
 typedef struct nfp_encoder_config_ {
