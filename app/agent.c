@@ -45,7 +45,12 @@ typedef struct {
 
 static int policy_reset(nfp_agent* a, nfp_arms* arms, uint64_t seed) {
   policy_agent* p = a->ctx;
-  (void)arms;
+  const nfp_model_config* cfg = &p->model->cfg;
+  if (cfg->n_cam > 0 && (arms->info.cam_h != cfg->img_src_h || arms->info.cam_w != cfg->img_src_w)) {
+    return nfp_error_set("the policy was trained on %d x %d head-camera frames; %s gives %d x %d",
+                         cfg->img_src_h, cfg->img_src_w, arms->info.name, arms->info.cam_h,
+                         arms->info.cam_w);
+  }
   nfp_controller_reset(p->controller, seed);
   return 0;
 }
@@ -95,6 +100,12 @@ static int policy_init(nfp_agent* a, const nfp_agent_spec* spec) {
   a->act = policy_act;
   a->destroy = policy_destroy;
   return 0;
+}
+
+int nfp_agent_wants_image(const nfp_agent* a) {
+  if (!a->wants_image) return 0;
+  const nfp_controller* c = nfp_agent_controller((nfp_agent*)a);
+  return !c || nfp_controller_will_plan(c);
 }
 
 //---------------------------------- registry -------------------------------------------------

@@ -24,7 +24,7 @@ typedef struct nfp_agent_ nfp_agent;
 struct nfp_agent_ {
   const char* kind;  // "expert", "policy"
   void* ctx;         // agent-private state (a controller ...)
-  int wants_image;   // observe the head camera for this agent
+  int wants_image;   // the agent looks at the head camera (see nfp_agent_wants_image)
   // Start of an episode, called right after the arms were reset to `seed`. 0 or -1.
   int (*reset)(nfp_agent* a, nfp_arms* arms, uint64_t seed);
   // Next joint target for observation obs. 0 or -1 (error set).
@@ -45,6 +45,9 @@ typedef struct {
 const char* nfp_agent_kinds(void);
 // 0 if the spec names a known kind with what it needs, else -1 (error set).
 int nfp_agent_check(const nfp_agent_spec* spec);
+// Should the next observation include the head camera? Only at the steps where an
+// image policy samples a chunk, so the frame is rendered once per plan, not per step.
+int nfp_agent_wants_image(const nfp_agent* a);
 // Does this kind need a policy checkpoint?
 int nfp_agent_needs_policy(const char* kind);
 nfp_agent* nfp_agent_create(const nfp_agent_spec* spec);

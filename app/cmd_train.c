@@ -72,6 +72,29 @@ static const char* about =
     "moments and step, epoch and NLL history; model, chunking, split and statistics come from\n"
     "the checkpoint, and training flags given now override the stored ones (e.g. --epochs).";
 
+// --obs image+state: the encoder kind and the frame preparation (the frame size itself
+// comes from the demos).
+static int image_config(nfp_model_config* mc, const char* encoder, int img_down,
+                        const char* crop) {
+  if (!strcmp(encoder, "resnet18")) {
+    mc->encoder = NFP_ENCODER_RESNET18;
+  } else if (!strcmp(encoder, "cnn")) {
+    mc->encoder = NFP_ENCODER_CNN;
+  } else {
+    return nfp_error_set("--encoder must be resnet18 or cnn, got '%s'", encoder);
+  }
+  int h = 0, w = 0;
+  char tail = 0;
+  if (sscanf(crop, "%dx%d%c", &h, &w, &tail) != 2 || h < 8 || w < 8 || h > 1024 || w > 1024) {
+    return nfp_error_set("--crop must be HxW with sides 8..1024 (e.g. 56x72), got '%s'", crop);
+  }
+  mc->n_cam = 1;
+  mc->img_down = img_down;
+  mc->img_h = h;
+  mc->img_w = w;
+  return 0;
+}
+
 static int run(int argc, char** argv) {
   nfp_model_config mc;
   nfp_train_config tc;
@@ -80,6 +103,8 @@ static int run(int argc, char** argv) {
   nfp_train_config_default(&tc);
   nfp_dataset_config_default(&dc);
   const char *data = NULL, *out = NULL, *resume = NULL, *obs_kind = "auto";
+  const char *encoder = "resnet18", *crop = "56x72";
+  int img_down = 4;
   int threads = 0, quiet = 0;
   double val_frac = dc.val_frac, lr = tc.lr, wd = tc.weight_decay, clip = tc.clip,
          ema = tc.ema_decay, noise = tc.action_noise;
@@ -92,8 +117,17 @@ static int run(int argc, char** argv) {
       {"--stride", NFP_ARG_INT, &mc.stride, "S", "frames between chunk actions", 1, 1000, 0},
       {"--n-obs", NFP_ARG_INT, &mc.n_obs, "N", "frames of state history", 1, 64, 0},
       {"--obs", NFP_ARG_STR, &obs_kind, "KIND",
-       "state frame: qpos (joints), qpos+object (joints, then the object pose), or auto "
-       "(qpos+object when the demos record an object state)", 0, 0, 0},
+       "state frame: qpos (joints), qpos+object (joints, then the object pose), auto "
+       "(qpos+object when the demos record an object state), or image+state (the head camera "
+       "through --encoder, plus qpos; demos from nfp collect --images)", 0, 0, 0},
+      {"--encoder", NFP_ARG_STR, &encoder, "KIND",
+       "image encoder for --obs image+state: resnet18 (GroupNorm) or cnn (small, faster)", 0, 0,
+       0},
+      {"--img-down", NFP_ARG_INT, &img_down, "N",
+       "box-average camera frames N times before cropping (240x320 -> 60x80 at 4)", 1, 16, 0},
+      {"--crop", NFP_ARG_STR, &crop, "HxW",
+       "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
+       0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
@@ -130,14 +164,20 @@ static int run(int argc, char** argv) {
   tc.ema_decay = (float)ema;
   tc.action_noise = (float)noise;
   tc.seed = (uint64_t)seed;
-  static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac", "--layers",
-                                     "--bins", "--hidden", "--blocks", "--context", "--obs"};
+  static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
+                                     "--layers",  "--bins",   "--hidden", "--blocks",
+                                     "--context", "--obs",    "--encoder", "--img-down",
+                                     "--crop"};
   int arch_given = 0;
-  for (int i = 0; i < 10; i++) arch_given |= given(argc, argv, arch_flags[i]);
-  if (strcmp(obs_kind, "qpos") && strcmp(obs_kind, "qpos+object") && strcmp(obs_kind, "auto")) {
-    return nfp_error_set("--obs must be qpos, qpos+object or auto, got '%s'", obs_kind);
+  for (int i = 0; i < 13; i++) arch_given |= given(argc, argv, arch_flags[i]);
+  int image = !strcmp(obs_kind, "image+state");
+  if (strcmp(obs_kind, "qpos") && strcmp(obs_kind, "qpos+object") && strcmp(obs_kind, "auto") &&
+      !image) {
+    return nfp_error_set("--obs must be qpos, qpos+object, auto or image+state, got '%s'",
+                         obs_kind);
   }
   dc.use_object = !strcmp(obs_kind, "auto") ? -1 : !strcmp(obs_kind, "qpos+object");
+  if (image && image_config(&mc, encoder, img_down, crop) != 0) return -1;
   if (check_output(out) != 0) return -1;
   if (threads > 0) openblas_set_num_threads(threads);
   int update_threads = threads > 0 ? threads : openblas_get_num_threads();
@@ -178,11 +218,18 @@ static int run(int argc, char** argv) {
     have_norm = 1;
   } else {
     dc.seed = tc.seed;
-    if (nfp_model_config_validate(&mc) != 0) return -1;
+    // an image model's frame size comes from the demos: validated when it is built
+    if (!image && nfp_model_config_validate(&mc) != 0) return -1;
   }
   dc.horizon = mc.horizon;
   dc.stride = mc.stride;
   dc.n_obs = mc.n_obs;
+  if (mc.n_cam > 0) {
+    dc.use_object = 0;  // the camera shows the objects
+    dc.img_down = mc.img_down;
+    dc.img_crop_h = mc.img_h;
+    dc.img_crop_w = mc.img_w;
+  }
 
   nfp_dataset ds;
   if (nfp_dataset_load(&ds, data, &dc, have_norm ? &sn : NULL, have_norm ? &an : NULL) != 0) {
@@ -192,6 +239,8 @@ static int run(int argc, char** argv) {
   if (!model) {
     mc.action_dim = ds.nq;
     mc.state_dim = ds.ns;
+    mc.img_src_h = ds.img_src_h;
+    mc.img_src_w = ds.img_src_w;
     model = nfp_model_create(&mc, tc.seed);
     if (!model) {
       nfp_dataset_free(&ds);
@@ -212,6 +261,11 @@ static int run(int argc, char** argv) {
            model->num_params, mc.state_dim, mc.n_obs, ds.cfg.use_object ? "qpos+object" : "qpos",
            mc.horizon, mc.stride, mc.n_layers, mc.n_bins, mc.hidden, mc.n_blocks,
            mc.context_dim);
+    if (mc.n_cam > 0) {
+      printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
+             "crops\n", mc.encoder == NFP_ENCODER_CNN ? "cnn" : "resnet18", mc.img_src_h,
+             mc.img_src_w, mc.img_down, mc.img_h, mc.img_w);
+    }
     for (int k = 0; k < 3; k++) {
       const nfp_stage* s = &tr.sched.stage[k];
       printf("stage %d: epochs %d-%d, batch %d, lr %.1e%s\n", k + 1, s->first_epoch + 1,

@@ -8,7 +8,7 @@
 #include "nfp/error.h"
 
 static int observe(nfp_rollout* r) {
-  if (nfp_arms_observe(r->arms, &r->obs, r->agent->wants_image)) {
+  if (nfp_arms_observe(r->arms, &r->obs, nfp_agent_wants_image(r->agent))) {
     return nfp_error_wrap("%s, seed %llu, step %d", r->arms->info.name,
                           (unsigned long long)r->seed, r->steps);
   }

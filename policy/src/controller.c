@@ -109,7 +109,7 @@ static int plan(nfp_controller* c, const double* qpos, const uint8_t* image,
                 nfp_controller_info* info) {
   const nfp_model_config* cfg = &c->model->cfg;
   nfp_obs obs = {.state = c->history, .image = image, .n_cam = cfg->n_cam,
-                 .img_h = cfg->img_h, .img_w = cfg->img_w};
+                 .img_h = cfg->img_src_h, .img_w = cfg->img_src_w};
   double t0 = now_ms();
   if (nfp_sampler_sample(c->sampler, &obs, &c->opts.sample, &c->rng, c->chunk, &c->loglik) != 0) {
     return nfp_error_wrap("controller");
@@ -134,10 +134,7 @@ int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* im
   const double* qpos = state;  // the frame starts with the joint positions
 
   const nfp_model_config* cfg = &c->model->cfg;
-  int span = (cfg->horizon - 1) * cfg->stride + 1;  // control steps the chunk covers
-  if (c->step_in_plan < 0 || c->step_in_plan >= c->opts.replan || c->step_in_plan >= span) {
-    if (plan(c, qpos, image, info) != 0) return -1;
-  }
+  if (nfp_controller_will_plan(c) && plan(c, qpos, image, info) != 0) return -1;
   info->loglik = c->loglik;
   info->held = c->held;
   info->chunk = c->chunk;
@@ -157,6 +154,12 @@ int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* im
     for (int j = 0; j < nq; j++) target[j] = (1.0 - w) * a[j] + w * b[j];
   }
   return 0;
+}
+
+int nfp_controller_will_plan(const nfp_controller* c) {
+  const nfp_model_config* cfg = &c->model->cfg;
+  int span = (cfg->horizon - 1) * cfg->stride + 1;  // control steps the chunk covers
+  return c->step_in_plan < 0 || c->step_in_plan >= c->opts.replan || c->step_in_plan >= span;
 }
 
 int nfp_controller_candidates(nfp_controller* c, float* out, int max) {

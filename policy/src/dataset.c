@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nfp/error.h"
+#include "nfp/image.h"
 #include "nfp/rng.h"
 
 void nfp_norm_apply(float* out, const double* x, const nfp_norm* norm, int n) {
@@ -104,6 +105,42 @@ static void split_episodes(char* is_val, int n_episodes, float val_frac, uint64_
   free(order);
 }
 
+// Every episode's frames shrunk img_down times into ds->images (one buffer).
+static int shrink_images(nfp_dataset* ds, const nfp_episode* eps, int n_episodes) {
+  const nfp_dataset_config* c = &ds->cfg;
+  int sh = eps[0].img_h, sw = eps[0].img_w;
+  for (int e = 0; e < n_episodes; e++) {
+    if (!eps[e].images) {
+      return nfp_error_set("dataset: episode %d (seed %lld) has no camera frames; record demos "
+                           "with nfp collect --images", e, (long long)eps[e].seed);
+    }
+    if (eps[e].img_h != sh || eps[e].img_w != sw) {
+      return nfp_error_set("dataset: episode %d has %d x %d frames, episode 0 has %d x %d", e,
+                           eps[e].img_h, eps[e].img_w, sh, sw);
+    }
+  }
+  int h = sh / c->img_down, w = sw / c->img_down;
+  if (h < c->img_crop_h || w < c->img_crop_w || c->img_crop_h < 1 || c->img_crop_w < 1) {
+    return nfp_error_set("dataset: frames of %d x %d shrunk %d times (%d x %d) cannot be cropped "
+                         "to %d x %d", sh, sw, c->img_down, h, w, c->img_crop_h, c->img_crop_w);
+  }
+  ds->img_src_h = sh;
+  ds->img_src_w = sw;
+  ds->img_h = h;
+  ds->img_w = w;
+  size_t frame = (size_t)h * w * 3, src = (size_t)sh * sw * 3;
+  ds->images = malloc(frame * (size_t)ds->n_frames);
+  if (!ds->images) return nfp_error_set("dataset: out of memory for %d frames", ds->n_frames);
+  size_t f = 0;
+  for (int e = 0; e < n_episodes; e++) {
+    for (int t = 0; t < eps[e].T; t++, f++) {
+      nfp_image_shrink(ds->images + f * frame, eps[e].images + (size_t)t * src, sh, sw,
+                       c->img_down);
+    }
+  }
+  return 0;
+}
+
 int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
                       const nfp_dataset_config* cfg, const nfp_norm* state_norm,
                       const nfp_norm* action_norm) {
@@ -163,6 +200,10 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
     return nfp_error_set("dataset: out of memory for %d frames", n_frames);
   }
 
+  if (cfg->img_down > 0 && shrink_images(ds, eps, n_episodes) != 0) {
+    nfp_dataset_free(ds);
+    return -1;
+  }
   split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed);
   if (state_norm && action_norm) {
     if (state_norm->dim != ns || action_norm->dim != nq) {
@@ -209,7 +250,7 @@ int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config*
   int rc = eps ? 0 : nfp_error_set("dataset: out of memory for %d episodes", n);
   int n_read = 0;
   for (; rc == 0 && n_read < n; n_read++) {
-    if (nfp_demo_read(paths[n_read], &eps[n_read], 0) != 0) {
+    if (nfp_demo_read(paths[n_read], &eps[n_read], cfg->img_down > 0) != 0) {
       // nfp_demo_read names the file; keep that message as is.
       rc = -1;
       break;
@@ -236,6 +277,7 @@ void nfp_dataset_free(nfp_dataset* ds) {
   free(ds->action);
   free(ds->train_idx);
   free(ds->val_idx);
+  free(ds->images);
   memset(ds, 0, sizeof(*ds));
 }
 
@@ -258,5 +300,17 @@ void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int
       if (g > last) g = last;
       memcpy(a + h * nq, ds->action + (size_t)g * nq, row);
     }
+  }
+}
+
+void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* anchors, int n,
+                               nfp_rng* rng) {
+  int ch = ds->cfg.img_crop_h, cw = ds->cfg.img_crop_w;
+  size_t frame = (size_t)ds->img_h * ds->img_w * 3, crop = (size_t)ch * cw * 3;
+  for (int i = 0; i < n; i++) {
+    int y0, x0;
+    nfp_image_crop_offset(&y0, &x0, ds->img_h, ds->img_w, ch, cw, rng);
+    nfp_image_crop(out + (size_t)i * crop, ds->images + (size_t)anchors[i] * frame, ds->img_w, ch,
+                   cw, y0, x0);
   }
 }

@@ -44,19 +44,23 @@ typedef struct {
   const char* name;
   int is_int;
   size_t offset;
+  int optional;  // absent in checkpoints written before the field existed: reads as 0
 } field;
 
-#define FI(n) {#n, 1, offsetof(nfp_model_config, n)}
-#define FD(n) {#n, 0, offsetof(nfp_model_config, n)}
+#define FI(n) {#n, 1, offsetof(nfp_model_config, n), 0}
+#define FO(n) {#n, 1, offsetof(nfp_model_config, n), 1}
+#define FD(n) {#n, 0, offsetof(nfp_model_config, n), 0}
 static const field fields[] = {
     FI(action_dim),     FI(horizon),        FI(stride),       FI(n_obs),
     FI(state_dim),      FI(n_layers),       FI(n_bins),       FD(tail_bound),
     FD(min_bin_width),  FD(min_bin_height), FD(min_derivative), FI(hidden),
     FI(n_blocks),       FI(encoder),        FI(context_dim),  FI(enc_hidden),
     FI(enc_blocks),     FI(n_cam),          FI(img_h),        FI(img_w),
+    FO(img_src_h),      FO(img_src_w),      FO(img_down),
     FD(sigma),          FI(sbs_candidates), FI(gr_steps),     FD(gr_step_size),
 };
 #undef FI
+#undef FO
 #undef FD
 #define N_FIELDS ((int)(sizeof(fields) / sizeof(fields[0])))
 
@@ -76,10 +80,12 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       {"stride", c->stride, 1, 1000},         {"n_obs", c->n_obs, 1, 64},
       {"state_dim", c->state_dim, 1, 256},    {"n_layers", c->n_layers, 1, 64},
       {"n_bins", c->n_bins, 2, 64},           {"hidden", c->hidden, 1, 8192},
-      {"n_blocks", c->n_blocks, 0, 8},        {"encoder", c->encoder, 0, 1},
+      {"n_blocks", c->n_blocks, 0, 8},        {"encoder", c->encoder, 0, 2},
       {"context_dim", c->context_dim, 0, 8192}, {"enc_hidden", c->enc_hidden, 1, 8192},
       {"enc_blocks", c->enc_blocks, 0, 8},    {"n_cam", c->n_cam, 0, 16},
       {"img_h", c->img_h, 0, 4096},           {"img_w", c->img_w, 0, 4096},
+      {"img_src_h", c->img_src_h, 0, 4096},   {"img_src_w", c->img_src_w, 0, 4096},
+      {"img_down", c->img_down, 0, 64},
       {"sbs_candidates", c->sbs_candidates, 1, 65536}, {"gr_steps", c->gr_steps, 0, 100000},
   };
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -93,6 +99,21 @@ int nfp_model_config_validate(const nfp_model_config* c) {
   }
   if (c->encoder == NFP_ENCODER_STATE && c->context_dim < 1) {
     return nfp_error_set("model config: the state encoder needs context_dim >= 1");
+  }
+  if (c->encoder == NFP_ENCODER_STATE && c->n_cam != 0) {
+    return nfp_error_set("model config: the state encoder takes no camera (n_cam = %d)", c->n_cam);
+  }
+  if (c->encoder != NFP_ENCODER_STATE) {
+    if (c->n_cam < 1 || c->img_h < 8 || c->img_w < 8 || c->img_down < 1) {
+      return nfp_error_set("model config: an image encoder needs n_cam >= 1, an input of at "
+                           "least 8 x 8 and img_down >= 1 (got %d, %d x %d, %d)", c->n_cam,
+                           c->img_h, c->img_w, c->img_down);
+    }
+    if (c->img_src_h / c->img_down < c->img_h || c->img_src_w / c->img_down < c->img_w) {
+      return nfp_error_set("model config: frames of %d x %d shrunk %d times are smaller than the "
+                           "%d x %d input", c->img_src_h, c->img_src_w, c->img_down, c->img_h,
+                           c->img_w);
+    }
   }
   if (!(c->tail_bound > 0.0 && c->tail_bound < 1e6)) {
     return nfp_error_set("model config: tail_bound = %g must be positive", c->tail_bound);
@@ -142,6 +163,7 @@ int nfp_model_config_from_json(nfp_model_config* cfg, const char* json) {
   int rc = 0;
   for (int i = 0; i < N_FIELDS && rc == 0; i++) {
     const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, fields[i].name);
+    if (!v && fields[i].optional) continue;
     if (!cJSON_IsNumber(v)) {
       rc = nfp_error_set("model config: field \"%s\" is missing or not a number", fields[i].name);
     } else if (fields[i].is_int) {

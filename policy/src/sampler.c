@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nfp/error.h"
+#include "nfp/image.h"
 #include "nfp/sampler.h"
 
 struct nfp_sampler_ {
@@ -20,6 +21,8 @@ struct nfp_sampler_ {
   double* best;      // [D]
   double* trial;     // [D]
   float* chunk;      // [D]
+  uint8_t* shrunk;   // [img_src_h/img_down][img_src_w/img_down][3] one frame (image models)
+  uint8_t* image;    // [n_cam][img_h][img_w][3] the encoder's input (image models)
 };
 
 void nfp_sample_opts_default(nfp_sample_opts* o, const nfp_model* m, nfp_sample_mode mode) {
@@ -71,6 +74,13 @@ nfp_sampler* nfp_sampler_create(const nfp_model* m, int max_candidates) {
       !s->chunk) {
     goto oom;
   }
+  const nfp_model_config* cfg = &m->cfg;
+  if (cfg->n_cam > 0) {
+    size_t shrunk = (size_t)(cfg->img_src_h / cfg->img_down) * (cfg->img_src_w / cfg->img_down);
+    s->shrunk = malloc(shrunk * 3);
+    s->image = malloc((size_t)cfg->n_cam * cfg->img_h * cfg->img_w * 3);
+    if (!s->shrunk || !s->image) goto oom;
+  }
   s->ws = nfp_model_ws_create(m, max_candidates);
   if (!s->ws) {
     nfp_sampler_free(s);
@@ -95,7 +105,31 @@ void nfp_sampler_free(nfp_sampler* s) {
   free(s->best);
   free(s->trial);
   free(s->chunk);
+  free(s->shrunk);
+  free(s->image);
   free(s);
+}
+
+// Camera frames as the model was trained on them, shrunk and centre-cropped to the
+// encoder's input in s->image.
+static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
+  const nfp_model_config* c = &s->model->cfg;
+  if (!obs->image) return nfp_error_set("sampler: this policy needs camera frames; none given");
+  if (obs->n_cam != c->n_cam || obs->img_h != c->img_src_h || obs->img_w != c->img_src_w) {
+    return nfp_error_set("sampler: the policy takes %d frame(s) of %d x %d, given %d of %d x %d",
+                         c->n_cam, c->img_src_h, c->img_src_w, obs->n_cam, obs->img_h,
+                         obs->img_w);
+  }
+  int sh = c->img_src_h / c->img_down, sw = c->img_src_w / c->img_down, y0, x0;
+  nfp_image_crop_offset(&y0, &x0, sh, sw, c->img_h, c->img_w, NULL);
+  size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
+  for (int k = 0; k < c->n_cam; k++) {
+    nfp_image_shrink(s->shrunk, obs->image + k * frame, c->img_src_h, c->img_src_w, c->img_down);
+    nfp_image_crop(s->image + k * input, s->shrunk, sw, c->img_h, c->img_w, y0, x0);
+  }
+  *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = c->n_cam,
+                           .img_h = c->img_h, .img_w = c->img_w};
+  return 0;
 }
 
 // Normalise the observation into s->state; refuse non-finite values.
@@ -108,9 +142,8 @@ static int load_obs(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
     }
   }
   nfp_model_normalize_state(m, s->state, obs->state, m->cfg.n_obs);
-  *batch = (nfp_obs_batch){.state = s->state, .image = obs->image, .n_cam = obs->n_cam,
-                           .img_h = obs->img_h, .img_w = obs->img_w};
-  return 0;
+  *batch = (nfp_obs_batch){.state = s->state};
+  return m->cfg.n_cam > 0 ? load_image(s, obs, batch) : 0;
 }
 
 // Draw n candidates u ~ N(0, sigma^2 I) and invert them under the context in s->ctx;

@@ -63,6 +63,15 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
                          ds->action_norm.hi) != 0) {
     return -1;
   }
+  if (mc->n_cam > 0 && (!ds->images || mc->n_cam != 1 || ds->img_src_h != mc->img_src_h ||
+                        ds->img_src_w != mc->img_src_w || ds->cfg.img_down != mc->img_down ||
+                        ds->cfg.img_crop_h != mc->img_h || ds->cfg.img_crop_w != mc->img_w)) {
+    return nfp_error_set("the image model takes %d frame(s) of %d x %d shrunk %d times and "
+                         "cropped to %d x %d; the dataset does not match (frames %s, %d x %d)",
+                         mc->n_cam, mc->img_src_h, mc->img_src_w, mc->img_down, mc->img_h,
+                         mc->img_w, ds->images ? "loaded" : "missing", ds->img_src_h,
+                         ds->img_src_w);
+  }
   tr->model = model;
   tr->ds = ds;
   tr->cfg = *cfg;
@@ -74,13 +83,15 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
   tr->decay_mask = calloc(n, 1);
   tr->obs = malloc(sizeof(float) * (size_t)B * ds->obs_dim);
   tr->act = malloc(sizeof(float) * (size_t)B * ds->act_dim);
+  size_t img = (size_t)mc->n_cam * mc->img_h * mc->img_w * 3;
+  tr->img = img ? malloc(img * (size_t)B) : NULL;
   tr->logp = malloc(sizeof(double) * (size_t)B);
   tr->dlogp = malloc(sizeof(double) * (size_t)B);
   tr->order = malloc(sizeof(int) * (size_t)ds->n_train);
   tr->hist_train = malloc(sizeof(float) * (size_t)cfg->epochs);
   tr->hist_val = malloc(sizeof(float) * (size_t)cfg->epochs);
   if (!tr->ws || !tr->grads || !tr->decay_mask || !tr->obs || !tr->act || !tr->logp ||
-      !tr->dlogp || !tr->order || !tr->hist_train || !tr->hist_val) {
+      !tr->dlogp || !tr->order || !tr->hist_train || !tr->hist_val || (img && !tr->img)) {
     nfp_trainer_free(tr);
     return nfp_error_set("trainer: out of memory (%zu parameters, batch %d)", n, B);
   }
@@ -92,7 +103,7 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
   // Decay weight matrices only: biases set the identity start of the flow.
   for (int i = 0; i < model->table.n; i++) {
     const nfp_tensor_info* t = &model->table.t[i];
-    if (t->ndim == 2) memset(tr->decay_mask + t->offset, 1, t->size);
+    if (t->ndim >= 2) memset(tr->decay_mask + t->offset, 1, t->size);
   }
   for (int e = 0; e < cfg->epochs; e++) tr->hist_train[e] = tr->hist_val[e] = NAN;
   return 0;
@@ -106,6 +117,7 @@ void nfp_trainer_free(nfp_trainer* tr) {
   free(tr->decay_mask);
   free(tr->obs);
   free(tr->act);
+  free(tr->img);
   free(tr->logp);
   free(tr->dlogp);
   free(tr->order);
@@ -165,20 +177,28 @@ static void update(nfp_trainer* tr, float lr) {
   tr->ema.updates++;
 }
 
+// The batch buffers as the model takes them.
+static nfp_obs_batch batch_of(const nfp_trainer* tr) {
+  const nfp_model_config* c = &tr->model->cfg;
+  return (nfp_obs_batch){.state = tr->obs, .image = tr->img, .n_cam = tr->img ? c->n_cam : 0,
+                         .img_h = c->img_h, .img_w = c->img_w};
+}
+
 int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll) {
   if (n < 1 || n > nfp_model_ws_max_batch(tr->ws)) {
     return nfp_error_set("trainer: batch of %d outside 1..%d", n, nfp_model_ws_max_batch(tr->ws));
   }
   const nfp_dataset* ds = tr->ds;
   nfp_dataset_gather(tr->obs, tr->act, ds, anchors, n);
+  // A stream per step, so a resumed run draws the same noise and crops.
+  nfp_rng rng;
+  nfp_rng_seed(&rng, tr->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)tr->step + 1);
   if (tr->cfg.action_noise > 0.0f) {
-    // A stream per step, so a resumed run draws the same noise.
-    nfp_rng rng;
-    nfp_rng_seed(&rng, tr->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)tr->step + 1);
     for (size_t i = 0; i < (size_t)n * ds->act_dim; i++)
       tr->act[i] += tr->cfg.action_noise * (float)nfp_rng_normal(&rng);
   }
-  nfp_obs_batch ob = {.state = tr->obs};
+  if (tr->img) nfp_dataset_gather_images(tr->img, ds, anchors, n, &rng);
+  nfp_obs_batch ob = batch_of(tr);
   if (nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, n, tr->logp) != 0) return -1;
   *nll = mean_nll(tr->logp, n);
   if (!isfinite(*nll)) {
@@ -201,10 +221,11 @@ int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll
   tr->model->params = tr->ema.w;  // evaluate the weights that get saved
   double sum = 0.0;
   int rc = 0;
-  nfp_obs_batch ob = {.state = tr->obs};
+  nfp_obs_batch ob = batch_of(tr);
   for (int i = 0; i < n && rc == 0; i += B) {
     int m = n - i < B ? n - i : B;
     nfp_dataset_gather(tr->obs, tr->act, tr->ds, anchors + i, m);
+    if (tr->img) nfp_dataset_gather_images(tr->img, tr->ds, anchors + i, m, NULL);
     rc = nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, m, tr->logp);
     for (int j = 0; j < m; j++) sum -= tr->logp[j];
   }

@@ -52,12 +52,17 @@ void nfp_controller_free(nfp_controller* c);
 // Start an episode: forget history and plan; reseed the sampling noise.
 void nfp_controller_reset(nfp_controller* c, uint64_t seed);
 
-// Observe this control step's state frame (state_dim values, physical units),
-// optionally a camera image for image models ([n_cam][h][w][3], else NULL), and
-// return the joint target to command now (action_dim values).
-// 0, or -1 with a message (non-finite input).
+// Observe this control step's state frame (state_dim values, physical units) and, for
+// image models, the camera frames ([n_cam][img_src_h][img_src_w][3]; read only at steps
+// that plan, so it may be NULL when nfp_controller_will_plan said no), and return the
+// joint target to command now (action_dim values).
+// 0, or -1 with a message (non-finite input, a missing or mis-sized frame).
 int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* image,
                        double* target, nfp_controller_info* info);
+
+// Will the next nfp_controller_act sample a new chunk? (Lets a host render the camera
+// only when an image model will look at it.)
+int nfp_controller_will_plan(const nfp_controller* c);
 
 // The candidates behind the last plan (see nfp_sampler_candidates): up to max chunks
 // into out[max][horizon][action_dim], physical units; returns the count.

@@ -44,7 +44,10 @@ typedef struct nfp_model_config_ {
   int context_dim;       // context vector size (64)
   int enc_hidden;        // encoder width (256)
   int enc_blocks;        // encoder residual blocks (1)
-  int n_cam, img_h, img_w;  // image encoders only (0 otherwise)
+  int n_cam, img_h, img_w;  // image encoders: network input per camera (0 otherwise)
+  int img_src_h, img_src_w; // the camera frames it takes (240 x 320 head camera), which are
+  int img_down;             // box-averaged by img_down, then cropped to img_h x img_w (centre
+                            // crop when acting, random crop in training)
   // sampling defaults (sampler.h)
   double sigma;          // base noise scale for sampling (0.5)
   int sbs_candidates;    // SBS candidates N (128)

@@ -115,6 +115,7 @@ typedef struct nfp_trainer_ {
   uint8_t* decay_mask;  // [num_params] 1 on weight matrices
   float* obs;           // [max_batch * obs_dim] batch buffers
   float* act;           // [max_batch * act_dim]
+  uint8_t* img;         // [max_batch][n_cam][img_h][img_w][3] cropped frames (image models)
   double* logp;         // [max_batch]
   double* dlogp;        // [max_batch]
   int* order;           // [n_train] shuffled anchors
