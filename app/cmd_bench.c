@@ -1,6 +1,7 @@
 // nfp bench: latency of the three samplers and training throughput, for the default
-// state-conditioned model and the reference size of PERFORMANCE.md, beside the same
-// models in PyTorch (bench/torch_peer.py) measured in the same run.
+// state-conditioned model and the reference size of PERFORMANCE.md, and of the image
+// encoders (bench_encoder.c), beside the same models in PyTorch (bench/torch_peer.py)
+// measured in the same run.
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 
 #include "args.h"
 #include "bench_bridge.h"
+#include "bench_encoder.h"
 #include "commands.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
@@ -176,16 +178,15 @@ static const char* find_peer(const char* given, char* buf, size_t size) {
   return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-static void peer_spec(char* buf, size_t size, const bench_result* r) {
-  const nfp_model_config* c = &r->cfg;
+static void peer_spec(char* buf, size_t size, const char* name, const nfp_model_config* c,
+                      int train_batch) {
   snprintf(buf, size,
            "name=%s,action_dim=%d,horizon=%d,state_dim=%d,n_obs=%d,context=%d,enc_hidden=%d,"
            "enc_blocks=%d,layers=%d,bins=%d,hidden=%d,blocks=%d,tail=%g,sbs=%d,gr_steps=%d,"
            "gr_step=%g,sigma=%g,train_batch=%d",
-           r->name, c->action_dim, c->horizon, c->state_dim, c->n_obs, c->context_dim,
+           name, c->action_dim, c->horizon, c->state_dim, c->n_obs, c->context_dim,
            c->enc_hidden, c->enc_blocks, c->n_layers, c->n_bins, c->hidden, c->n_blocks,
-           c->tail_bound, c->sbs_candidates, c->gr_steps, c->gr_step_size, c->sigma,
-           BENCH_TRAIN_BATCH);
+           c->tail_bound, c->sbs_candidates, c->gr_steps, c->gr_step_size, c->sigma, train_batch);
 }
 
 static double json_num(const cJSON* o, const char* key) {
@@ -193,19 +194,38 @@ static double json_num(const cJSON* o, const char* key) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-// Runs the peer once for all models; fills the torch_* fields, or returns -1 with the reason.
-static int run_peer(bench_result* r, int n, const char* python, const char* peer, int threads,
-                    int repeats, char* version, size_t vsize) {
+// Appends " --FLAG 'SPEC'" to cmd; -1 with a message when it does not fit.
+static int add_spec(char* cmd, size_t size, const char* flag, const char* spec) {
+  size_t n = strlen(cmd);
+  int k = snprintf(cmd + n, size - n, " --%s '%s'", flag, spec);
+  return k > 0 && (size_t)k < size - n ? 0 : nfp_error_set("peer command too long");
+}
+
+// Runs the peer once for all models and encoders; fills their torch fields, or returns -1
+// with the reason.
+static int run_peer(bench_result* r, int n, nfp_bench_enc* e, int ne, const char* python,
+                    const char* peer, int threads, int repeats, int enc_repeats,
+                    int enc_train_repeats, char* version, size_t vsize) {
   if (access(python, X_OK) != 0) return nfp_error_set("%s not found (install python3-torch)", python);
-  char spec[2][512];
-  for (int i = 0; i < n && i < 2; i++) peer_spec(spec[i], sizeof(spec[i]), &r[i]);
-  char cmd[16384];
+  char cmd[16384], spec[1024], keys[256];
   // Both thread pools pinned to the same count, passive waiting: see PERFORMANCE.md.
   snprintf(cmd, sizeof(cmd),
            "OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d '%s' '%s' "
-           "--threads %d --repeats %d --model '%s'%s%s%s",
-           threads, threads, python, peer, threads, repeats, spec[0], n > 1 ? " --model '" : "",
-           n > 1 ? spec[1] : "", n > 1 ? "'" : "");
+           "--threads %d --repeats %d --encoder-repeats %d --encoder-train-repeats %d",
+           threads, threads, python, peer, threads, repeats, enc_repeats, enc_train_repeats);
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    peer_spec(spec, sizeof(spec), r[i].name, &r[i].cfg, BENCH_TRAIN_BATCH);
+    rc = add_spec(cmd, sizeof(cmd), "model", spec);
+  }
+  for (int i = 0; i < ne && rc == 0; i++) {
+    peer_spec(spec, sizeof(spec), e[i].name, &e[i].cfg, NFP_BENCH_ENC_BATCH);
+    nfp_bench_enc_peer_keys(keys, sizeof(keys), &e[i]);
+    size_t len = strlen(spec);
+    snprintf(spec + len, sizeof(spec) - len, ",%s", keys);
+    rc = add_spec(cmd, sizeof(cmd), "encoder", spec);
+  }
+  if (rc != 0) return -1;
   FILE* p = popen(cmd, "r");
   if (!p) return nfp_error_set("cannot start %s", python);
   size_t cap = 1 << 16, len = 0;
@@ -233,7 +253,11 @@ static int run_peer(bench_result* r, int n, const char* python, const char* peer
   const cJSON* ver = cJSON_GetObjectItemCaseSensitive(j, "torch_version");
   snprintf(version, vsize, "%s", cJSON_IsString(ver) ? ver->valuestring : "?");
   const cJSON* models = cJSON_GetObjectItemCaseSensitive(j, "models");
-  int rc = cJSON_GetArraySize(models) == n ? 0 : nfp_error_set("the peer returned no models");
+  const cJSON* encs = cJSON_GetObjectItemCaseSensitive(j, "encoders");
+  if (cJSON_GetArraySize(models) != n || cJSON_GetArraySize(encs) != ne) {
+    rc = nfp_error_set("the peer returned %d models and %d encoders, expected %d and %d",
+                       cJSON_GetArraySize(models), cJSON_GetArraySize(encs), n, ne);
+  }
   for (int i = 0; i < n && rc == 0; i++) {
     const cJSON* o = cJSON_GetArrayItem(models, i);
     r[i].torch_params = (long)json_num(o, "params");
@@ -242,6 +266,7 @@ static int run_peer(bench_result* r, int n, const char* python, const char* peer
     r[i].t_gr_ms = json_num(o, "gr_ms");
     r[i].t_train_sps = json_num(o, "train_samples_per_s");
   }
+  for (int i = 0; i < ne && rc == 0; i++) rc = nfp_bench_enc_from_peer(&e[i], cJSON_GetArrayItem(encs, i));
   cJSON_Delete(j);
   return rc;
 }
@@ -330,7 +355,8 @@ static int write_json(const char* path, const char* text) {
 
 static int run(int argc, char** argv) {
   const char *json = NULL, *python = "/usr/bin/python3", *peer_arg = NULL;
-  int threads = 1, no_torch = 0, repeats = 30, no_reference = 0;
+  int threads = 1, no_torch = 0, repeats = 30, no_reference = 0, no_encoders = 0;
+  int encoders_only = 0, enc_train_repeats = 3;
   nfp_arg args[] = {
       {"--json", NFP_ARG_STR, &json, "FILE", "write the report as JSON here", 0, 0, 0},
       {"--threads", NFP_ARG_INT, &threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1, 64, 0},
@@ -341,6 +367,12 @@ static int run(int argc, char** argv) {
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
       {"--no-reference", NFP_ARG_FLAG, &no_reference, NULL,
        "only the default model, not the PERFORMANCE.md reference size", 0, 0, 0},
+      {"--no-encoders", NFP_ARG_FLAG, &no_encoders, NULL,
+       "skip the image encoders (ResNet18-GroupNorm, small CNN)", 0, 0, 0},
+      {"--encoders-only", NFP_ARG_FLAG, &encoders_only, NULL,
+       "only the image encoders, not the state-conditioned models", 0, 0, 0},
+      {"--encoder-train-repeats", NFP_ARG_INT, &enc_train_repeats, "N",
+       "timed training steps of each image-encoder model (after one warm-up step)", 1, 1000, 0},
       {"--python", NFP_ARG_STR, &python, "EXE", "Python with torch for the peer", 0, 0, 0},
       {"--peer", NFP_ARG_STR, &peer_arg, "FILE", "the peer script (default: bench/torch_peer.py)",
        0, 0, 0},
@@ -355,8 +387,16 @@ static int run(int argc, char** argv) {
                            "tree with the same thread\ncount (torch.set_num_threads, OpenBLAS "
                            "threads, OMP_WAIT_POLICY=PASSIVE) and the ratios\nare reported. "
                            "Targets: single <= 1 ms, SBS-128 <= 10 ms, GR <= 20 ms, >= 5x "
-                           "PyTorch at\nbatch 1, >= PyTorch at SBS-128 and training.");
+                           "PyTorch at\nbatch 1, >= PyTorch at SBS-128 and training.\n\n"
+                           "Image encoders (the default model with --encoder resnet18 and cnn, "
+                           "one 56 x 72 camera):\nencoder latency for one observation (median "
+                           "and p99 of 4 x --repeats calls) and\ntraining throughput of the "
+                           "whole model at batch 64. Targets: >= PyTorch on both.");
   if (prc) return prc;
+  if (no_encoders && encoders_only) {
+    fprintf(stderr, "nfp bench: --no-encoders and --encoders-only leave nothing to measure\n");
+    return 2;
+  }
   openblas_set_num_threads(threads);
 
   bench_result r[2];
@@ -365,10 +405,17 @@ static int run(int argc, char** argv) {
   nfp_model_config_default(&r[0].cfg);
   r[1].name = "reference";
   nfp_model_config_reference(&r[1].cfg);
-  int n = no_reference ? 1 : 2;
+  int n = encoders_only ? 0 : no_reference ? 1 : 2;
   for (int i = 0; i < n; i++) {
     r[i].t_single_ms = r[i].t_sbs_ms = r[i].t_gr_ms = r[i].t_train_sps = NAN;
     if (bench_c(&r[i], repeats) != 0) return nfp_error_wrap("%s model", r[i].name);
+  }
+  nfp_bench_enc e[2];
+  nfp_bench_enc_setup(&e[0], NFP_ENCODER_RESNET18);
+  nfp_bench_enc_setup(&e[1], NFP_ENCODER_CNN);
+  int ne = no_encoders ? 0 : 2, enc_repeats = 4 * repeats;
+  for (int i = 0; i < ne; i++) {
+    if (nfp_bench_enc_run(&e[i], enc_repeats, enc_train_repeats) != 0) return -1;
   }
 
   char peer_buf[PATH_MAX + 64], version[64] = "";
@@ -381,7 +428,8 @@ static int run(int argc, char** argv) {
     const char* peer = find_peer(peer_arg, peer_buf, sizeof(peer_buf));
     if (!peer) {
       why_not = "bench/torch_peer.py not found (give --peer FILE or set NFP_TORCH_PEER)";
-    } else if (run_peer(r, n, python, peer, threads, repeats, version, sizeof(version)) != 0) {
+    } else if (run_peer(r, n, e, ne, python, peer, threads, repeats, enc_repeats,
+                        enc_train_repeats, version, sizeof(version)) != 0) {
       snprintf(why_buf, sizeof(why_buf), "%s", nfp_error_last());
       why_not = why_buf;
     } else {
@@ -392,6 +440,7 @@ static int run(int argc, char** argv) {
   printf("nfp bench: %d thread%s, medians after warm-up%s%s\n", threads, threads > 1 ? "s" : "",
          torch ? "; PyTorch " : "", torch ? version : "");
   for (int i = 0; i < n; i++) print_result(&r[i], torch);
+  for (int i = 0; i < ne; i++) nfp_bench_enc_print(&e[i], torch);
   if (!torch) printf("PyTorch peer: %s\n", why_not);
 
   const bench_result* d = &r[0];
@@ -406,17 +455,25 @@ static int run(int argc, char** argv) {
       {"sbs128_ge_torch", torch && d->t_sbs_ms / d->sbs_ms >= 1.0},
       {"train_ge_torch", torch && d->train_sps / d->t_train_sps >= 1.0},
   };
-  printf("targets (default model):");
-  for (int i = 0; i < 6; i++) {
-    int needs_torch = i >= 3;
-    printf("  %s %s", targets[i].key,
-           needs_torch && !torch ? "n/a" : (targets[i].met ? "met" : "NOT met"));
+  if (n > 0) {
+    printf("targets (default model):");
+    for (int i = 0; i < 6; i++) {
+      int needs_torch = i >= 3;
+      printf("  %s %s", targets[i].key,
+             needs_torch && !torch ? "n/a" : (targets[i].met ? "met" : "NOT met"));
+    }
+    printf("\n");
   }
-  printf("\n");
+  for (int i = 0; i < ne; i++) {
+    printf("targets (%s encoder):  encode_ge_torch %s  train_ge_torch %s\n", e[i].name,
+           !torch ? "n/a" : nfp_bench_enc_encode_met(&e[i]) ? "met" : "NOT met",
+           !torch ? "n/a" : nfp_bench_enc_train_met(&e[i]) ? "met" : "NOT met");
+  }
 
   int rc = 0;
   if (json) {
-    cJSON* root = result_json(d, torch);
+    // the default model's figures at the top level (as before the encoders came)
+    cJSON* root = n > 0 ? result_json(d, torch) : cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "threads", threads);
     cJSON* tj = cJSON_AddObjectToObject(root, "torch");
     cJSON_AddBoolToObject(tj, "available", torch);
@@ -428,12 +485,18 @@ static int run(int argc, char** argv) {
     } else {
       cJSON_AddStringToObject(tj, "reason", why_not);
     }
-    cJSON* tg = cJSON_AddObjectToObject(root, "targets");
-    for (int i = 0; i < 6; i++) {
-      if (i >= 3 && !torch) cJSON_AddNullToObject(tg, targets[i].key);
-      else cJSON_AddBoolToObject(tg, targets[i].key, targets[i].met);
+    if (n > 0) {
+      cJSON* tg = cJSON_AddObjectToObject(root, "targets");
+      for (int i = 0; i < 6; i++) {
+        if (i >= 3 && !torch) cJSON_AddNullToObject(tg, targets[i].key);
+        else cJSON_AddBoolToObject(tg, targets[i].key, targets[i].met);
+      }
     }
     if (n > 1) cJSON_AddItemToObject(root, "reference", result_json(&r[1], torch));
+    if (ne > 0) {
+      cJSON* ej = cJSON_AddArrayToObject(root, "encoders");
+      for (int i = 0; i < ne; i++) cJSON_AddItemToArray(ej, nfp_bench_enc_json(&e[i], torch));
+    }
     char* text = cJSON_Print(root);
     cJSON_Delete(root);
     rc = text ? write_json(json, text) : nfp_error_set("out of memory");

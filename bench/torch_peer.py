@@ -13,6 +13,14 @@ and the same workloads: single sample, SBS-N (N candidates for one observation, 
 best log p), GR (gradient ascent on log p with the step-size rule of nfp's sampler),
 and one training step (NLL, backward, grad-norm clip, AdamW) at a given batch.
 
+With --encoder SPEC, the same for a model with an image encoder (policy/include/nfp/cnn.h):
+  trunk   torchvision's resnet18 with every BatchNorm a GroupNorm(C // 16, C), without
+          avgpool and fc (kind=resnet18), or four conv (no bias) + GroupNorm(8) + ReLU units
+          3->32 k5, 32->32 k3, 32->64 k3, 64->64 k3, all stride 2, padding k // 2 (kind=cnn)
+  then    flatten, concatenate the state, the encoder's residual MLP -> context, the flow
+timed as: encoder latency at batch 1 (uint8 image -> ImageNet normalisation -> trunk ->
+MLP; median and p99) and one training step of the whole model at train_batch.
+
 Run it with Debian's /usr/bin/python3 (python3-torch). Thread pools: torch's own
 (torch.set_num_threads) AND OpenBLAS's, which Debian's torch uses for matrix maths and
 torch.set_num_threads does not control; set both, plus OMP_WAIT_POLICY=PASSIVE.
@@ -22,7 +30,10 @@ Usage:
       --model name=default,action_dim=14,horizon=8,state_dim=14,n_obs=2,context=64,\
 enc_hidden=256,enc_blocks=1,layers=10,bins=8,hidden=128,blocks=2,tail=3,sbs=128,gr_steps=10,\
 gr_step=0.01,sigma=0.5,train_batch=256
-Prints one JSON object on stdout: {"torch_version", "threads", "models": [{...}]}.
+  torch_peer.py ... --encoder name=resnet18,kind=resnet18,n_cam=1,img_h=56,img_w=72,\
+<the model keys above, train_batch=64>
+Prints one JSON object on stdout: {"torch_version", "threads", "models": [{...}],
+"encoders": [{...}]}.
 """
 import argparse
 import ctypes
@@ -58,8 +69,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--train-repeats", type=int, default=10)
-    ap.add_argument("--model", action="append", required=True,
+    ap.add_argument("--encoder-repeats", type=int, default=100)
+    ap.add_argument("--encoder-train-repeats", type=int, default=3)
+    ap.add_argument("--model", action="append", default=[],
                     help="comma-separated key=value model description (see the module doc)")
+    ap.add_argument("--encoder", action="append", default=[],
+                    help="the same plus kind, n_cam, img_h, img_w: an image-encoder model")
     args = ap.parse_args()
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -79,24 +94,30 @@ def main():
         "openblas_threads_set": len(blas) > 0,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "models": [],
+        "encoders": [],
     }
     for spec in args.model:
         cfg = parse_spec(spec)
         out["models"].append(bench_model(torch, cfg, args))
+    for spec in args.encoder:
+        cfg = parse_spec(spec, ["kind", "n_cam", "img_h", "img_w"])
+        out["encoders"].append(bench_encoder(torch, cfg, args))
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 
 
-def parse_spec(spec):
+def parse_spec(spec, extra=()):
     cfg = {}
     for item in spec.split(","):
         k, _, v = item.partition("=")
         if not _:
             raise SystemExit(f"torch_peer: bad model item '{item}' (want key=value)")
-        cfg[k] = v if k == "name" else float(v)
+        cfg[k] = v if k in ("name", "kind") else float(v)
     need = ["action_dim", "horizon", "state_dim", "n_obs", "context", "enc_hidden", "enc_blocks",
             "layers", "bins", "hidden", "blocks", "tail", "sbs", "gr_steps", "gr_step", "sigma",
-            "train_batch"]
+            "train_batch"] + [k for k in extra if k != "kind"]
+    if "kind" in extra and cfg.get("kind") not in ("resnet18", "cnn"):
+        raise SystemExit(f"torch_peer: encoder kind must be resnet18 or cnn, got {cfg.get('kind')}")
     missing = [k for k in need if k not in cfg]
     if missing:
         raise SystemExit(f"torch_peer: model spec misses {missing}")
@@ -206,11 +227,25 @@ def build(torch, cfg):
     class NFP(nn.Module):
         def __init__(self):
             super().__init__()
-            self.enc = ResMLP(cfg["state_dim"] * cfg["n_obs"], cfg["enc_hidden"], cfg["enc_blocks"], 0, C, False)
+            n_in = cfg["state_dim"] * cfg["n_obs"]
+            self.trunk = build_trunk(torch, cfg["kind"]) if "kind" in cfg else None
+            if self.trunk is not None:
+                with torch.no_grad():
+                    feat = self.trunk(torch.zeros(1, 3, cfg["img_h"], cfg["img_w"])).numel()
+                n_in += cfg["n_cam"] * feat
+                self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+                self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+            self.enc = ResMLP(n_in, cfg["enc_hidden"], cfg["enc_blocks"], 0, C, False)
             self.flow = nn.ModuleList([Coupling(l) for l in range(cfg["layers"])])
 
-        def encode(self, obs):
-            return self.enc(obs)
+        def encode(self, obs, img=None):
+            if self.trunk is None:
+                return self.enc(obs)
+            # img: uint8 [B, n_cam, H, W, 3] -> ImageNet-normalised NCHW, one trunk for all cameras
+            n = img.shape[0]
+            x = img.reshape(-1, img.shape[2], img.shape[3], 3).permute(0, 3, 1, 2).float() / 255.0
+            feat = self.trunk((x - self.mean) / self.std).reshape(n, -1)
+            return self.enc(torch.cat([feat, obs], -1))
 
         def logprob(self, a, ctx):
             z, ld = a, torch.zeros(a.shape[0])
@@ -227,6 +262,38 @@ def build(torch, cfg):
             return x, -0.5 * (u * u).sum(-1) - 0.5 * D * math.log(2 * math.pi) - ld
 
     return NFP(), D
+
+
+def build_trunk(torch, kind):
+    """The image trunk of nfp's cnn.h: its output is flattened, not pooled."""
+    nn = torch.nn
+    if kind == "resnet18":
+        import torchvision
+        r = torchvision.models.resnet18(norm_layer=lambda c: nn.GroupNorm(c // 16, c))
+        return nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1, r.layer2, r.layer3, r.layer4)
+    units, c = [], 3
+    for oc, k in ((32, 5), (32, 3), (64, 3), (64, 3)):
+        units += [nn.Conv2d(c, oc, k, 2, k // 2, bias=False), nn.GroupNorm(8, oc), nn.ReLU()]
+        c = oc
+    return nn.Sequential(*units)
+
+
+def timed_all(fn, warmup, repeats):
+    """Milliseconds of each timed call."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(1e3 * (time.perf_counter() - t0))
+    return ts
+
+
+def p99(ts):
+    """Nearest-rank 99th percentile (as nfp bench)."""
+    s = sorted(ts)
+    return s[min(len(s) - 1, max(0, math.ceil(0.99 * len(s)) - 1))]
 
 
 def timed(fn, warmup, repeats):
@@ -302,6 +369,48 @@ def bench_model(torch, cfg, args):
     res["sbs_ms"] = timed(sbs, args.warmup, max(5, args.repeats // 3))
     res["gr_ms"] = timed(gr, max(2, args.warmup // 2), max(5, args.repeats // 3))
     train_ms = timed(train_step, 2, args.train_repeats)
+    res["train_step_ms"] = train_ms
+    res["train_samples_per_s"] = Bt / (train_ms * 1e-3)
+    return res
+
+
+def bench_encoder(torch, cfg, args):
+    torch.manual_seed(0)
+    try:
+        model, D = build(torch, cfg)
+    except ImportError as e:
+        return {"name": cfg["name"], "error": f"torchvision is not importable: {e}"}
+    with torch.no_grad():
+        for layer in model.flow:
+            layer.mlp.out.weight.uniform_(-0.01, 0.01)
+    shape = (cfg["n_cam"], cfg["img_h"], cfg["img_w"], 3)
+    obs = torch.randn(1, cfg["state_dim"] * cfg["n_obs"]) * 0.5
+    img = torch.randint(0, 256, (1,) + shape, dtype=torch.uint8)
+
+    def encode():
+        with torch.no_grad():
+            return model.encode(obs, img)
+
+    Bt = cfg["train_batch"]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    tobs = torch.randn(Bt, cfg["state_dim"] * cfg["n_obs"]) * 0.5
+    timg = torch.randint(0, 256, (Bt,) + shape, dtype=torch.uint8)
+    tact = torch.rand(Bt, D) * 1.8 - 0.9
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        loss = -model.logprob(tact, model.encode(tobs, timg)).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+    res = {"name": cfg["name"], "params": sum(p.numel() for p in model.parameters()),
+           "encoder_params": sum(p.numel() for p in model.trunk.parameters())
+           + sum(p.numel() for p in model.enc.parameters())}
+    ts = timed_all(encode, args.warmup, args.encoder_repeats)
+    res["encode_ms"] = statistics.median(ts)
+    res["encode_p99_ms"] = p99(ts)
+    train_ms = statistics.median(timed_all(train_step, 1, args.encoder_train_repeats))
     res["train_step_ms"] = train_ms
     res["train_samples_per_s"] = Bt / (train_ms * 1e-3)
     return res
