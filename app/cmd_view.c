@@ -16,14 +16,19 @@
 #include "png_write.h"
 #include "policy_flags.h"
 #include "rollout.h"
+#include "view_camera.h"
 #include "view_plan.h"
 
 #define VIEW_MAX_GEOM 4000
 #define VIEW_MAX_CATCHUP 10  // most control steps per drawn frame when behind
 
 typedef struct {
-  nfp_arms* arms;   // simulated rig
+  nfp_arms* sim;    // simulated rig
+  nfp_arms* arms;   // what the rollout drives: sim, or the camera's arms for image policies
   nfp_task* task;   // its task, for drawing
+  const nfp_model* model;  // the policy's (NULL for the expert)
+  view_camera camera;      // head-camera frames rendered in this window's context
+  int has_camera;
   nfp_agent* agent;
   nfp_agent_spec spec;   // to rebuild the agent when the sampling mode changes
   nfp_rollout ro;
@@ -53,6 +58,16 @@ static void on_glfw_error(int code, const char* msg) {
   snprintf(glfw_error, sizeof(glfw_error), "%s (GLFW error %d)", msg, code);
 }
 
+// Show what the policy sees (on = 1) or the free camera.
+static void view_head_camera(viewer* v, int on) {
+  if (!on) {
+    v->cam.type = mjCAMERA_FREE;
+  } else if (v->task->rig.head_camera >= 0) {
+    v->cam.type = mjCAMERA_FIXED;
+    v->cam.fixedcamid = v->task->rig.head_camera;
+  }
+}
+
 static void on_key(GLFWwindow* win, int key, int scancode, int action, int mods) {
   (void)scancode;
   viewer* v = glfwGetWindowUserPointer(win);
@@ -70,12 +85,7 @@ static void on_key(GLFWwindow* win, int key, int scancode, int action, int mods)
     case GLFW_KEY_3: v->switch_mode = 1 + NFP_SAMPLE_GR; break;
     case GLFW_KEY_C:
       // Toggle between the free camera and what the policy sees.
-      if (v->cam.type == mjCAMERA_FIXED) {
-        v->cam.type = mjCAMERA_FREE;
-      } else if (v->task->rig.head_camera >= 0) {
-        v->cam.type = mjCAMERA_FIXED;
-        v->cam.fixedcamid = v->task->rig.head_camera;
-      }
+      view_head_camera(v, v->cam.type != mjCAMERA_FIXED);
       break;
     default: break;
   }
@@ -174,6 +184,9 @@ static void view_draw(viewer* v, int interactive) {
                           : "task\nagent\nseed\nstep\nsuccess\nstate",
               values, &v->con);
   if (v->has_plan) view_plan_figure(&v->plan, rect, &v->con);
+  if (v->has_camera && v->cam.type == mjCAMERA_FIXED) {
+    view_camera_inset(&v->camera, &v->model->cfg, rect);
+  }
   if (interactive) {
     mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rect,
                 "space\nright / n\nr\nN / page down\n1 2 3\nc\nmouse\nesc",
@@ -264,11 +277,15 @@ static int view_batch(viewer* v, int frames, const char* screenshot) {
     printf("saved %s after %d steps (seed %llu, success %s)\n", screenshot, v->ro.steps,
            (unsigned long long)v->seed, nfp_task_success(v->task) ? "yes" : "no");
   }
+  if (v->has_camera && v->camera.renders) {
+    printf("head camera: %ld frames rendered for the policy, %.1f ms each\n",
+           v->camera.renders, v->camera.render_ms / (double)v->camera.renders);
+  }
   glfwSwapBuffers(v->win);
   return 0;
 }
 
-static int view_open_window(viewer* v, int width, int height, int batch) {
+static int view_open_window(viewer* v, int width, int height, int batch, int head) {
   glfwSetErrorCallback(on_glfw_error);
   if (!glfwInit()) {
     return nfp_error_set(
@@ -295,16 +312,24 @@ static int view_open_window(viewer* v, int width, int height, int batch) {
   mjv_defaultCamera(&v->cam);
   mjv_defaultFreeCamera(m, &v->cam);
   v->cam.elevation = -25;
+  view_head_camera(v, head);
   mjv_defaultOption(&v->opt);
   mjv_defaultScene(&v->scn);
   mjr_defaultContext(&v->con);
   mjv_makeScene(m, &v->scn, VIEW_MAX_GEOM);
   mjr_makeContext(m, &v->con, mjFONTSCALE_150);
   mjr_setBuffer(mjFB_WINDOW, &v->con);
+  if (v->agent->wants_image) {
+    // An image policy sees the head camera, rendered here (view_camera.h says why).
+    if (view_camera_init(&v->camera, v->sim, &v->con)) return -1;
+    v->has_camera = 1;
+    v->arms = &v->camera.arms;
+  }
   return 0;
 }
 
 static void view_close(viewer* v) {
+  if (v->has_camera) view_camera_free(&v->camera);
   if (v->win) {
     mjr_freeContext(&v->con);
     mjv_freeScene(&v->scn);
@@ -314,7 +339,7 @@ static void view_close(viewer* v) {
   nfp_agent_free(v->agent);
   nfp_rollout_free(&v->ro);
   if (v->has_plan) view_plan_free(&v->plan);
-  nfp_arms_close(v->arms);
+  nfp_arms_close(v->sim);
 }
 
 int nfp_cmd_view(int argc, char** argv) {
@@ -326,8 +351,8 @@ int nfp_cmd_view(int argc, char** argv) {
   const char* screenshot = NULL;
   const char* assets = NULL;
   long long seed = 0;
-  int frames = 0, width = 1280, height = 720;
-  nfp_arg args[10 + NFP_POLICY_NARGS] = {
+  int frames = 0, width = 1280, height = 720, head = 0;
+  nfp_arg args[11 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &task_name, "NAME", "task to show", 0, 0, 0},
       {"--agent", NFP_ARG_STR, &agent, "KIND",
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
@@ -340,10 +365,12 @@ int nfp_cmd_view(int argc, char** argv) {
        "save the window after --frames steps as PNG and exit", 0, 0, 0},
       {"--width", NFP_ARG_INT, &width, "PX", "window width", 64, 8192, 0},
       {"--height", NFP_ARG_INT, &height, "PX", "window height", 64, 8192, 0},
+      {"--head", NFP_ARG_FLAG, &head, NULL,
+       "start on the head camera (key c); an image policy's input is shown top right", 0, 0, 0},
       {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
        0, 0, 0},
   };
-  int nargs = 9;
+  int nargs = 10;
   nfp_policy_flags_args(args + nargs, &pf);
   nargs += NFP_POLICY_NARGS;
   int rc =
@@ -381,10 +408,12 @@ int nfp_cmd_view(int argc, char** argv) {
   viewer v;
   memset(&v, 0, sizeof(v));
   v.seed = (uint64_t)seed;
-  v.arms = nfp_arms_sim_create(task_name, assets);
-  v.task = nfp_arms_sim_task(v.arms);
+  v.sim = nfp_arms_sim_create(task_name, assets);
+  v.arms = v.sim;
+  v.task = nfp_arms_sim_task(v.sim);
+  v.model = model;
   v.spec = spec;
-  v.agent = v.arms ? nfp_agent_create(&spec) : NULL;
+  v.agent = v.sim ? nfp_agent_create(&spec) : NULL;
   if (v.agent && model) {
     v.has_plan = 1;
     if (view_plan_init(&v.plan, v.task->m, model->cfg.horizon, model->cfg.action_dim)) {
@@ -392,7 +421,7 @@ int nfp_cmd_view(int argc, char** argv) {
       v.agent = NULL;
     }
   }
-  rc = !v.agent || view_open_window(&v, width, height, batch) || view_begin(&v) ||
+  rc = !v.agent || view_open_window(&v, width, height, batch, head) || view_begin(&v) ||
        (batch ? view_batch(&v, frames, screenshot) : view_interactive(&v));
   if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());
   view_close(&v);
