@@ -8,6 +8,9 @@
 // 14-D layout, calls nfp_controller_act, clamps the target with nfp_rig_clamp and writes
 // ctrl with nfp_rig_ctrl, as nfp_task_step does. The native position servos then
 // produce the same forces, step for step, as `nfp eval` in process.
+//
+// Image policies plan from head-camera frames the host renders and hands over with
+// nfp_plugin_set_frame (nfp/plugin.h) at the steps nfp_plugin_wants_frame names.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "nfp/checkpoint.h"
 #include "nfp/controller.h"
 #include "nfp/error.h"
+#include "nfp/plugin.h"
 #include "nfp/tasks.h"
 #include "plugin.h"
 
@@ -54,7 +58,10 @@ typedef struct ctl_inst_ {
   int task;                // instance id of nfp.task, -1 if none
   uint64_t seed0;
   uint64_t episodes;       // episodes started on this mjData (seeds without a task)
+  int started;             // this episode took its seed (without a task)
   int warned;              // one warning per episode for a failing act
+  uint8_t* frame;          // [n_cam][img_src_h][img_src_w][3] from the host (image policies)
+  long frame_step;         // the physics step the frame was given at (-1: none)
 } ctl_inst;
 
 static int file_exists(const char* path) {
@@ -154,6 +161,7 @@ static void ctl_free(ctl_inst* ci) {
   if (!ci) return;
   nfp_controller_free(ci->c);
   nfp_model_free(ci->model);
+  free(ci->frame);
   free(ci);
 }
 
@@ -188,12 +196,19 @@ static ctl_inst* ctl_create(const mjModel* m, int instance, char* err, size_t n)
     goto fail;
   }
   const nfp_model_config* mc = &ci->model->cfg;
-  if (mc->action_dim != NFP_NJ || mc->state_dim < NFP_NJ || mc->n_cam != 0) {
-    snprintf(err, n, "nfp.controller: checkpoint '%s' is a policy over %d joints from %d "
-             "cameras; the plugin drives the %d-joint rig from its state alone",
-             cfg.checkpoint, mc->action_dim, mc->n_cam, NFP_NJ);
+  if (mc->action_dim != NFP_NJ || mc->state_dim < NFP_NJ) {
+    snprintf(err, n, "nfp.controller: checkpoint '%s' is a policy over %d joints; the plugin "
+             "drives the %d-joint rig", cfg.checkpoint, mc->action_dim, NFP_NJ);
     goto fail;
   }
+  if (mc->n_cam > 0) {
+    ci->frame = malloc((size_t)mc->n_cam * mc->img_src_h * mc->img_src_w * 3);
+    if (!ci->frame) {
+      snprintf(err, n, "nfp.controller: out of memory for camera frames");
+      goto fail;
+    }
+  }
+  ci->frame_step = -1;
   if (mc->state_dim > NFP_NJ && ci->task < 0) {
     snprintf(err, n, "nfp.controller: checkpoint '%s' observes the object state (%d values "
              "per frame); add an nfp.task instance, which measures it", cfg.checkpoint,
@@ -239,12 +254,47 @@ static void ctl_reset(const mjModel* m, mjtNum* state, void* data, int instance)
   // The controller itself is reseeded when the episode's first control step runs:
   // only then is the task's seed known (a host may set it after mj_resetData).
   ctl_inst* ci = data;
-  if (ci) ci->warned = 0;
+  if (ci) {
+    ci->warned = 0;
+    ci->started = 0;
+    ci->frame_step = -1;   // a frame never outlives its episode
+  }
   state[CS_SEED] = -1;
   state[CS_STEP] = 0;
   state[CS_ACTED] = -1;
   state[CS_LOGLIK] = 0;
   state[CS_HELD] = 0;
+}
+
+// The episode clock: its seed and the physics steps since it began. 0 while no episode
+// is under way (the task's set-up is running). Starts a pending episode: the task's
+// set-up runs here if no plugin ran it yet; without a task, the episode takes its seed.
+static int ctl_clock(const mjModel* m, mjData* d, ctl_inst* ci, mjtNum* st, uint64_t* seed,
+                     long* step) {
+  if (ci->task >= 0) {
+    // The task owns the episode: its set-up runs first, its seed seeds the controller,
+    // its step count is the clock.
+    return nfp_plugin_task_episode(m, d, ci->task, seed, step);
+  }
+  *step = (long)st[CS_STEP];
+  if (*step == 0 && !ci->started) {
+    st[CS_SEED] = st[CS_SEED] >= 0 ? st[CS_SEED] : (mjtNum)(ci->seed0 + ci->episodes);
+    ci->episodes++;
+    ci->started = 1;
+  }
+  *seed = (uint64_t)st[CS_SEED];
+  return 1;
+}
+
+// Does physics step `step` run a control step the controller has not acted on yet?
+static int ctl_due(const ctl_inst* ci, const mjtNum* st, long step) {
+  return step % ci->substeps == 0 && st[CS_ACTED] != step;
+}
+
+// Will the act due at `step` sample a chunk from the camera? (The controller is reset,
+// so plans, at an episode's first step.)
+static int ctl_plans_from_camera(const ctl_inst* ci, long step) {
+  return ci->frame && (step == 0 || nfp_controller_will_plan(ci->c));
 }
 
 // One control step: observe, act, command the servos.
@@ -268,9 +318,24 @@ static void ctl_act(const mjModel* m, mjData* d, ctl_inst* ci, mjtNum* st, long 
       nfp_error_set("the policy expects %d object values, the task gives %d", ns - NFP_NJ, k);
     }
   }
+  // An image policy plans only from a frame given for this very step: an older one
+  // would show another state, and planning without one would be blind.
+  const uint8_t* image = NULL;
+  if (ok && ctl_plans_from_camera(ci, step)) {
+    const nfp_model_config* mc = &ci->model->cfg;
+    ok = ci->frame_step == step;
+    if (ok) {
+      image = ci->frame;
+    } else {
+      nfp_error_set("the policy plans from the head camera (%d x %d) and the host gave no "
+                    "frame for physics step %ld: a host calls nfp_plugin_set_frame when "
+                    "nfp_plugin_wants_frame returns 1 (nfp/plugin.h); keeping the last "
+                    "command", mc->img_src_h, mc->img_src_w, step);
+    }
+  }
   nfp_controller_info info;
-  if (!ok || nfp_controller_act(ci->c, state, NULL, target, &info) != 0) {
-    // A diverged simulation: MuJoCo warns too; keep the last command.
+  if (!ok || nfp_controller_act(ci->c, state, image, target, &info) != 0) {
+    // A missing frame, or a diverged simulation (MuJoCo warns too): keep the last command.
     if (!ci->warned) mju_warning("nfp.controller: %s", nfp_error_last());
     ci->warned = 1;
     return;
@@ -288,21 +353,9 @@ static void ctl_compute(const mjModel* m, mjData* d, int instance, int capabilit
   mjtNum* st = d->plugin_state + m->plugin_stateadr[instance];
   uint64_t seed;
   long step;
-  if (ci->task >= 0) {
-    // The task owns the episode: its set-up runs first (here, if this instance comes
-    // first), its seed seeds the controller, its step count is the clock.
-    if (!nfp_plugin_task_episode(m, d, ci->task, &seed, &step)) return;
-  } else {
-    step = (long)st[CS_STEP];
-    if (step == 0 && st[CS_ACTED] != 0) {
-      seed = st[CS_SEED] >= 0 ? (uint64_t)st[CS_SEED] : ci->seed0 + ci->episodes;
-      ci->episodes++;
-      st[CS_SEED] = (mjtNum)seed;
-    }
-    seed = (uint64_t)st[CS_SEED];
-  }
+  if (!ctl_clock(m, d, ci, st, &seed, &step)) return;
   // Once per control step, however often the host calls mj_forward.
-  if (step % ci->substeps == 0 && st[CS_ACTED] != step) ctl_act(m, d, ci, st, step, seed);
+  if (ctl_due(ci, st, step)) ctl_act(m, d, ci, st, step, seed);
   double out[OUT_N] = {st[CS_LOGLIK], st[CS_HELD]};
   nfp_plugin_sensor_write(m, d, instance, out);
 }
@@ -310,6 +363,88 @@ static void ctl_compute(const mjModel* m, mjData* d, int instance, int capabilit
 static void ctl_advance(const mjModel* m, mjData* d, int instance) {
   ctl_inst* ci = (ctl_inst*)d->plugin_data[instance];
   if (ci && ci->task < 0) d->plugin_state[m->plugin_stateadr[instance] + CS_STEP] += 1;
+}
+
+// ---- host API (nfp/plugin.h) ----------------------------------------------------------
+
+// The live nfp.controller behind `instance` (-1: the model's only one); NULL with a
+// MuJoCo warning naming the problem.
+static ctl_inst* ctl_lookup(const mjModel* m, const mjData* d, int* instance, const char* fn) {
+  int i = *instance;
+  if (i < 0) {
+    for (int j = 0; j < m->nplugin; j++) {
+      const mjpPlugin* p = mjp_getPluginAtSlot(m->plugin[j]);
+      if (p && strcmp(p->name, "nfp.controller") == 0) {
+        if (i >= 0) {
+          mju_warning("%s: the model has more than one nfp.controller; name the instance", fn);
+          return NULL;
+        }
+        i = j;
+      }
+    }
+    if (i < 0) {
+      mju_warning("%s: the model has no nfp.controller instance", fn);
+      return NULL;
+    }
+  }
+  const mjpPlugin* p = i < m->nplugin ? mjp_getPluginAtSlot(m->plugin[i]) : NULL;
+  if (!p || strcmp(p->name, "nfp.controller") != 0) {
+    mju_warning("%s: plugin instance %d is not an nfp.controller", fn, i);
+    return NULL;
+  }
+  ctl_inst* ci = (ctl_inst*)d->plugin_data[i];
+  if (!ci) mju_warning("%s: nfp.controller instance %d has no controller on this mjData", fn, i);
+  *instance = i;
+  return ci;
+}
+
+int nfp_plugin_frame_size(const mjModel* m, const mjData* d, int instance, int* n_cam, int* h,
+                          int* w) {
+  ctl_inst* ci = ctl_lookup(m, d, &instance, "nfp_plugin_frame_size");
+  if (!ci) return -1;
+  const nfp_model_config* mc = &ci->model->cfg;
+  *n_cam = mc->n_cam;
+  *h = mc->n_cam > 0 ? mc->img_src_h : 0;
+  *w = mc->n_cam > 0 ? mc->img_src_w : 0;
+  return 0;
+}
+
+int nfp_plugin_wants_frame(const mjModel* m, mjData* d, int instance) {
+  ctl_inst* ci = ctl_lookup(m, d, &instance, "nfp_plugin_wants_frame");
+  if (!ci) return -1;
+  if (!ci->frame) return 0;
+  mjtNum* st = d->plugin_state + m->plugin_stateadr[instance];
+  uint64_t seed;
+  long step;
+  if (!ctl_clock(m, d, ci, st, &seed, &step)) return 0;
+  return ctl_due(ci, st, step) && ctl_plans_from_camera(ci, step);
+}
+
+int nfp_plugin_set_frame(const mjModel* m, mjData* d, int instance, const uint8_t* rgb, int h,
+                         int w) {
+  ctl_inst* ci = ctl_lookup(m, d, &instance, "nfp_plugin_set_frame");
+  if (!ci) return -1;
+  const nfp_model_config* mc = &ci->model->cfg;
+  if (!ci->frame) {
+    mju_warning("nfp_plugin_set_frame: the policy of nfp.controller instance %d sees no "
+                "camera", instance);
+    return -1;
+  }
+  if (!rgb || h != mc->img_src_h || w != mc->img_src_w) {
+    mju_warning("nfp_plugin_set_frame: the policy takes %d x %d frames (height x width), "
+                "got %d x %d%s", mc->img_src_h, mc->img_src_w, h, w, rgb ? "" : " and no pixels");
+    return -1;
+  }
+  mjtNum* st = d->plugin_state + m->plugin_stateadr[instance];
+  uint64_t seed;
+  long step;
+  if (!ctl_clock(m, d, ci, st, &seed, &step)) {
+    mju_warning("nfp_plugin_set_frame: called while the task's set-up runs");
+    return -1;
+  }
+  memcpy(ci->frame, rgb, (size_t)mc->n_cam * h * w * 3);
+  ci->frame_step = step;
+  return 0;
 }
 
 void nfp_plugin_register_controller(void) {

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "nfp/checkpoint.h"
+#include "nfp/encoder.h"
 #include "nfp/error.h"
+#include "nfp/render.h"
 #include "nfp/rng.h"
 #include "nfp/tasks.h"
 
@@ -62,24 +64,50 @@ static int expert_ranges(float lo[NFP_NJ], float hi[NFP_NJ]) {
 // quaternion), as `nfp train` builds it from demos that record the object state.
 #define SCENE_NOBJ 7
 
-nfp_model* scene_policy(int with_object) {
-  nfp_model_config cfg;
-  nfp_model_config_default(&cfg);
-  cfg.state_dim = NFP_NJ + (with_object ? SCENE_NOBJ : 0);
-  nfp_model* model = nfp_model_create(&cfg, 1);
+// A model of cfg with seeded, perturbed weights, normalised by the expert's ranges.
+static nfp_model* scene_model(const nfp_model_config* cfg) {
+  nfp_model* model = nfp_model_create(cfg, 1);
   if (!model) return NULL;
   nfp_rng rng;
   nfp_rng_seed(&rng, 2);
   for (size_t i = 0; i < model->num_params; i++) {
     model->params[i] += 0.02f * (float)nfp_rng_normal(&rng);
   }
-  float lo[NFP_NJ + SCENE_NOBJ], hi[NFP_NJ + SCENE_NOBJ];
+  float lo[NFP_NJ + SCENE_NOBJ], hi[NFP_NJ + SCENE_NOBJ];   // object part unused if absent
   for (int j = NFP_NJ; j < NFP_NJ + SCENE_NOBJ; j++) lo[j] = -1.0f, hi[j] = 1.0f;  // pot pose
   if (expert_ranges(lo, hi) || nfp_model_set_norm(model, lo, hi, lo, hi)) {
     nfp_model_free(model);
     return NULL;
   }
   return model;
+}
+
+nfp_model* scene_policy(int with_object) {
+  nfp_model_config cfg;
+  nfp_model_config_default(&cfg);
+  cfg.state_dim = NFP_NJ + (with_object ? SCENE_NOBJ : 0);
+  return scene_model(&cfg);
+}
+
+nfp_model* scene_image_policy(void) {
+  nfp_model_config cfg;
+  nfp_model_config_default(&cfg);
+  cfg.encoder = NFP_ENCODER_CNN;
+  cfg.n_cam = 1;
+  cfg.img_src_h = NFP_HEAD_H;
+  cfg.img_src_w = NFP_HEAD_W;
+  cfg.img_down = 4;
+  cfg.img_h = 56;
+  cfg.img_w = 72;
+  return scene_model(&cfg);
+}
+
+int scene_image_checkpoint(const char* path) {
+  nfp_model* model = scene_image_policy();
+  if (!model) return -1;
+  int rc = nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0);
+  nfp_model_free(model);
+  return rc;
 }
 
 int scene_checkpoint(const char* path, int with_object) {

@@ -15,8 +15,13 @@ int scene_copy_assets(const char* dir);
 // observes the joints and, with_object, Lift Pot's object state too (as `nfp train`
 // makes it from demos that record one).
 nfp_model* scene_policy(int with_object);
+// A small image policy in the same way: the CNN encoder over the 240 x 320 head camera
+// (shrunk 4 times, 56 x 72 centre crop) and the joints.
+nfp_model* scene_image_policy(void);
 // scene_policy() saved as a checkpoint. 0 or -1 (message in nfp_error_last()).
 int scene_checkpoint(const char* path, int with_object);
+// scene_image_policy() saved as a checkpoint. 0 or -1.
+int scene_image_checkpoint(const char* path);
 // Write dir/name: <mujoco> including lift_pot.xml, then `body`. 0 or -1.
 int scene_mjcf(const char* dir, const char* name, const char* body);
 
