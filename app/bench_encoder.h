@@ -18,9 +18,11 @@ typedef struct {
   size_t params, enc_params;  // whole model, encoder (trunk + MLP)
   double enc_ms, enc_p99_ms;  // nfp_model_encode of one observation: median, p99
   double train_ms, train_sps; // whole-model step (NLL fwd + bwd + clip + AdamW)
+  // the same medians in process CPU time (steadier than wall time on a loaded machine)
+  double enc_cpu_ms, train_cpu_sps;
   // PyTorch peer (NAN / 0 when it did not run)
   long t_params, t_enc_params;
-  double t_enc_ms, t_enc_p99_ms, t_train_sps;
+  double t_enc_ms, t_enc_p99_ms, t_train_sps, t_enc_cpu_ms, t_train_cpu_sps;
 } nfp_bench_enc;
 
 // The default model config with encoder kind NFP_ENCODER_RESNET18 or NFP_ENCODER_CNN.

@@ -69,6 +69,8 @@ static cJSON* bench(const char* name, const char* args) {
     assert_true(p99 >= med);
     double step = timing(e, "train_step_ms"), sps = timing(e, "train_samples_per_s");
     assert_true(fabs(sps * step * 1e-3 - 64.0) < 0.01 * 64.0);
+    timing(e, "encode_cpu_ms");
+    timing(e, "train_cpu_samples_per_s");
   }
   // ResNet18's trunk alone is 11.2 M parameters; the small CNN's 0.08 M
   assert_true(enc_params[0] > 11.1e6 && enc_params[1] < enc_params[0] / 10);
@@ -93,6 +95,10 @@ static void test_encoders_with_peer(void** state) {
     assert_true(num(e, "torch_encoder_params") == num(e, "encoder_params"));
     double t_enc = timing(e, "torch_encode_ms"), t_sps = timing(e, "torch_train_samples_per_s");
     timing(e, "torch_encode_p99_ms");
+    timing(e, "torch_encode_cpu_ms");
+    timing(e, "torch_train_cpu_samples_per_s");
+    timing(e, "speedup_encode_cpu");
+    timing(e, "speedup_train_cpu");
     assert_true(fabs(num(e, "speedup_encode") - t_enc / num(e, "encode_ms")) < 1e-3 * t_enc);
     assert_true(fabs(num(e, "speedup_train") - num(e, "train_samples_per_s") / t_sps) < 1e-2);
     const cJSON* tg = cJSON_GetObjectItemCaseSensitive(e, "targets");
