@@ -361,7 +361,7 @@ static int run(int argc, char** argv) {
       {"--json", NFP_ARG_STR, &json, "FILE", "write the report as JSON here", 0, 0, 0},
       {"--threads", NFP_ARG_INT, &threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1, 64, 0},
       {"--repeats", NFP_ARG_INT, &repeats, "N",
-       "timed runs of the single sample (a third of that for SBS, GR, training)", 5, 10000, 0},
+       "timed runs of the single sample (a third of that for SBS, GR, training; 4x for the encoders)", 5, 10000, 0},
       {"--no-torch", NFP_ARG_FLAG, &no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
       {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
