@@ -266,7 +266,9 @@ static int run_peer(bench_result* r, int n, nfp_bench_enc* e, int ne, const char
     r[i].t_gr_ms = json_num(o, "gr_ms");
     r[i].t_train_sps = json_num(o, "train_samples_per_s");
   }
-  for (int i = 0; i < ne && rc == 0; i++) rc = nfp_bench_enc_from_peer(&e[i], cJSON_GetArrayItem(encs, i));
+  for (int i = 0; i < ne && rc == 0; i++) {
+    rc = nfp_bench_enc_from_peer(&e[i], cJSON_GetArrayItem(encs, i));
+  }
   cJSON_Delete(j);
   return rc;
 }
@@ -361,7 +363,8 @@ static int run(int argc, char** argv) {
       {"--json", NFP_ARG_STR, &json, "FILE", "write the report as JSON here", 0, 0, 0},
       {"--threads", NFP_ARG_INT, &threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1, 64, 0},
       {"--repeats", NFP_ARG_INT, &repeats, "N",
-       "timed runs of the single sample (a third of that for SBS, GR, training; 4x for the encoders)", 5, 10000, 0},
+       "timed runs of the single sample (a third of that for SBS, GR, training; 4x for the "
+       "encoders)", 5, 10000, 0},
       {"--no-torch", NFP_ARG_FLAG, &no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
       {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
