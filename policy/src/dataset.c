@@ -32,6 +32,7 @@ void nfp_norm_invert(double* out, const float* y, const nfp_norm* norm, int n) {
 }
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg) {
+  memset(cfg, 0, sizeof(*cfg));  // no images unless asked for
   cfg->horizon = 8;
   cfg->stride = 4;
   cfg->n_obs = 2;
