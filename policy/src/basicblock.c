@@ -8,7 +8,6 @@
 
 #include "nfp/conv.h"
 #include "nfp/error.h"
-#include "nfp/layers.h"
 
 int nfp_basicblock_build(nfp_basicblock* blk, nfp_ptable* table, const char* prefix, int C,
                          int H, int W, int OC, int stride) {
@@ -85,13 +84,7 @@ void nfp_basicblock_forward(float* out, float* acts, float* col, const float* pa
   block_acts a;
   acts_map(&a, acts, blk, B);
   int OC = blk->OC, P = blk->OH * blk->OW, G = blk->c1.groups;
-  size_t n = (size_t)B * OC * P;
   const float* p = params;
-  nfp_conv2d_forward(a.y1, col, inp, p + blk->c1.w, NULL, &blk->c1.g, B);
-  nfp_groupnorm_forward(a.r1, a.m1, a.s1, a.y1, p + blk->c1.gn_w, p + blk->c1.gn_b, B, OC, P, G);
-  nfp_relu_forward(a.r1, a.r1, (int)n);
-  nfp_conv2d_forward(a.y2, col, a.r1, p + blk->c2.w, NULL, &blk->c2.g, B);
-  nfp_groupnorm_forward(out, a.m2, a.s2, a.y2, p + blk->c2.gn_w, p + blk->c2.gn_b, B, OC, P, G);
   const float* id = inp;
   if (blk->has_down) {
     nfp_conv2d_forward(a.yd, col, inp, p + blk->down.w, NULL, &blk->down.g, B);
@@ -99,10 +92,16 @@ void nfp_basicblock_forward(float* out, float* acts, float* col, const float* pa
                           P, G);
     id = a.gd;
   }
-  for (size_t i = 0; i < n; i++) out[i] += id[i];
-  nfp_relu_forward(out, out, (int)n);
+  nfp_conv2d_forward(a.y1, col, inp, p + blk->c1.w, NULL, &blk->c1.g, B);
+  nfp_groupnorm_act_forward(a.r1, a.m1, a.s1, a.y1, p + blk->c1.gn_w, p + blk->c1.gn_b, NULL, 1,
+                            B, OC, P, G);
+  nfp_conv2d_forward(a.y2, col, a.r1, p + blk->c2.w, NULL, &blk->c2.g, B);
+  nfp_groupnorm_act_forward(out, a.m2, a.s2, a.y2, p + blk->c2.gn_w, p + blk->c2.gn_b, id, 1, B,
+                            OC, P, G);
 }
 
+// The ReLUs' backward ride on the GroupNorm backward (masked by the ReLU's output) and
+// the GroupNorm gradients overwrite their buffers: only d1 is cleared (col2im adds into it).
 void nfp_basicblock_backward(float* dinp, float* dparams, float* scratch, const float* dout,
                              const float* out, const float* acts, const float* params,
                              const nfp_basicblock* blk, const float* inp, int B) {
@@ -116,25 +115,19 @@ void nfp_basicblock_backward(float* dinp, float* dparams, float* scratch, const 
   float* col = d2 + n;
   const float* p = params;
   float* dp = dparams;
-  memset(ds, 0, sizeof(float) * n);
-  nfp_relu_backward(ds, dout, out, (int)n);
+  for (size_t i = 0; i < n; i++) ds[i] = out[i] > 0.0f ? dout[i] : 0.0f;
   // main path, from the top
-  memset(d2, 0, sizeof(float) * n);
-  nfp_groupnorm_backward(d2, dp + blk->c2.gn_w, dp + blk->c2.gn_b, ds, a.y2, a.m2, a.s2,
-                         p + blk->c2.gn_w, B, OC, P, G);
+  nfp_groupnorm_act_backward(d2, dp + blk->c2.gn_w, dp + blk->c2.gn_b, ds, NULL, 1, a.y2, a.m2,
+                             a.s2, p + blk->c2.gn_w, B, OC, P, G);
   memset(d1, 0, sizeof(float) * n);
   nfp_conv2d_backward(d1, dp + blk->c2.w, NULL, col, d2, a.r1, p + blk->c2.w, &blk->c2.g, B);
-  memset(d2, 0, sizeof(float) * n);
-  nfp_relu_backward(d2, d1, a.r1, (int)n);
-  memset(d1, 0, sizeof(float) * n);
-  nfp_groupnorm_backward(d1, dp + blk->c1.gn_w, dp + blk->c1.gn_b, d2, a.y1, a.m1, a.s1,
-                         p + blk->c1.gn_w, B, OC, P, G);
-  nfp_conv2d_backward(dinp, dp + blk->c1.w, NULL, col, d1, inp, p + blk->c1.w, &blk->c1.g, B);
+  nfp_groupnorm_act_backward(d2, dp + blk->c1.gn_w, dp + blk->c1.gn_b, d1, a.r1, 1, a.y1, a.m1,
+                             a.s1, p + blk->c1.gn_w, B, OC, P, G);
+  nfp_conv2d_backward(dinp, dp + blk->c1.w, NULL, col, d2, inp, p + blk->c1.w, &blk->c1.g, B);
   // identity path
   if (blk->has_down) {
-    memset(d2, 0, sizeof(float) * n);
-    nfp_groupnorm_backward(d2, dp + blk->down.gn_w, dp + blk->down.gn_b, ds, a.yd, a.md, a.sd,
-                           p + blk->down.gn_w, B, OC, P, G);
+    nfp_groupnorm_act_backward(d2, dp + blk->down.gn_w, dp + blk->down.gn_b, ds, NULL, 1, a.yd,
+                               a.md, a.sd, p + blk->down.gn_w, B, OC, P, G);
     nfp_conv2d_backward(dinp, dp + blk->down.w, NULL, col, d2, inp, p + blk->down.w,
                         &blk->down.g, B);
   } else if (dinp) {

@@ -8,7 +8,6 @@
 
 #include "nfp/cnn.h"
 #include "nfp/error.h"
-#include "nfp/layers.h"
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
@@ -126,6 +125,7 @@ typedef struct {
   float *y[NFP_CNN_MAX_STEM], *r[NFP_CNN_MAX_STEM], *mean[NFP_CNN_MAX_STEM],
       *rstd[NFP_CNN_MAX_STEM];
   float* pool;
+  int32_t* pool_at;  // the max pool's winners
   float *bacts[NFP_CNN_MAX_BLOCKS], *bout[NFP_CNN_MAX_BLOCKS];
 } cnn_acts;
 
@@ -140,7 +140,12 @@ static size_t acts_map(cnn_acts* a, const float* acts, const nfp_cnn* net, int B
     a->rstd[i] = p, p += ng;
   }
   a->pool = NULL;
-  if (net->pool) a->pool = p, p += (size_t)B * net->pool_C * net->pool_H * net->pool_W;
+  a->pool_at = NULL;
+  if (net->pool) {
+    size_t n = (size_t)B * net->pool_C * net->pool_H * net->pool_W;
+    a->pool = p, p += n;
+    a->pool_at = (int32_t*)p, p += n;  // int32 and float are both four bytes
+  }
   for (int j = 0; j < net->n_blocks; j++) {
     a->bacts[j] = p, p += nfp_basicblock_acts_size(&net->blocks[j], B);
     a->bout[j] = p, p += (size_t)B * unit_out(&net->blocks[j].c1);
@@ -171,14 +176,13 @@ void nfp_cnn_forward(float* out, float* acts, const float* params, const nfp_cnn
     const nfp_convgn* u = &net->stem[i];
     int P = u->g.OH * u->g.OW;
     nfp_conv2d_forward(a.y[i], a.col, x, params + u->w, NULL, &u->g, B);
-    nfp_groupnorm_forward(a.r[i], a.mean[i], a.rstd[i], a.y[i], params + u->gn_w,
-                          params + u->gn_b, B, u->g.OC, P, u->groups);
-    nfp_relu_forward(a.r[i], a.r[i], (int)((size_t)B * u->g.OC * P));
+    nfp_groupnorm_act_forward(a.r[i], a.mean[i], a.rstd[i], a.y[i], params + u->gn_w,
+                              params + u->gn_b, NULL, 1, B, u->g.OC, P, u->groups);
     x = a.r[i];
   }
   if (net->pool) {
     const nfp_convgn* u = &net->stem[net->n_stem - 1];
-    nfp_maxpool_forward(a.pool, x, B, u->g.OC, u->g.OH, u->g.OW, 3, 2, 1);
+    nfp_maxpool_forward_at(a.pool, a.pool_at, x, B, u->g.OC, u->g.OH, u->g.OW, 3, 2, 1);
     x = a.pool;
   }
   for (int j = 0; j < net->n_blocks; j++) {
@@ -208,21 +212,18 @@ void nfp_cnn_backward(float* dparams, float* scratch, const float* dout, const f
   if (net->pool) {
     const nfp_convgn* u = &net->stem[net->n_stem - 1];
     memset(prev, 0, sizeof(float) * (size_t)B * unit_out(u));
-    nfp_maxpool_backward(prev, cur, a.r[net->n_stem - 1], B, u->g.OC, u->g.OH, u->g.OW, 3, 2, 1);
+    nfp_maxpool_backward_at(prev, cur, a.pool_at, B, u->g.OC, u->g.OH, u->g.OW, net->pool_H,
+                            net->pool_W);
     float* t = cur;
     cur = prev, prev = t;
   }
   for (int i = net->n_stem - 1; i >= 0; i--) {
     const nfp_convgn* u = &net->stem[i];
     int P = u->g.OH * u->g.OW;
-    size_t n = (size_t)B * u->g.OC * P;
-    float* dr = rest;
-    float* col = rest + maps;
-    memset(dr, 0, sizeof(float) * n);
-    nfp_relu_backward(dr, cur, a.r[i], (int)n);
-    memset(prev, 0, sizeof(float) * n);
-    nfp_groupnorm_backward(prev, dparams + u->gn_w, dparams + u->gn_b, dr, a.y[i], a.mean[i],
-                           a.rstd[i], params + u->gn_w, B, u->g.OC, P, u->groups);
+    float* col = rest;
+    nfp_groupnorm_act_backward(prev, dparams + u->gn_w, dparams + u->gn_b, cur, a.r[i], 1,
+                               a.y[i], a.mean[i], a.rstd[i], params + u->gn_w, B, u->g.OC, P,
+                               u->groups);
     const float* x = i > 0 ? a.r[i - 1] : inp;
     if (i > 0) memset(cur, 0, sizeof(float) * (size_t)B * unit_out(&net->stem[i - 1]));
     nfp_conv2d_backward(i > 0 ? cur : NULL, dparams + u->w, NULL, col, prev, x, params + u->w,

@@ -27,7 +27,9 @@ int nfp_conv_geom_init(nfp_conv_geom* g, int C, int H, int W, int OC, int K, int
   return 0;
 }
 
-static int is_pointwise(const nfp_conv_geom* g) { return g->K == 1 && g->stride == 1 && g->pad == 0; }
+static int is_pointwise(const nfp_conv_geom* g) {
+  return g->K == 1 && g->stride == 1 && g->pad == 0;
+}
 
 // Samples per chunk.
 static int chunk(const nfp_conv_geom* g) {
@@ -47,18 +49,65 @@ double nfp_conv2d_macs(const nfp_conv_geom* g) {
   return (double)g->OC * g->OH * g->OW * g->C * g->K * g->K;
 }
 
+// Output columns [ow0, ow1) whose input column ow stride - pad + kj lies inside the image.
+static void valid_cols(int* ow0, int* ow1, const nfp_conv_geom* g, int kj) {
+  int a = 0, b = g->OW;
+  while (a < b && a * g->stride - g->pad + kj < 0) a++;
+  while (b > a && (b - 1) * g->stride - g->pad + kj >= g->W) b--;
+  *ow0 = a, *ow1 = b;
+}
+
+// A stride-1 convolution that keeps the image size (3x3, padding 1): column row (ki, kj)
+// of a sample is its plane shifted by (ki - pad) W + kj - pad as one flat run, with the
+// columns that fall off the sides and the rows off the top and bottom zeroed.
+static int is_same(const nfp_conv_geom* g) {
+  return g->stride == 1 && g->OH == g->H && g->OW == g->W;
+}
+
+// Flat range [i0, i1) of a plane's outputs whose input is inside the image, and the rows.
+static void same_range(size_t* i0, size_t* i1, int* oh0, int* oh1, const nfp_conv_geom* g, int ki,
+                       int ow0, int ow1) {
+  int a = 0, b = g->OH;
+  while (a < b && a - g->pad + ki < 0) a++;
+  while (b > a && b - 1 - g->pad + ki >= g->H) b--;
+  if (b <= a || ow1 <= ow0) a = b = ow0 = ow1 = 0;  // nothing inside: an empty range
+  *oh0 = a, *oh1 = b;
+  *i0 = (size_t)a * g->OW + (size_t)ow0;
+  *i1 = b > a ? (size_t)(b - 1) * g->OW + (size_t)ow1 : *i0;
+}
+
 // col[(c K + ki) K + kj][s P + oh OW + ow] = inp[s][c][oh stride - pad + ki][ow stride - pad + kj]
 static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) {
   int K = g->K, S = g->stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
   size_t P = (size_t)OH * OW, ld = (size_t)n * P;
+  int same = is_same(g);
   for (int c = 0; c < g->C; c++) {
     for (int ki = 0; ki < K; ki++) {
       for (int kj = 0; kj < K; kj++) {
         float* row = col + ((size_t)(c * K + ki) * K + kj) * ld;
-        // output columns whose input column lies inside the image: [ow0, ow1)
-        int ow0 = 0, ow1 = OW;
-        while (ow0 < OW && ow0 * S - g->pad + kj < 0) ow0++;
-        while (ow1 > ow0 && (ow1 - 1) * S - g->pad + kj >= W) ow1--;
+        int ow0, ow1;
+        valid_cols(&ow0, &ow1, g, kj);
+        if (same) {
+          size_t i0, i1;
+          int oh0, oh1;
+          same_range(&i0, &i1, &oh0, &oh1, g, ki, ow0, ow1);
+          ptrdiff_t shift = (ptrdiff_t)(ki - g->pad) * W + (kj - g->pad);
+          for (int s = 0; s < n; s++) {
+            const float* plane = inp + ((size_t)s * g->C + c) * H * W;
+            float* dst = row + s * P;
+            memset(dst, 0, sizeof(float) * i0);
+            if (i1 > i0) {
+              memcpy(dst + i0, plane + (ptrdiff_t)i0 + shift, sizeof(float) * (i1 - i0));
+            }
+            memset(dst + i1, 0, sizeof(float) * (P - i1));
+            for (int oh = oh0; oh < oh1; oh++) {  // the columns that wrapped round a side
+              float* d = dst + (size_t)oh * OW;
+              for (int ow = 0; ow < ow0; ow++) d[ow] = 0.0f;
+              for (int ow = ow1; ow < OW; ow++) d[ow] = 0.0f;
+            }
+          }
+          continue;
+        }
         for (int s = 0; s < n; s++) {
           const float* plane = inp + ((size_t)s * g->C + c) * H * W;
           for (int oh = 0; oh < OH; oh++) {
@@ -83,17 +132,51 @@ static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) 
   }
 }
 
-// dinp[s] += the columns folded back onto the image (the adjoint of im2col).
-static void col2im_add(float* dinp, const float* col, const nfp_conv_geom* g, int n) {
+typedef float v4f __attribute__((vector_size(16)));
+
+// d[0..n) += s[0..n), four lanes at a time.
+static void add_run(float* d, const float* s, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4f a, b;
+    memcpy(&a, d + i, sizeof(a));
+    memcpy(&b, s + i, sizeof(b));
+    a += b;
+    memcpy(d + i, &a, sizeof(a));
+  }
+  for (; i < n; i++) d[i] += s[i];
+}
+
+// dinp[s] += the columns folded back onto the image (the adjoint of im2col). The columns
+// are scratch: a same-size convolution zeroes the ones that fell off the sides, then adds
+// each row of the column matrix back as one flat run.
+static void col2im_add(float* dinp, float* col, const nfp_conv_geom* g, int n) {
   int K = g->K, S = g->stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
   size_t P = (size_t)OH * OW, ld = (size_t)n * P;
+  int same = is_same(g);
   for (int c = 0; c < g->C; c++) {
     for (int ki = 0; ki < K; ki++) {
       for (int kj = 0; kj < K; kj++) {
-        const float* row = col + ((size_t)(c * K + ki) * K + kj) * ld;
-        int ow0 = 0, ow1 = OW;
-        while (ow0 < OW && ow0 * S - g->pad + kj < 0) ow0++;
-        while (ow1 > ow0 && (ow1 - 1) * S - g->pad + kj >= W) ow1--;
+        float* row = col + ((size_t)(c * K + ki) * K + kj) * ld;
+        int ow0, ow1;
+        valid_cols(&ow0, &ow1, g, kj);
+        if (same) {
+          size_t i0, i1;
+          int oh0, oh1;
+          same_range(&i0, &i1, &oh0, &oh1, g, ki, ow0, ow1);
+          ptrdiff_t shift = (ptrdiff_t)(ki - g->pad) * W + (kj - g->pad);
+          for (int s = 0; s < n; s++) {
+            float* src = row + s * P;
+            for (int oh = oh0; oh < oh1; oh++) {
+              float* d = src + (size_t)oh * OW;
+              for (int ow = 0; ow < ow0; ow++) d[ow] = 0.0f;
+              for (int ow = ow1; ow < OW; ow++) d[ow] = 0.0f;
+            }
+            float* plane = dinp + ((size_t)s * g->C + c) * H * W;
+            if (i1 > i0) add_run(plane + (ptrdiff_t)i0 + shift, src + i0, i1 - i0);
+          }
+          continue;
+        }
         for (int s = 0; s < n; s++) {
           float* plane = dinp + ((size_t)s * g->C + c) * H * W;
           for (int oh = 0; oh < OH; oh++) {

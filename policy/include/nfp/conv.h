@@ -10,6 +10,7 @@
 #define NFP_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nfp/rng.h"
 #include "nfp/tensor.h"
@@ -54,12 +55,30 @@ void nfp_groupnorm_backward(float* dinp, float* dweight, float* dbias, const flo
                             const float* inp, const float* mean, const float* rstd,
                             const float* weight, int B, int C, int HW, int G);
 
+// GroupNorm fused with what follows it in a trunk: out = gn(inp) + residual (may be NULL),
+// then a ReLU when relu is non-zero. One pass over the output instead of three.
+void nfp_groupnorm_act_forward(float* out, float* mean, float* rstd, const float* inp,
+                               const float* weight, const float* bias, const float* residual,
+                               int relu, int B, int C, int HW, int G);
+// GroupNorm backward from dout masked by a ReLU (mask > 0 passes, mask = the ReLU's output;
+// NULL passes all); dinp is overwritten when overwrite is non-zero, else accumulated.
+void nfp_groupnorm_act_backward(float* dinp, float* dweight, float* dbias, const float* dout,
+                                const float* mask, int overwrite, const float* inp,
+                                const float* mean, const float* rstd, const float* weight,
+                                int B, int C, int HW, int G);
+
 // Max pooling, K x K window, padding never wins (as PyTorch): out[B,C,OH,OW].
 void nfp_maxpool_forward(float* out, const float* inp, int B, int C, int H, int W, int K,
                          int stride, int pad);
 // dinp += dout routed to the first maximum of each window (found again from inp).
 void nfp_maxpool_backward(float* dinp, const float* dout, const float* inp, int B, int C, int H,
                           int W, int K, int stride, int pad);
+// As nfp_maxpool_forward, also keeping each window's winner (its offset in the input
+// plane, -1 for none) in at[B,C,OH,OW]; the backward then routes dout without searching.
+void nfp_maxpool_forward_at(float* out, int32_t* at, const float* inp, int B, int C, int H,
+                            int W, int K, int stride, int pad);
+void nfp_maxpool_backward_at(float* dinp, const float* dout, const int32_t* at, int B, int C,
+                             int H, int W, int OH, int OW);
 
 // A convolution followed by GroupNorm (and a ReLU unless it feeds a residual sum): the
 // unit every trunk is made of. Offsets index the flat parameter buffer.
