@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduce the per-task NF-P policies and the README's task x mode table: for each task,
+# 50 scripted-expert demos (seeds 0..49), plain `nfp train`, `nfp export`; then one
+# `nfp eval --task all` over 100 trials per mode (seeds from 100000 on, where the expert
+# succeeds), which writes OUT/eval.json and the chart OUT/eval.svg.
+#
+#   scripts/policies.sh [OUT] [TASK ...]     (default OUT=out/policies, every task)
+#
+# Steps already done (demos folder, exported policy) are kept, so an interrupted run
+# resumes. With TASKs given, only those are made and evaluated.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/out/policies}
+shift || true
+bash "$root/scripts/build.sh"
+nfp="$root/build/app/nfp"
+tasks=("$@")
+if [ ${#tasks[@]} -eq 0 ]; then
+  mapfile -t tasks < <("$nfp" --help | sed -n 's/^tasks: //p' | tr -d ' ' | tr ',' '\n')
+fi
+mkdir -p "$out/demos" "$out/train" "$out/policies"
+for t in "${tasks[@]}"; do
+  if [ ! -d "$out/demos/$t" ]; then
+    rm -rf "$out/demos/$t.partial"
+    "$nfp" collect --task "$t" --episodes 50 --out "$out/demos/$t.partial"
+    mv "$out/demos/$t.partial" "$out/demos/$t"
+  fi
+  if [ ! -f "$out/policies/$t.safetensors" ]; then
+    "$nfp" train --data "$out/demos/$t" --out "$out/train/$t.ckpt.safetensors" --quiet
+    "$nfp" export --in "$out/train/$t.ckpt.safetensors" --out "$out/policies/$t.safetensors"
+  fi
+done
+evaluate() {  # TASK|all JSON
+  "$nfp" eval --task "$1" --policy "$out/policies" --mode all --trials 100 --seed0 100000 \
+      --jobs "$(nproc)" --json "$2" | grep -v ' trial '
+}
+if [ $# -eq 0 ]; then
+  evaluate all "$out/eval.json"
+else
+  for t in "${tasks[@]}"; do evaluate "$t" "$out/eval_$t.json"; done
+fi
