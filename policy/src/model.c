@@ -135,6 +135,7 @@ void nfp_model_denormalize_action(const nfp_model* m, float* out, const float* n
 struct nfp_model_ws_ {
   int max_batch;
   int B;             // batch of the last logprob (0: nothing cached)
+  int ctx_given;     // the last logprob took its contexts given: no encoder cache
   float* enc_acts;
   float* enc_scratch;
   float* state;      // [B, obs_dim] copy of the last observation batch
@@ -217,10 +218,9 @@ static void encode_cached(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_ba
   nfp_encoder_forward(ws->ctx, ws->enc_acts, m->params, &m->enc, &ws->obs, B);
 }
 
-static int logprob_cached(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_batch* obs, int B,
-                          double* logp) {
+// log p of the actions in ws->x under the contexts in ws->ctx.
+static int flow_logprob(const nfp_model* m, nfp_model_ws* ws, int B, double* logp) {
   int D = m->chunk_dim;
-  encode_cached(m, ws, obs, B);
   if (nfp_flow_forward(ws->z, ws->logdet, ws->flow, m->params, &m->flow, ws->x, ws->ctx, B) != 0) {
     return -1;
   }
@@ -232,6 +232,22 @@ static int logprob_cached(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_ba
   }
   ws->B = B;
   return 0;
+}
+
+static int logprob_cached(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_batch* obs, int B,
+                          double* logp) {
+  encode_cached(m, ws, obs, B);
+  ws->ctx_given = 0;
+  return flow_logprob(m, ws, B, logp);
+}
+
+int nfp_model_logprob_ctx_d(const nfp_model* m, nfp_model_ws* ws, const float* ctx,
+                            const double* action, int B, double* logp) {
+  if (check_batch(ws, B) != 0) return -1;
+  memcpy(ws->x, action, sizeof(double) * (size_t)B * m->chunk_dim);
+  memcpy(ws->ctx, ctx, sizeof(float) * (size_t)B * m->cfg.context_dim);
+  ws->ctx_given = 1;
+  return flow_logprob(m, ws, B, logp);
 }
 
 int nfp_model_logprob(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_batch* obs,
@@ -252,6 +268,7 @@ void nfp_model_backward(const nfp_model* m, nfp_model_ws* ws, const double* dlog
                         float* grads, double* daction) {
   int B = ws->B, D = m->chunk_dim, C = m->cfg.context_dim;
   if (B == 0) return;
+  if (ws->ctx_given) grads = NULL;  // no encoder activations to back into (see model.h)
   // logp = -|z|^2/2 + logdet + const
   for (int b = 0; b < B; b++) {
     for (int i = 0; i < D; i++) ws->dz[(size_t)b * D + i] = -dlogp[b] * ws->z[(size_t)b * D + i];

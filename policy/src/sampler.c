@@ -158,13 +158,13 @@ static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng, int rank) {
 }
 
 // Gradient ascent on log p from s->a[0] (see sampler.h); leaves the best in s->best.
-static int refine(nfp_sampler* s, const nfp_obs_batch* batch, const nfp_sample_opts* o,
-                  double* logp) {
+// The observation's context is s->ctx, computed once for every step.
+static int refine(nfp_sampler* s, const nfp_sample_opts* o, double* logp) {
   const nfp_model* m = s->model;
   size_t D = (size_t)m->chunk_dim;
   double one = 1.0, lp_best, lp;
   memcpy(s->best, s->a, sizeof(double) * D);
-  if (nfp_model_logprob_d(m, s->ws, batch, s->best, 1, &lp_best) != 0) return -1;
+  if (nfp_model_logprob_ctx_d(m, s->ws, s->ctx, s->best, 1, &lp_best) != 0) return -1;
   memset(s->grad, 0, sizeof(double) * D);
   nfp_model_backward(m, s->ws, &one, NULL, s->grad);
   // eta is a step LENGTH in normalised action units along the gradient direction: a
@@ -177,7 +177,7 @@ static int refine(nfp_sampler* s, const nfp_obs_batch* batch, const nfp_sample_o
     gn = sqrt(gn);
     if (!(gn > 0.0) || !isfinite(gn)) break;  // at a maximum (or a broken gradient): stop
     for (size_t i = 0; i < D; i++) s->trial[i] = s->best[i] + (eta / gn) * s->grad[i];
-    if (nfp_model_logprob_d(m, s->ws, batch, s->trial, 1, &lp) != 0) return -1;
+    if (nfp_model_logprob_ctx_d(m, s->ws, s->ctx, s->trial, 1, &lp) != 0) return -1;
     if (isfinite(lp) && lp > lp_best) {
       lp_best = lp;
       memcpy(s->best, s->trial, sizeof(double) * D);
@@ -238,7 +238,7 @@ int nfp_sampler_sample(nfp_sampler* s, const nfp_obs* obs, const nfp_sample_opts
     if (draw(s, 1, o->sigma, rng, 0) != 0) return -1;
     lp = s->logp[0];
     if (o->mode == NFP_SAMPLE_GR) {
-      if (refine(s, &batch, o, &lp) != 0) return -1;
+      if (refine(s, o, &lp) != 0) return -1;
       a = s->best;
     }
   }

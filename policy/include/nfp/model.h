@@ -114,6 +114,11 @@ int nfp_model_logprob(const nfp_model* model, nfp_model_ws* ws, const nfp_obs_ba
 // The same from a double action (used by the samplers; no float rounding of a).
 int nfp_model_logprob_d(const nfp_model* model, nfp_model_ws* ws, const nfp_obs_batch* obs,
                         const double* action, int B, double* logp);
+// The same with the contexts given (ctx[B][context_dim], from nfp_model_encode): the
+// encoder does not run, so gradient refinement pays for it once, not per step. A following
+// nfp_model_backward fills daction only (grads must be NULL: no encoder cache to back into).
+int nfp_model_logprob_ctx_d(const nfp_model* model, nfp_model_ws* ws, const float* ctx,
+                            const double* action, int B, double* logp);
 // Backward of the last logprob call with weights dlogp[B] (e.g. -1/B each for the mean
 // NLL): grads[num_params] += d(sum_b dlogp_b logp_b)/dparams (may be NULL) and
 // daction[B][D] += the same w.r.t. the normalised action (may be NULL).
