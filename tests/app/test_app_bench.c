@@ -13,20 +13,9 @@
 #include <cmocka.h>
 
 #include "cli_util.h"
+#include "json_util.h"
 
 static cli_result r;
-
-static cJSON* read_json(const char* path) {
-  FILE* f = fopen(path, "r");
-  if (!f) fail_msg("no report at %s", path);
-  static char text[1 << 18];
-  size_t n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
-  cJSON* root = cJSON_Parse(text);
-  if (!root) fail_msg("%s is not JSON", path);
-  return root;
-}
 
 static double num(const cJSON* o, const char* key) {
   const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -48,7 +37,7 @@ static cJSON* bench(const char* name, const char* args) {
   snprintf(cmd, sizeof(cmd), "bench --encoders-only --repeats 5 --encoder-train-repeats 1 %s "
            "--json '%s'", args, json);
   if (cli_run(&r, "", cmd) != 0) fail_msg("nfp %s: exit %d\n%s\n%s", cmd, r.code, r.out, r.err);
-  cJSON* root = read_json(json);
+  cJSON* root = json_read_report(json);
   assert_null(cJSON_GetObjectItemCaseSensitive(root, "single_ms"));  // no flow models asked
   const cJSON* encs = cJSON_GetObjectItemCaseSensitive(root, "encoders");
   assert_int_equal(cJSON_GetArraySize(encs), 2);

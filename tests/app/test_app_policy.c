@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "cli_util.h"
+#include "json_util.h"
 #include "nfp/arms_sim.h"
 #include "nfp/checkpoint.h"
 #include "nfp/controller.h"
@@ -82,18 +83,6 @@ static int setup(void** state) {
   return 0;
 }
 
-static cJSON* read_json(const char* path) {
-  FILE* f = fopen(path, "r");
-  if (!f) fail_msg("no report at %s", path);
-  static char text[1 << 20];
-  size_t n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
-  cJSON* root = cJSON_Parse(text);
-  if (!root) fail_msg("%s is not JSON", path);
-  return root;
-}
-
 // nfp eval with the test policy and `extra` flags, its JSON report parsed.
 static cJSON* eval(const char* name, const char* pol, const char* extra) {
   char json[600], args[2048];
@@ -102,7 +91,7 @@ static cJSON* eval(const char* name, const char* pol, const char* extra) {
            extra);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("nfp %s exited %d:\n%s\n%s", args, code, r.out, r.err);
-  return read_json(json);
+  return json_read_report(json);
 }
 
 static double num(const cJSON* o, const char* key) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli_util.h"
+#include "json_util.h"
 #include "nfp/checkpoint.h"
 #include "nfp/demo.h"
 #include "nfp/error.h"
@@ -22,18 +23,6 @@ static const char* task_name;
 
 static void run_ok(const char* args) {
   if (cli_run(&r, "", args)) fail_msg("nfp %s exited %d:\n%s\n%s", args, r.code, r.out, r.err);
-}
-
-static cJSON* read_json(const char* path) {
-  static char text[1 << 20];
-  FILE* f = fopen(path, "r");
-  if (!f) fail_msg("no report at %s", path);
-  size_t n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
-  cJSON* root = cJSON_Parse(text);
-  if (!root) fail_msg("%s is not JSON", path);
-  return root;
 }
 
 static void test_collect_train_eval(void** state) {
@@ -87,7 +76,7 @@ static void test_collect_train_eval(void** state) {
            "eval --task %s --policy %s --mode all --trials 1 --seed0 100000 --json %s",
            task_name, ckpt, json);
   run_ok(args);
-  cJSON* root = read_json(json);
+  cJSON* root = json_read_report(json);
   const cJSON* runs = cJSON_GetObjectItem(root, "runs");
   assert_int_equal(cJSON_GetArraySize(runs), 4);
   const char* agents[4] = {"expert", "policy", "policy", "policy"};
