@@ -312,19 +312,14 @@ typedef struct {
 
 // The policy's training demos (checkpoint metadata) must be of this task, and their
 // seeds must not be evaluation seeds.
-static int check_policy(const char* path, const char* task, long long seed0, int trials) {
-  nfp_meta meta = {0};
-  nfp_model* m = nfp_checkpoint_load(path, NULL, &meta);
-  if (!m) return -1;
-  nfp_model_free(m);
-  const char* trained = nfp_meta_get(&meta, "demo_task");
+static int check_policy(const nfp_meta* meta, const char* path, const char* task,
+                        long long seed0, int trials) {
+  const char* trained = nfp_meta_get(meta, "demo_task");
   if (trained && trained[0] && strcmp(trained, task)) {
-    nfp_error_set("%s was trained on %s demos, not %s", path, trained, task);
-    nfp_meta_free(&meta);
-    return -1;
+    return nfp_error_set("%s was trained on %s demos, not %s", path, trained, task);
   }
-  const char* lo = nfp_meta_get(&meta, "demo_seed_min");
-  const char* hi = nfp_meta_get(&meta, "demo_seed_max");
+  const char* lo = nfp_meta_get(meta, "demo_seed_min");
+  const char* hi = nfp_meta_get(meta, "demo_seed_max");
   int rc = 0;
   if (lo && hi) {
     long long a = atoll(lo), b = atoll(hi);
@@ -335,7 +330,6 @@ static int check_policy(const char* path, const char* task, long long seed0, int
                          "of %s; pick another --seed0", seed0, a, b, path);
     }
   }
-  nfp_meta_free(&meta);
   return rc;
 }
 
@@ -374,13 +368,13 @@ static int policy_path_for(char* path, size_t cap, const char* given, const char
 
 // Load the task's policy, refusing one trained on another task or on these seeds.
 static nfp_model* load_policy(const char* path, const char* task, const eval_opts* o) {
-  nfp_policy_flags pf = o->pf;
-  pf.path = path;
-  nfp_model* model = NULL;
-  if (nfp_policy_flags_load(&pf, &model) || check_policy(path, task, o->seed0, o->trials)) {
+  nfp_meta meta = {0};
+  nfp_model* model = nfp_checkpoint_load(path, NULL, &meta);
+  if (model && check_policy(&meta, path, task, o->seed0, o->trials)) {
     nfp_model_free(model);
-    return NULL;
+    model = NULL;
   }
+  nfp_meta_free(&meta);
   return model;
 }
 
