@@ -150,12 +150,12 @@ static void test_winograd_small(void** state) {
   check_winograd(3, 5, 6, 6, 3, 2);    // even, several samples in one chunk
   check_winograd(2, 2, 1, 1, 2, 3);    // one pixel: a single tile, mostly padding
   check_winograd(2, 7, 2, 3, 6, 4);    // ResNet18 layer4's 2x3 map
-  check_winograd(20, 3, 9, 11, 5, 5);  // two chunks (18 samples, then 2); rows of 6 tiles
+  check_winograd(20, 3, 9, 11, 5, 5);  // three chunks (9, 9, 2 samples); rows of 6 tiles
   check_winograd(2, 4, 16, 17, 3, 6);  // rows of 9 tiles (a masked group of four)
 }
 
-// 522 channels: output channels in blocks of 125 (125, 15), 64 samples per chunk of 2x3
-// maps (64, then 6), and filters that do not fill the last group of four.
+// 522 channels: output channels in blocks of 62 (62, 62, 16), 32 samples per chunk of 2x3
+// maps (32, 32, then 6), and filters that do not fill the last group of four.
 static void test_winograd_blocks(void** state) {
   (void)state;
   check_winograd(70, 522, 3, 2, 140, 7);
