@@ -89,6 +89,39 @@ static void same_range(size_t* i0, size_t* i1, int* oh0, int* oh1, const nfp_con
   *i1 = b > a ? (size_t)(b - 1) * g->OW + (size_t)ow1 : *i0;
 }
 
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float* p) {
+  v4f v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+static inline void st4(float* p, v4f v) { memcpy(p, &v, sizeof(v)); }
+
+// d[ow] = s[2 ow] for ow in [a, b): the even lanes of eight-float runs, then one by one.
+// The runs stop three floats short of s[2 (b - 1)], so they never leave the image row.
+static void gather2(float* d, const float* s, int a, int b) {
+  int ow = a;
+  for (; ow + 5 <= b; ow += 4) {
+    st4(d + ow, __builtin_shuffle(ld4(s + 2 * ow), ld4(s + 2 * ow + 4), (v4i){0, 2, 4, 6}));
+  }
+  for (; ow < b; ow++) d[ow] = s[2 * ow];
+}
+
+// d[2 ow] += s[ow] for ow in [a, b) (the adjoint of gather2): the odd lanes add zero.
+static void scatter2_add(float* d, const float* s, int a, int b) {
+  int ow = a;
+  for (; ow + 5 <= b; ow += 4) {
+    v4f v = ld4(s + ow), z = {0};
+    float* q = d + 2 * ow;
+    st4(q, ld4(q) + __builtin_shuffle(v, z, (v4i){0, 4, 1, 5}));
+    st4(q + 4, ld4(q + 4) + __builtin_shuffle(v, z, (v4i){2, 6, 3, 7}));
+  }
+  for (; ow < b; ow++) d[2 * ow] += s[ow];
+}
+
 // col[(c K + ki) K + kj][s P + oh OW + ow] = inp[s][c][oh stride - pad + ki][ow stride - pad + kj]
 static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) {
   int K = g->K, S = g->stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
@@ -134,6 +167,8 @@ static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) 
             for (int ow = 0; ow < ow0; ow++) dst[ow] = 0.0f;
             if (S == 1) {
               memcpy(dst + ow0, src + ow0, sizeof(float) * (size_t)(ow1 - ow0));
+            } else if (S == 2) {
+              gather2(dst, src, ow0, ow1);
             } else {
               for (int ow = ow0; ow < ow1; ow++) dst[ow] = src[ow * S];
             }
@@ -144,8 +179,6 @@ static void im2col(float* col, const float* inp, const nfp_conv_geom* g, int n) 
     }
   }
 }
-
-typedef float v4f __attribute__((vector_size(16)));
 
 // d[0..n) += s[0..n), four lanes at a time.
 static void add_run(float* d, const float* s, size_t n) {
@@ -197,7 +230,11 @@ static void col2im_add(float* dinp, float* col, const nfp_conv_geom* g, int n) {
             if (ih < 0 || ih >= H) continue;
             const float* src = row + s * P + (size_t)oh * OW;
             float* dst = plane + (size_t)ih * W - g->pad + kj;
-            for (int ow = ow0; ow < ow1; ow++) dst[ow * S] += src[ow];
+            if (S == 2) {
+              scatter2_add(dst, src, ow0, ow1);
+            } else {
+              for (int ow = ow0; ow < ow1; ow++) dst[ow * S] += src[ow];
+            }
           }
         }
       }
