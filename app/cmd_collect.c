@@ -1,5 +1,6 @@
 // nfp collect: run a task's scripted expert on consecutive seeds and save each
 // successful episode as one HDF5 demo file.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "nfp/arms_sim.h"
 #include "nfp/error.h"
 #include "nfp/render.h"
+#include "nfp/rng.h"
 #include "nfp/tasks.h"
 #include "rollout.h"
 
@@ -24,14 +26,40 @@ typedef struct {
   nfp_agent* agent;
   nfp_renderer* renderer;  // NULL without --images
   nfp_episode ep;          // buffers sized for the step cap, reused across seeds
+  double noise;            // std (rad) of the execution perturbation, 0 = clean
+  double perturb[NFP_NJ];  // this step's perturbation of the commanded arm joints
 } collector;
+
+// Correlation time of the execution perturbation, in control steps: slow enough that
+// the arm follows it off the expert's path (a per-step jitter would be filtered out by
+// the position servos), fast enough to change within one expert phase.
+#define NOISE_STEPS 10.0
+
+// Ornstein-Uhlenbeck step of the perturbation on the arm joints (grippers untouched),
+// stationary std c->noise. As DART (Laskey et al. 2017): the arms execute the expert's
+// target plus this, the demo records the clean target, so the policy sees states off
+// the expert's path labelled with the way back.
+static void perturb_step(collector* c, nfp_rng* rng) {
+  double a = exp(-1.0 / NOISE_STEPS), b = c->noise * sqrt(1.0 - a * a);
+  for (int arm = 0; arm < 2; arm++) {
+    for (int j = 0; j < NFP_ARM_DOF; j++) {
+      double* p = &c->perturb[arm * (NFP_ARM_DOF + 1) + j];
+      *p = a * *p + b * nfp_rng_normal(rng);
+    }
+  }
+}
 
 // One episode: record the observation, then the target commanded from it.
 static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
   nfp_episode* ep = &c->ep;
+  memset(c->perturb, 0, sizeof(c->perturb));
+  r->perturb = c->noise > 0 ? c->perturb : NULL;
+  nfp_rng rng;
+  nfp_rng_seed(&rng, seed ^ 0x5eed0f0015eULL);
   if (nfp_rollout_begin(r, c->arms, c->agent, seed)) return -1;
   while (!r->done) {
     int t = r->steps;
+    if (c->noise > 0) perturb_step(c, &rng);
     nfp_task_observe(c->task, ep->qpos + (size_t)t * NFP_NJ, ep->qvel + (size_t)t * NFP_NJ);
     if (ep->nobj > 0) {
       int k = nfp_task_object_state(c->task, ep->object_state + (size_t)t * ep->nobj, ep->nobj);
@@ -91,6 +119,7 @@ int nfp_cmd_collect(int argc, char** argv) {
   const char* out = NULL;
   const char* assets = NULL;
   int episodes = 50, images = 0, max_attempts = 0;
+  double noise = 0.0;
   long long seed0 = 0;
   nfp_arg args[] = {
       {"--task", NFP_ARG_STR, &task_name, "NAME", "task whose expert is recorded", 0, 0, 0},
@@ -99,6 +128,10 @@ int nfp_cmd_collect(int argc, char** argv) {
       {"--images", NFP_ARG_FLAG, &images, NULL,
        "also record the head camera (320x240 RGB, rendered offscreen) every step", 0, 0, 0},
       {"--seed", NFP_ARG_SEED, &seed0, "S", "first seed; episodes use S, S+1, ...", 0, 9e15, 0},
+      {"--noise", NFP_ARG_DOUBLE, &noise, "RAD",
+       "perturb the executed arm joint targets by this std (slowly varying); the demos "
+       "record the expert's clean targets",
+       0, 0.5, 0},
       {"--max-attempts", NFP_ARG_INT, &max_attempts, "N",
        "give up after this many seeds (0 = 2*episodes+20)", 0, 1e7, 0},
       {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
@@ -132,13 +165,17 @@ int nfp_cmd_collect(int argc, char** argv) {
   if (created) printf("created output folder %s\n", out);
 
   collector c;
-  if (collector_open(&c, task_name, assets, images)) {
+  int opened = collector_open(&c, task_name, assets, images);
+  c.noise = noise;
+  if (opened) {
     fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
     collector_close(&c);
     return 1;
   }
-  printf("collecting %d %s episodes%s into %s, seeds from %lld\n", episodes, task_name,
+  printf("collecting %d %s episodes%s into %s, seeds from %lld", episodes, task_name,
          images ? " with head images" : "", out, seed0);
+  if (noise > 0) printf(", execution perturbed by %.3g rad", noise);
+  printf("\n");
   double t0 = nfp_wall_seconds();
   long long* skipped = calloc((size_t)max_attempts, sizeof(long long));
   int nsaved = 0, nskipped = 0, attempts = 0;

@@ -18,9 +18,11 @@ static int observe(nfp_rollout* r) {
 int nfp_rollout_begin(nfp_rollout* r, nfp_arms* arms, nfp_agent* a, uint64_t seed) {
   double* plan_ms = r->plan_ms;  // keep the buffer across episodes
   int plan_cap = r->plan_cap;
+  const double* perturb = r->perturb;
   memset(r, 0, sizeof(*r));
   r->plan_ms = plan_ms;
   r->plan_cap = plan_cap;
+  r->perturb = perturb;
   r->arms = arms;
   r->agent = a;
   r->seed = seed;
@@ -60,6 +62,9 @@ int nfp_rollout_step(nfp_rollout* r, double* target, nfp_agent_step* info) {
   r->hold_steps += s.hold;
   if (target) memcpy(target, q, sizeof(double) * (size_t)r->arms->info.nq);
   if (info) *info = s;
+  if (r->perturb) {
+    for (int i = 0; i < r->arms->info.nq; i++) q[i] += r->perturb[i];
+  }
   if (nfp_arms_command(r->arms, q, s.hold) || nfp_arms_step(r->arms)) {
     return nfp_error_wrap("%s, seed %llu, step %d", r->arms->info.name,
                           (unsigned long long)r->seed, r->steps);

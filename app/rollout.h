@@ -22,6 +22,10 @@ typedef struct {
   int success;       // 1 once held >= NFP_SUCCESS_HOLD
   int done;          // success, or the step cap reached
   nfp_arms_obs obs;  // observation the next step acts on
+  // Optional offset added to each commanded target after it is reported (NULL: none);
+  // collect uses it to perturb the expert's execution while recording its clean targets.
+  // The caller owns it and may change it between steps; begin keeps it.
+  const double* perturb;
   // policy statistics of the episode
   int plans;         // chunks sampled
   int hold_steps;    // control steps held by the confidence gate
