@@ -4,8 +4,8 @@
 // col[C*K*K][n*P] (P = OH*OW output pixels per sample), so the deep layers of a
 // ResNet, whose feature maps have only a handful of pixels, still give the GEMM
 // enough columns to run near peak. 1x1 stride-1 convolutions need no unrolling, and
-// 3x3 same-size ones run as Winograd F(2x2, 3x3) when the batch has enough tiles
-// (winograd.c: 16 products per 2x2 outputs instead of 36).
+// 3x3 same-size ones run as Winograd F(2x2, 3x3) or F(4x4, 3x3) when the batch has enough
+// tiles (winograd.c: 16 products per 2x2 outputs, or 36 per 4x4, instead of 36 or 144).
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 // F(2x2, 3x3): below it the weight transforms cost more than the saved products (measured
 // on ResNet18's layers: im2col wins at 16 tiles, Winograd at 20 and more).
 #define WINO_MIN_TILES 20
+#define WINO4_MIN_TILES 24  // likewise for F(4x4, 3x3) (measured: 20 lose, 24 win)
 
 int nfp_conv_geom_init(nfp_conv_geom* g, int C, int H, int W, int OC, int K, int stride,
                        int pad) {
@@ -45,8 +46,14 @@ static int chunk(const nfp_conv_geom* g) {
   return P >= COLS_TARGET ? 1 : (COLS_TARGET + P - 1) / P;
 }
 
-static int use_winograd(const nfp_conv_geom* g, int B) {
-  return nfp_winograd_fits(g) && (long)B * nfp_winograd_tiles(g) >= WINO_MIN_TILES;
+// The Winograd tile for B samples (0: im2col instead). F(4x4) when it saves 64 or more of
+// F(2x2)'s products per sample (its 4x4 tiles waste more of a small map) and has tiles
+// enough for its 36-position weight transforms: ResNet18's layer1 and layer2 at 56x72.
+static int winograd_tile(const nfp_conv_geom* g, int B) {
+  if (!nfp_winograd_fits(g)) return 0;
+  long t2 = nfp_winograd_tiles(g, 2), t4 = nfp_winograd_tiles(g, 4);
+  if (B * t2 < WINO_MIN_TILES) return 0;
+  return 16 * t2 - 36 * t4 >= 64 && B * t4 >= WINO4_MIN_TILES ? 4 : 2;
 }
 
 size_t nfp_conv2d_col_size(const nfp_conv_geom* g) {
@@ -54,8 +61,10 @@ size_t nfp_conv2d_col_size(const nfp_conv_geom* g) {
   size_t cols = (size_t)chunk(g) * g->OH * g->OW;
   size_t ckk = (size_t)g->C * g->K * g->K;
   size_t n = (ckk + (size_t)g->OC) * cols;  // columns, then the chunk's [OC][cols] outputs
-  size_t nw = nfp_winograd_fits(g) ? nfp_winograd_ws_size(g) : 0;
-  return n > nw ? n : nw;
+  size_t n2 = nfp_winograd_fits(g) ? nfp_winograd_ws_size(g, 2) : 0;
+  size_t n4 = nfp_winograd_fits(g) ? nfp_winograd_ws_size(g, 4) : 0;
+  n = n > n2 ? n : n2;
+  return n > n4 ? n : n4;
 }
 
 double nfp_conv2d_macs(const nfp_conv_geom* g) {
@@ -247,8 +256,9 @@ void nfp_conv2d_forward(float* out, float* col, const float* inp, const float* w
   int OC = g->OC, CKK = g->C * g->K * g->K, P = g->OH * g->OW, nb = chunk(g);
   size_t in_size = (size_t)g->C * g->H * g->W, out_size = (size_t)OC * P;
   float beta = bias ? 1.0f : 0.0f;
-  if (use_winograd(g, B)) {
-    nfp_winograd_forward(out, col, inp, weight, g, B);
+  int m = winograd_tile(g, B);
+  if (m) {
+    nfp_winograd_forward(out, col, inp, weight, g, m, B);
     for (size_t s = 0; bias && s < (size_t)B; s++) {
       for (int o = 0; o < OC; o++) {
         float* y = out + s * out_size + (size_t)o * P;
@@ -307,8 +317,9 @@ void nfp_conv2d_backward(float* dinp, float* dweight, float* dbias, float* col,
     }
   }
   if (!dinp && !dweight) return;
-  if (use_winograd(g, B)) {
-    nfp_winograd_backward(dinp, dweight, col, dout, inp, weight, g, B);
+  int m = winograd_tile(g, B);
+  if (m) {
+    nfp_winograd_backward(dinp, dweight, col, dout, inp, weight, g, m, B);
     return;
   }
   for (int s0 = 0; s0 < B; s0 += nb) {

@@ -106,16 +106,16 @@ static double check_close(const char* what, const float* got, const float* base,
   return worst;
 }
 
-static void check_winograd(int B, int C, int H, int W, int OC, uint64_t seed) {
+static void check_winograd(int m, int B, int C, int H, int W, int OC, uint64_t seed) {
   ref_case r;
   ref_build(&r, B, C, H, W, OC, seed);
   const nfp_conv_geom* g = &r.g;
   size_t nx = (size_t)B * C * H * W, ny = (size_t)B * OC * H * W, nw = (size_t)OC * C * 9;
-  float* ws = malloc(sizeof(float) * nfp_winograd_ws_size(g));
+  float* ws = malloc(sizeof(float) * nfp_winograd_ws_size(g, m));
   float* y = malloc(sizeof(float) * ny);
   assert_non_null(ws);
   assert_non_null(y);
-  nfp_winograd_forward(y, ws, r.x, r.w, g, B);
+  nfp_winograd_forward(y, ws, r.x, r.w, g, m, B);
   double e = check_close("forward", y, NULL, r.y, r.sy, ny);
   // backward accumulates onto what the buffers hold
   nfp_rng rng;
@@ -126,7 +126,7 @@ static void check_winograd(int B, int C, int H, int W, int OC, uint64_t seed) {
   float* dw = malloc(sizeof(float) * nw);
   memcpy(dx, bx, sizeof(float) * nx);
   memcpy(dw, bw, sizeof(float) * nw);
-  nfp_winograd_backward(dx, dw, ws, r.dy, r.x, r.w, g, B);
+  nfp_winograd_backward(dx, dw, ws, r.dy, r.x, r.w, g, m, B);
   double ex = check_close("dinp", dx, bx, r.dx, r.sdx, nx);
   double ew = check_close("dweight", dw, bw, r.dw, r.sdw, nw);
   // one gradient at a time gives the same floats
@@ -134,52 +134,62 @@ static void check_winograd(int B, int C, int H, int W, int OC, uint64_t seed) {
   float* dw1 = malloc(sizeof(float) * nw);
   memcpy(dx1, bx, sizeof(float) * nx);
   memcpy(dw1, bw, sizeof(float) * nw);
-  nfp_winograd_backward(dx1, NULL, ws, r.dy, r.x, r.w, g, B);
-  nfp_winograd_backward(NULL, dw1, ws, r.dy, r.x, r.w, g, B);
+  nfp_winograd_backward(dx1, NULL, ws, r.dy, r.x, r.w, g, m, B);
+  nfp_winograd_backward(NULL, dw1, ws, r.dy, r.x, r.w, g, m, B);
   assert_memory_equal(dx1, dx, sizeof(float) * nx);
   assert_memory_equal(dw1, dw, sizeof(float) * nw);
-  printf("  B %d, %d x %dx%d -> %d: largest error / S: forward %.2g, dinp %.2g, dweight %.2g\n",
-         B, C, H, W, OC, e, ex, ew);
+  printf("  F(%d): B %d, %d x %dx%d -> %d: largest error / S: forward %.2g, dinp %.2g, "
+         "dweight %.2g\n", m, B, C, H, W, OC, e, ex, ew);
   free(dx1), free(dw1), free(bx), free(bw), free(dx), free(dw), free(ws), free(y);
   ref_free(&r);
 }
 
 static void test_winograd_small(void** state) {
   (void)state;
-  check_winograd(1, 3, 5, 7, 4, 1);    // odd height and width
-  check_winograd(3, 5, 6, 6, 3, 2);    // even, several samples in one chunk
-  check_winograd(2, 2, 1, 1, 2, 3);    // one pixel: a single tile, mostly padding
-  check_winograd(2, 7, 2, 3, 6, 4);    // ResNet18 layer4's 2x3 map
-  check_winograd(20, 3, 9, 11, 5, 5);  // three chunks (9, 9, 2 samples); rows of 6 tiles
-  check_winograd(2, 4, 16, 17, 3, 6);  // rows of 9 tiles (a masked group of four)
+  for (int m = 2; m <= 4; m += 2) {
+    check_winograd(m, 1, 3, 5, 7, 4, 1);    // odd height and width
+    check_winograd(m, 3, 5, 6, 6, 3, 2);    // even, several samples in one chunk
+    check_winograd(m, 2, 2, 1, 1, 2, 3);    // one pixel: a single tile, mostly padding
+    check_winograd(m, 2, 7, 2, 3, 6, 4);    // ResNet18 layer4's 2x3 map
+    check_winograd(m, 20, 3, 9, 11, 5, 5);  // F(2): three chunks (9, 9, 2); rows of 6 tiles
+    check_winograd(m, 2, 4, 16, 17, 3, 6);  // rows of 9 (F(2)) or 5 tiles: masked lanes
+    check_winograd(m, 40, 3, 14, 18, 2, 7); // F(4): four chunks (13, 13, 13, 1)
+  }
 }
 
-// 522 channels: output channels in blocks of 62 (62, 62, 16), 32 samples per chunk of 2x3
-// maps (32, 32, then 6), and filters that do not fill the last group of four.
+// 522 channels: output channels in blocks (F(2): 62, 62, 16; F(4): 27 x 5, 5), chunks of
+// 32 samples of 2x3 maps (32, 32, then 6), and filters that do not fill the last group
+// of four.
 static void test_winograd_blocks(void** state) {
   (void)state;
-  check_winograd(70, 522, 3, 2, 140, 7);
+  check_winograd(2, 70, 522, 3, 2, 140, 8);
+  check_winograd(4, 70, 522, 3, 2, 140, 9);
 }
 
-// nfp_conv2d runs Winograd for a batch with enough tiles (bias added after) and im2col for
-// one small image: both equal the direct convolution.
-static void test_conv2d_picks_winograd(void** state) {
-  (void)state;
+// nfp_conv2d picks im2col, F(2x2) or F(4x4) by the batch's tiles (bias added after): each
+// equals the direct convolution.
+static void check_conv2d(int B, int H, int W, uint64_t seed) {
   ref_case r;
-  ref_build(&r, 8, 6, 7, 5, 4, 8);
+  ref_build(&r, B, 6, H, W, 4, seed);
   const nfp_conv_geom* g = &r.g;
-  size_t ny = (size_t)r.B * g->OC * g->H * g->W, P = (size_t)g->H * g->W;
-  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g));
+  size_t ny = (size_t)B * g->OC * g->H * g->W, P = (size_t)g->H * g->W;
+  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g, 2));
+  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g, 4));
   float* col = malloc(sizeof(float) * nfp_conv2d_col_size(g));
   float* y = malloc(sizeof(float) * ny);
   float bias[4] = {0.5f, -1.0f, 0.25f, 2.0f};
   for (size_t i = 0; i < ny; i++) r.y[i] += bias[(i / P) % 4];
-  for (int B = 1; B <= r.B; B += r.B - 1) {  // 12 tiles: im2col; 96: Winograd
-    nfp_conv2d_forward(y, col, r.x, r.w, bias, g, B);
-    check_close("conv2d forward", y, NULL, r.y, r.sy, (size_t)B * g->OC * P);
-  }
+  nfp_conv2d_forward(y, col, r.x, r.w, bias, g, B);
+  check_close("conv2d forward", y, NULL, r.y, r.sy, ny);
   free(col), free(y);
   ref_free(&r);
+}
+
+static void test_conv2d_picks_winograd(void** state) {
+  (void)state;
+  check_conv2d(1, 7, 5, 10);   // 12 tiles: im2col
+  check_conv2d(8, 7, 5, 11);   // 96 tiles of 2x2: F(2x2)
+  check_conv2d(2, 14, 18, 12); // 40 tiles of 4x4, saving 288 products per sample: F(4x4)
 }
 
 int main(void) {
