@@ -1,14 +1,16 @@
-// Winograd F(2x2, 3x3) convolution against a direct convolution in double: forward,
-// backward data and backward weights (accumulating), on odd and even sizes, a 1x1 and a
-// 2x3 image, several samples per chunk and several chunks, output-channel blocks and a
-// channel count that is not a multiple of four; and nfp_conv2d picking it (with a bias).
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions against a direct convolution in
+// double: forward, backward data and backward weights (accumulating), on odd and even
+// sizes, a 1x1 and a 2x3 image, several samples per chunk and several chunks,
+// output-channel blocks and a channel count that is not a multiple of four; and
+// nfp_conv2d picking im2col, F(2x2) or F(4x4) (with a bias).
 //
 // Tolerance: every output is a sum of products; float32 rounds each transform, product
 // and sum to 2^-24 relative. The error of a sum is bounded by its terms' magnitude, so
 // each value is compared against S = sum |a||b| of its direct products: |got - ref| <=
-// 2e-5 S. The transforms add up to 9 terms at each stage and the GEMM sums 16 C products,
-// so the worst case is a few hundred ulps of S; a wrong transform coefficient or a
-// dropped tile is an O(S) error instead. (Observed: at most 1e-6 S.)
+// 2e-5 S. The transforms sum up to 36 terms with coefficients up to 8 (F(4x4)) and the
+// GEMM sums 36 C products, so rounding stays within a few hundred ulps of S; a wrong
+// transform coefficient or a dropped tile is an O(S) error instead. (Observed: at most
+// 1e-6 S for F(2x2), 4e-6 S for F(4x4).)
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
