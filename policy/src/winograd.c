@@ -183,7 +183,9 @@ void nfp_winograd_backward(float* dinp, float* dweight, float* ws, const float* 
       for (int o = 0; o < nb; o++) {  // dM of the block, in memory order as chunk_input
         for (int s = 0; s < n; s++) {
           const float* dy = dout + ((size_t)(s0 + s) * p.OC + o0 + o) * hw;
-          for (int r = 0; r < p.H; r++) copy_run(p.pad_o + (size_t)r * PW, dy + (size_t)r * p.W, p.W);
+          for (int r = 0; r < p.H; r++) {
+            copy_run(p.pad_o + (size_t)r * PW, dy + (size_t)r * p.W, p.W);
+          }
           p.k->output_adjoint(p.M + (size_t)o * tc + (size_t)s * p.T, p.psM, p.pad_o, p.tmp,
                               &p.t);
         }

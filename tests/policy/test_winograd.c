@@ -101,7 +101,9 @@ static double check_close(const char* what, const float* got, const float* base,
     double err = fabs(v - ref[i]), lim = TOL * s[i] + (base ? 1e-6 * fabs(base[i]) : 0.0);
     if (s[i] > 0.0 && err / s[i] > worst) worst = err / s[i];
     if (err > lim + 1e-30) {
-      if (bad++ < 3) printf("  %s[%zu]: got %.9g, direct %.9g (S %.3g)\n", what, i, v, ref[i], s[i]);
+      if (bad++ < 3) {
+        printf("  %s[%zu]: got %.9g, direct %.9g (S %.3g)\n", what, i, v, ref[i], s[i]);
+      }
     }
   }
   assert_int_equal(bad, 0);
