@@ -46,14 +46,17 @@ static int chunk(const nfp_conv_geom* g) {
   return P >= COLS_TARGET ? 1 : (COLS_TARGET + P - 1) / P;
 }
 
-// The Winograd tile for B samples (0: im2col instead). F(4x4) when it saves 64 or more of
-// F(2x2)'s products per sample (its 4x4 tiles waste more of a small map) and has tiles
-// enough for its 36-position weight transforms: ResNet18's layer1 and layer2 at 56x72.
+// F(4x4) beats F(2x2) when it saves 64 or more of its products per sample (its 4x4 tiles
+// waste more of a small map): ResNet18's layer1 and layer2 at 56x72.
+static int winograd4_pays(const nfp_conv_geom* g) {
+  return 16 * nfp_winograd_tiles(g, 2) - 36 * nfp_winograd_tiles(g, 4) >= 64;
+}
+
+// The Winograd tile for B samples (0: im2col instead): 4 when F(4x4) pays and the batch
+// has tiles enough for its 36-position weight transforms.
 static int winograd_tile(const nfp_conv_geom* g, int B) {
-  if (!nfp_winograd_fits(g)) return 0;
-  long t2 = nfp_winograd_tiles(g, 2), t4 = nfp_winograd_tiles(g, 4);
-  if (B * t2 < WINO_MIN_TILES) return 0;
-  return 16 * t2 - 36 * t4 >= 64 && B * t4 >= WINO4_MIN_TILES ? 4 : 2;
+  if (!nfp_winograd_fits(g) || (long)B * nfp_winograd_tiles(g, 2) < WINO_MIN_TILES) return 0;
+  return winograd4_pays(g) && (long)B * nfp_winograd_tiles(g, 4) >= WINO4_MIN_TILES ? 4 : 2;
 }
 
 size_t nfp_conv2d_col_size(const nfp_conv_geom* g) {
@@ -62,7 +65,7 @@ size_t nfp_conv2d_col_size(const nfp_conv_geom* g) {
   size_t ckk = (size_t)g->C * g->K * g->K;
   size_t n = (ckk + (size_t)g->OC) * cols;  // columns, then the chunk's [OC][cols] outputs
   size_t n2 = nfp_winograd_fits(g) ? nfp_winograd_ws_size(g, 2) : 0;
-  size_t n4 = nfp_winograd_fits(g) ? nfp_winograd_ws_size(g, 4) : 0;
+  size_t n4 = nfp_winograd_fits(g) && winograd4_pays(g) ? nfp_winograd_ws_size(g, 4) : 0;
   n = n > n2 ? n : n2;
   return n > n4 ? n : n4;
 }

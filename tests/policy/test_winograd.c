@@ -162,8 +162,7 @@ static void test_winograd_small(void** state) {
 }
 
 // 522 channels: output channels in blocks (F(2): 62, 62, 16; F(4): 27 x 5, 5), chunks of
-// 32 samples of 2x3 maps (32, 32, then 6), and filters that do not fill the last group
-// of four.
+// 2x3 maps (F(2): 64 samples, then 6), and filters that do not fill the last group of four.
 static void test_winograd_blocks(void** state) {
   (void)state;
   check_winograd(2, 70, 522, 3, 2, 140, 8);
@@ -177,8 +176,7 @@ static void check_conv2d(int B, int H, int W, uint64_t seed) {
   ref_build(&r, B, 6, H, W, 4, seed);
   const nfp_conv_geom* g = &r.g;
   size_t ny = (size_t)B * g->OC * g->H * g->W, P = (size_t)g->H * g->W;
-  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g, 2));
-  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g, 4));
+  assert_true(nfp_conv2d_col_size(g) >= nfp_winograd_ws_size(g, H > 7 ? 4 : 2));
   float* col = malloc(sizeof(float) * nfp_conv2d_col_size(g));
   float* y = malloc(sizeof(float) * ny);
   float bias[4] = {0.5f, -1.0f, 0.25f, 2.0f};
