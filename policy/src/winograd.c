@@ -53,7 +53,11 @@ static size_t plan_init(plan* p, float* ws, const nfp_conv_geom* g, int m) {
   // transformed once for a whole batch of 64 small maps (measured: 10 % off layer4)
   int cols = clampi(WS_FLOATS * 16 / (p->P * g->C), 128, 256);
   p->n = (cols + p->T - 1) / p->T;
-  p->ocb = clampi(WS_FLOATS * 16 / (p->P * g->C), 16, g->OC);
+  // output-channel blocks of equal size, a multiple of 16 (a thin last block would
+  // repack V for a handful of rows)
+  int ocb = clampi(WS_FLOATS * 16 / (p->P * g->C), 16, g->OC);
+  int nblk = (g->OC + ocb - 1) / ocb;
+  p->ocb = clampi(((g->OC + nblk - 1) / nblk + 15) / 16 * 16, 16, g->OC);
   size_t tc = (size_t)p->n * p->T, ph = (size_t)m * t->TH + 2;
   p->psU = (size_t)p->ocb * p->C + SKEW;
   p->psV = (size_t)p->C * tc + SKEW;

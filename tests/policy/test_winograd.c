@@ -161,7 +161,7 @@ static void test_winograd_small(void** state) {
   }
 }
 
-// 522 channels: output channels in blocks (F(2): 62, 62, 16; F(4): 27 x 5, 5), chunks of
+// 522 channels: output channels in blocks (F(2): 48, 48, 44; F(4): 32 x 4, 12), chunks of
 // 2x3 maps (F(2): 64 samples, then 6), and filters that do not fill the last group of four.
 static void test_winograd_blocks(void** state) {
   (void)state;
