@@ -1,4 +1,4 @@
-// Image trunks (ResNet18-GroupNorm and a small CNN): build, forward, backward.
+// Image trunks (ResNet18-GroupNorm, a small CNN, the keypoint CNN): build, forward, backward.
 //
 // Activations are cached layer by layer for the whole batch; every convolution shares
 // one column buffer at the front of acts. Backward walks the layers in reverse with two
@@ -37,21 +37,47 @@ static int build_resnet18(nfp_cnn* net, nfp_ptable* table, const char* prefix) {
   return 0;
 }
 
-static int build_small(nfp_cnn* net, nfp_ptable* table, const char* prefix) {
+// Four conv + GroupNorm(8) + ReLU units named "<prefix>.<i>.conv" / "<prefix>.<i>.norm".
+static int build_stem4(nfp_cnn* net, nfp_ptable* table, const char* prefix, const int* stride) {
   static const int oc[4] = {32, 32, 64, 64}, k[4] = {5, 3, 3, 3}, pad[4] = {2, 1, 1, 1};
   int C = 3, H = net->H, W = net->W;
   for (int i = 0; i < 4; i++) {
     char conv[NFP_TENSOR_NAME_MAX], norm[NFP_TENSOR_NAME_MAX];
     snprintf(conv, sizeof(conv), "%s.%d.conv", prefix, i);
     snprintf(norm, sizeof(norm), "%s.%d.norm", prefix, i);
-    if (nfp_convgn_build(&net->stem[i], table, conv, norm, C, H, W, oc[i], k[i], 2, pad[i], 8) !=
-        0) {
+    if (nfp_convgn_build(&net->stem[i], table, conv, norm, C, H, W, oc[i], k[i], stride[i],
+                         pad[i], 8) != 0) {
       return -1;
     }
     C = oc[i], H = net->stem[i].g.OH, W = net->stem[i].g.OW;
   }
   net->n_stem = 4;
   net->out_C = C, net->out_H = H, net->out_W = W;
+  return 0;
+}
+
+static int build_small(nfp_cnn* net, nfp_ptable* table, const char* prefix) {
+  static const int stride[4] = {2, 2, 2, 2};
+  return build_stem4(net, table, prefix, stride);
+}
+
+// Strides 2, 1, 2, 1 keep a quarter-size map for the keypoints to move on.
+static int build_keypoint(nfp_cnn* net, nfp_ptable* table, const char* prefix) {
+  static const int stride[4] = {2, 1, 2, 1};
+  if (build_stem4(net, table, prefix, stride) != 0) return -1;
+  char name[NFP_TENSOR_NAME_MAX];
+  if (snprintf(name, sizeof(name), "%s.kp.weight", prefix) >= (int)sizeof(name)) {
+    return nfp_error_set("%s: tensor name too long", prefix);
+  }
+  if (nfp_conv_geom_init(&net->kp_g, net->out_C, net->out_H, net->out_W, NFP_CNN_KEYPOINTS, 1, 1,
+                         0) != 0) {
+    return -1;
+  }
+  int shape[4] = {NFP_CNN_KEYPOINTS, net->out_C, 1, 1};
+  net->kp_w = nfp_ptable_add_nd(table, name, 4, shape);
+  if (table->failed) return nfp_error_set("%s: out of memory", name);
+  net->kp = 1;
+  net->out_C = NFP_CNN_KEYPOINTS;
   return 0;
 }
 
@@ -65,16 +91,18 @@ int nfp_cnn_build(nfp_cnn* net, nfp_ptable* table, const char* prefix, nfp_cnn_k
   switch (kind) {
     case NFP_CNN_RESNET18: rc = build_resnet18(net, table, prefix); break;
     case NFP_CNN_SMALL: rc = build_small(net, table, prefix); break;
+    case NFP_CNN_KEYPOINT: rc = build_keypoint(net, table, prefix); break;
     default: return nfp_error_set("image trunk %s: unknown kind %d", prefix, (int)kind);
   }
   if (rc != 0) return nfp_error_wrap("image trunk %s for %dx%d images", prefix, H, W);
-  net->out_dim = net->out_C * net->out_H * net->out_W;
+  net->out_dim = net->kp ? 2 * net->out_C : net->out_C * net->out_H * net->out_W;
   return 0;
 }
 
 void nfp_cnn_init(float* params, const nfp_cnn* net, nfp_rng* rng) {
   for (int i = 0; i < net->n_stem; i++) nfp_convgn_init(params, &net->stem[i], rng);
   for (int j = 0; j < net->n_blocks; j++) nfp_basicblock_init(params, &net->blocks[j], rng);
+  if (net->kp) nfp_conv2d_init(params + net->kp_w, &net->kp_g, rng);
 }
 
 static double unit_macs(const nfp_convgn* u) { return nfp_conv2d_macs(&u->g); }
@@ -86,6 +114,7 @@ double nfp_cnn_macs(const nfp_cnn* net) {
     const nfp_basicblock* b = &net->blocks[j];
     m += unit_macs(&b->c1) + unit_macs(&b->c2) + (b->has_down ? unit_macs(&b->down) : 0.0);
   }
+  if (net->kp) m += nfp_conv2d_macs(&net->kp_g);
   return m;
 }
 
@@ -100,6 +129,7 @@ size_t nfp_cnn_num_params(const nfp_cnn* net) {
     const nfp_basicblock* b = &net->blocks[j];
     n += unit_params(&b->c1) + unit_params(&b->c2) + (b->has_down ? unit_params(&b->down) : 0);
   }
+  if (net->kp) n += (size_t)net->kp_g.OC * net->kp_g.C;
   return n;
 }
 
@@ -109,6 +139,7 @@ static size_t col_size(const nfp_cnn* net) {
   size_t c = 1;
   for (int i = 0; i < net->n_stem; i++) c = max_sz(c, nfp_conv2d_col_size(&net->stem[i].g));
   for (int j = 0; j < net->n_blocks; j++) c = max_sz(c, nfp_basicblock_col_size(&net->blocks[j]));
+  if (net->kp) c = max_sz(c, nfp_conv2d_col_size(&net->kp_g));
   return c;
 }
 
@@ -117,6 +148,7 @@ static size_t max_map(const nfp_cnn* net) {
   size_t m = 3 * (size_t)net->H * net->W;
   for (int i = 0; i < net->n_stem; i++) m = max_sz(m, unit_out(&net->stem[i]));
   for (int j = 0; j < net->n_blocks; j++) m = max_sz(m, unit_out(&net->blocks[j].c1));
+  if (net->kp) m = max_sz(m, (size_t)net->out_C * net->out_H * net->out_W);
   return m;
 }
 
@@ -127,6 +159,7 @@ typedef struct {
   float* pool;
   int32_t* pool_at;  // the max pool's winners
   float *bacts[NFP_CNN_MAX_BLOCKS], *bout[NFP_CNN_MAX_BLOCKS];
+  float *kp_logit, *kp_prob, *kp_out;  // keypoint maps, their softmax, the keypoints
 } cnn_acts;
 
 static size_t acts_map(cnn_acts* a, const float* acts, const nfp_cnn* net, int B) {
@@ -149,6 +182,13 @@ static size_t acts_map(cnn_acts* a, const float* acts, const nfp_cnn* net, int B
   for (int j = 0; j < net->n_blocks; j++) {
     a->bacts[j] = p, p += nfp_basicblock_acts_size(&net->blocks[j], B);
     a->bout[j] = p, p += (size_t)B * unit_out(&net->blocks[j].c1);
+  }
+  a->kp_logit = a->kp_prob = a->kp_out = NULL;
+  if (net->kp) {
+    size_t n = (size_t)B * net->out_C * net->out_H * net->out_W;
+    a->kp_logit = p, p += n;
+    a->kp_prob = p, p += n;
+    a->kp_out = p, p += (size_t)B * net->out_dim;
   }
   return (size_t)(p - (float*)acts);
 }
@@ -189,6 +229,12 @@ void nfp_cnn_forward(float* out, float* acts, const float* params, const nfp_cnn
     nfp_basicblock_forward(a.bout[j], a.bacts[j], a.col, params, &net->blocks[j], x, B);
     x = a.bout[j];
   }
+  if (net->kp) {
+    nfp_conv2d_forward(a.kp_logit, a.col, x, params + net->kp_w, NULL, &net->kp_g, B);
+    nfp_spatial_softmax_forward(a.kp_out, a.kp_prob, a.kp_logit, B, net->out_C, net->out_H,
+                                net->out_W);
+    x = a.kp_out;
+  }
   memcpy(out, x, sizeof(float) * (size_t)B * net->out_dim);
 }
 
@@ -201,6 +247,16 @@ void nfp_cnn_backward(float* dparams, float* scratch, const float* dout, const f
   float* prev = scratch + maps;
   float* rest = scratch + 2 * maps;
   memcpy(cur, dout, sizeof(float) * (size_t)B * net->out_dim);
+  if (net->kp) {  // keypoint head: the trunk has no blocks, the last stem unit feeds it
+    size_t n = (size_t)B * net->out_C * net->out_H * net->out_W;
+    const nfp_convgn* u = &net->stem[net->n_stem - 1];
+    memset(prev, 0, sizeof(float) * n);
+    nfp_spatial_softmax_backward(prev, cur, a.kp_out, a.kp_prob, B, net->out_C, net->out_H,
+                                 net->out_W);
+    memset(cur, 0, sizeof(float) * (size_t)B * unit_out(u));
+    nfp_conv2d_backward(cur, dparams + net->kp_w, NULL, rest, prev, a.r[net->n_stem - 1],
+                        params + net->kp_w, &net->kp_g, B);
+  }
   for (int j = net->n_blocks - 1; j >= 0; j--) {
     const nfp_basicblock* blk = &net->blocks[j];
     const float* x = j > 0 ? a.bout[j - 1] : a.pool;

@@ -12,6 +12,13 @@
 //    conv 64->64 k3 s2, each + GroupNorm(8) + ReLU ("<prefix>.<i>.conv.weight",
 //    "<prefix>.<i>.norm.weight"). 0.08 M parameters; at 56x72 about 6.6 M multiply-adds
 //    per image (~26x less than ResNet18), output 64 x 4 x 5 = 1280 features.
+//  - NFP_CNN_KEYPOINT: conv 3->32 k5 s2, conv 32->32 k3 s1, conv 32->64 k3 s2,
+//    conv 64->64 k3 s1 (each + GroupNorm(8) + ReLU, named as NFP_CNN_SMALL), a 1x1 conv
+//    to 32 keypoint maps ("<prefix>.kp.weight", no bias: the softmax ignores a per-map
+//    shift) at a quarter of the image size, then a spatial softmax: 64 features, the
+//    expected (x, y) of each map in [-1, 1]. Finer maps and explicit coordinates let
+//    the policy place the grippers where a flattened coarse map cannot. 0.08 M
+//    parameters; at 56x72 about 26 M multiply-adds per image.
 #ifndef NFP_CNN_H
 #define NFP_CNN_H
 
@@ -27,7 +34,10 @@ extern "C" {
 typedef enum nfp_cnn_kind_ {
   NFP_CNN_RESNET18 = 0,
   NFP_CNN_SMALL = 1,
+  NFP_CNN_KEYPOINT = 2,
 } nfp_cnn_kind;
+
+#define NFP_CNN_KEYPOINTS 32  // keypoint maps of NFP_CNN_KEYPOINT
 
 #define NFP_CNN_MAX_STEM 4
 #define NFP_CNN_MAX_BLOCKS 8
@@ -41,7 +51,12 @@ typedef struct nfp_cnn_ {
   int pool_C, pool_H, pool_W;        // its output
   int n_blocks;
   nfp_basicblock blocks[NFP_CNN_MAX_BLOCKS];
-  int out_C, out_H, out_W, out_dim;  // final feature map, out_dim = out_C out_H out_W
+  int kp;                            // 1: keypoint head (1x1 conv, spatial softmax)
+  nfp_conv_geom kp_g;
+  size_t kp_w;                       // its weight [out_C, C, 1, 1]
+  // final feature map; out_dim = out_C out_H out_W features (flattened), or 2 out_C
+  // (the keypoints of the out_C x out_H x out_W maps)
+  int out_C, out_H, out_W, out_dim;
 } nfp_cnn;
 
 // Register the trunk's tensors for images of H x W. 0, or -1 with a message.
@@ -64,6 +79,16 @@ void nfp_cnn_forward(float* out, float* acts, const float* params, const nfp_cnn
 // dparams += (images get no gradient); scratch is overwritten.
 void nfp_cnn_backward(float* dparams, float* scratch, const float* dout, const float* acts,
                       const float* params, const nfp_cnn* net, const float* inp, int B);
+
+// Spatial softmax, fixed temperature 1: per map of inp[B,C,H,W], p = softmax over its
+// H W positions (the maximum subtracted first), and out[B,C,2] = (sum p x, sum p y) with
+// x = -1 + 2 col / (W - 1) (left to right) and y = -1 + 2 row / (H - 1) (top to bottom),
+// 0 along a side of one pixel. prob[B,C,H,W] is kept for backward.
+void nfp_spatial_softmax_forward(float* out, float* prob, const float* inp, int B, int C, int H,
+                                 int W);
+// dinp[B,C,H,W] += from dout[B,C,2]; out and prob as the forward left them.
+void nfp_spatial_softmax_backward(float* dinp, const float* dout, const float* out,
+                                  const float* prob, int B, int C, int H, int W);
 
 // out[N,3,H,W] = ((img[N,H,W,3] / 255) - mean) / std per channel, ImageNet's
 // mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
