@@ -15,6 +15,8 @@ int nfp_encoder_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
       return nfp_encoder_image_build(enc, table, prefix, NFP_CNN_RESNET18);
     case NFP_ENCODER_CNN:
       return nfp_encoder_image_build(enc, table, prefix, NFP_CNN_SMALL);
+    case NFP_ENCODER_CNN_KP:
+      return nfp_encoder_image_build(enc, table, prefix, NFP_CNN_KEYPOINT);
   }
   return nfp_error_set("encoder: unknown kind %d", (int)cfg->kind);
 }

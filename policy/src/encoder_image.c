@@ -1,5 +1,6 @@
-// Image encoders: a CNN trunk per camera image (shared weights), flattened features of
-// every camera and the state concatenated, then the residual MLP to the context.
+// Image encoders: a CNN trunk per camera image (shared weights), the features of every
+// camera (a flattened map or keypoints) and the state concatenated, then the residual
+// MLP to the context.
 #include <stdio.h>
 #include <string.h>
 
@@ -78,7 +79,9 @@ static void image_backward(float* dparams, float* scratch, const float* dctx, co
   // the features' share of dcat, packed as the trunk's [B * n_cam, out_dim] (in place:
   // row b moves down to offset b F, never past rows still to be read)
   size_t F = feat_width(enc);
-  for (int b = 0; b < B; b++) memmove(dcat + (size_t)b * F, dcat + (size_t)b * enc->in_dim, sizeof(float) * F);
+  for (int b = 0; b < B; b++) {
+    memmove(dcat + (size_t)b * F, dcat + (size_t)b * enc->in_dim, sizeof(float) * F);
+  }
   nfp_cnn_backward(dparams, rest, dcat, a.trunk, params, &enc->cnn, a.x, B * enc->cfg.n_cam);
 }
 
@@ -94,7 +97,8 @@ static const nfp_encoder_ops image_ops = {
 int nfp_encoder_image_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
                             nfp_cnn_kind trunk) {
   const nfp_encoder_config* cfg = &enc->cfg;
-  const char* kind = trunk == NFP_CNN_RESNET18 ? "resnet18" : "cnn";
+  static const char* const names[] = {"resnet18", "cnn", "cnn-kp"};  // by nfp_cnn_kind
+  const char* kind = names[trunk];
   if (cfg->state_dim <= 0 || cfg->n_obs <= 0 || cfg->hidden <= 0 || cfg->blocks < 0 ||
       cfg->out_dim <= 0) {
     return nfp_error_set("%s encoder: bad sizes (state %d x %d frames, hidden %d, blocks %d, "

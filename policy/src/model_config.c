@@ -80,7 +80,7 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       {"stride", c->stride, 1, 1000},         {"n_obs", c->n_obs, 1, 64},
       {"state_dim", c->state_dim, 1, 256},    {"n_layers", c->n_layers, 1, 64},
       {"n_bins", c->n_bins, 2, 64},           {"hidden", c->hidden, 1, 8192},
-      {"n_blocks", c->n_blocks, 0, 8},        {"encoder", c->encoder, 0, 2},
+      {"n_blocks", c->n_blocks, 0, 8},        {"encoder", c->encoder, 0, 3},
       {"context_dim", c->context_dim, 0, 8192}, {"enc_hidden", c->enc_hidden, 1, 8192},
       {"enc_blocks", c->enc_blocks, 0, 8},    {"n_cam", c->n_cam, 0, 16},
       {"img_h", c->img_h, 0, 4096},           {"img_w", c->img_w, 0, 4096},

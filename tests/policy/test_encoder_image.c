@@ -1,8 +1,8 @@
-// Image encoders (ResNet18-GroupNorm and the small CNN behind nfp_encoder): sizes and
-// refusals, finite-difference checks through trunk + MLP, a small visual regression
-// learnt with the encoder's own gradients, and the ResNet18 trunk against torchvision
-// (tests/policy/reference/resnet_ref.py; skipped when /usr/bin/python3 lacks torch or
-// torchvision).
+// Image encoders (ResNet18-GroupNorm, the small CNN and the keypoint CNN behind
+// nfp_encoder): sizes and refusals, finite-difference checks through trunk + MLP, a small
+// visual regression learnt with the encoder's own gradients, and the ResNet18 trunk
+// against torchvision (tests/policy/reference/resnet_ref.py; skipped when /usr/bin/python3
+// lacks torch or torchvision).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,10 +56,29 @@ static void test_sizes(void** state) {
   assert_non_null(nfp_ptable_find(&t, "enc.trunk.3.norm.bias"));
   nfp_ptable_free(&t);
 
+  // keypoints: 32 maps at a quarter of the input, two coordinates each
+  c = config(NFP_ENCODER_CNN_KP, 2, 56, 72);
+  assert_int_equal(nfp_encoder_build(&enc, &t, "enc", &c), 0);
+  assert_int_equal(enc.cnn.out_C, 32);
+  assert_int_equal(enc.cnn.out_H, 14);
+  assert_int_equal(enc.cnn.out_W, 18);
+  assert_int_equal(enc.cnn.out_dim, 64);
+  assert_int_equal(enc.in_dim, 2 * 64 + 6);
+  assert_non_null(nfp_ptable_find(&t, "enc.trunk.3.norm.bias"));
+  ti = nfp_ptable_find(&t, "enc.trunk.kp.weight");
+  assert_non_null(ti);
+  assert_int_equal(ti->shape[0], 32);
+  assert_int_equal(ti->shape[1], 64);
+  assert_int_equal(ti->shape[2], 1);
+  assert_int_equal(nfp_cnn_num_params(&enc.cnn),
+                   32 * 3 * 25 + 32 * 32 * 9 + 64 * 32 * 9 + 64 * 64 * 9 + 2 * (32 + 32 + 64 + 64) +
+                       32 * 64);
+  nfp_ptable_free(&t);
+
   // refusals, each with a message
   const int bad[][3] = {{0, 56, 72}, {9, 56, 72}, {1, 4, 72}, {1, 56, 0}, {1, 2000, 72}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    for (int k = NFP_ENCODER_RESNET18; k <= NFP_ENCODER_CNN; k++) {
+    for (int k = NFP_ENCODER_RESNET18; k <= NFP_ENCODER_CNN_KP; k++) {
       c = config((nfp_encoder_kind)k, bad[i][0], bad[i][1], bad[i][2]);
       assert_int_equal(nfp_encoder_build(&enc, &t, "enc", &c), -1);
       assert_true(strlen(nfp_error_last()) > 10);
@@ -190,6 +209,12 @@ static void test_grads_cnn(void** state) {
   check_encoder_grads(NFP_ENCODER_CNN, 2, 42);
 }
 
+static void test_grads_cnn_kp(void** state) {
+  (void)state;
+  check_encoder_grads(NFP_ENCODER_CNN_KP, 1, 44);
+  check_encoder_grads(NFP_ENCODER_CNN_KP, 2, 45);
+}
+
 static void test_grads_resnet18(void** state) {
   (void)state;
   check_encoder_grads(NFP_ENCODER_RESNET18, 1, 43);
@@ -197,11 +222,10 @@ static void test_grads_resnet18(void** state) {
 
 // Images with a bright square on the left or the right (and anywhere vertically): the
 // encoder must regress the side (-1 / +1) from pixels alone (the state is noise).
-static void test_learns_position(void** state) {
-  (void)state;
+static void learns_position(nfp_encoder_kind kind) {
   enum { B = 16, H = 24, W = 32, STEPS = 300 };
   enc_case e;
-  enc_setup(&e, NFP_ENCODER_CNN, 1, H, W, B, 51);
+  enc_setup(&e, kind, 1, H, W, B, 51);
   e.enc.cfg.out_dim = 4;
   nfp_rng rng;
   nfp_rng_seed(&rng, 52);
@@ -245,11 +269,17 @@ static void test_learns_position(void** state) {
       e.params[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + 1e-8f);
     }
   }
-  printf("  position regression: mse %.4f over the first 20 steps, %.4f over the last 20\n",
-         first, last);
+  printf("  position regression (%s): mse %.4f over the first 20 steps, %.4f over the last 20\n",
+         kind == NFP_ENCODER_CNN ? "cnn" : "cnn-kp", first, last);
   assert_true(last < 0.05);  // predicting the mean (0) scores 1
   free(m), free(v);
   enc_free(&e);
+}
+
+static void test_learns_position(void** state) {
+  (void)state;
+  learns_position(NFP_ENCODER_CNN);
+  learns_position(NFP_ENCODER_CNN_KP);
 }
 
 // The ResNet18 trunk against torchvision, loaded by name from our tensors.
@@ -331,6 +361,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_grads_cnn),
+      cmocka_unit_test(test_grads_cnn_kp),
       cmocka_unit_test(test_grads_resnet18),
       cmocka_unit_test(test_learns_position),
       cmocka_unit_test(test_resnet18_matches_torchvision),

@@ -2,9 +2,10 @@
 //
 // One interface, several kinds (a kind tag plus a table of functions): the state
 // encoder (an nfp_resmlp over the normalised robot state of the last n_obs frames),
-// and two image encoders (ResNet18-GroupNorm or a small CNN, see cnn.h): one trunk,
-// shared by the cameras, turns each camera's image into a flattened feature map; the
-// features of every camera and the state go through the same residual MLP.
+// and three image encoders (ResNet18-GroupNorm, a small CNN or a keypoint CNN, see cnn.h):
+// one trunk, shared by the cameras, turns each camera's image into features (a flattened
+// feature map, or keypoint coordinates); the features of every camera and the state go
+// through the same residual MLP.
 #ifndef NFP_ENCODER_H
 #define NFP_ENCODER_H
 
@@ -42,6 +43,7 @@ typedef enum nfp_encoder_kind_ {
   NFP_ENCODER_STATE = 0,     // MLP over the state history
   NFP_ENCODER_RESNET18 = 1,  // image (ResNet18-GroupNorm trunk) + state
   NFP_ENCODER_CNN = 2,       // image (small 4-layer CNN, ~26x cheaper) + state
+  NFP_ENCODER_CNN_KP = 3,    // image (4-layer CNN, spatial-softmax keypoints) + state
 } nfp_encoder_kind;
 
 typedef struct nfp_encoder_config_ {
