@@ -74,14 +74,16 @@ static const char* about =
 
 // --obs image+state: the encoder kind and the frame preparation (the frame size itself
 // comes from the demos).
+static const char* const encoder_names[] = {"state", "resnet18", "cnn", "cnn-kp"};
+
 static int image_config(nfp_model_config* mc, const char* encoder, int img_down,
                         const char* crop) {
-  if (!strcmp(encoder, "resnet18")) {
-    mc->encoder = NFP_ENCODER_RESNET18;
-  } else if (!strcmp(encoder, "cnn")) {
-    mc->encoder = NFP_ENCODER_CNN;
-  } else {
-    return nfp_error_set("--encoder must be resnet18 or cnn, got '%s'", encoder);
+  mc->encoder = NFP_ENCODER_STATE;
+  for (int k = NFP_ENCODER_RESNET18; k <= NFP_ENCODER_CNN_KP; k++) {
+    if (!strcmp(encoder, encoder_names[k])) mc->encoder = (nfp_encoder_kind)k;
+  }
+  if (mc->encoder == NFP_ENCODER_STATE) {
+    return nfp_error_set("--encoder must be resnet18, cnn or cnn-kp, got '%s'", encoder);
   }
   int h = 0, w = 0;
   char tail = 0;
@@ -121,8 +123,8 @@ static int run(int argc, char** argv) {
        "(qpos+object when the demos record an object state), or image+state (the head camera "
        "through --encoder, plus qpos; demos from nfp collect --images)", 0, 0, 0},
       {"--encoder", NFP_ARG_STR, &encoder, "KIND",
-       "image encoder for --obs image+state: resnet18 (GroupNorm) or cnn (small, faster)", 0, 0,
-       0},
+       "image encoder for --obs image+state: resnet18 (GroupNorm), cnn (small, faster) or "
+       "cnn-kp (small, spatial-softmax keypoints)", 0, 0, 0},
       {"--img-down", NFP_ARG_INT, &img_down, "N",
        "box-average camera frames N times before cropping (240x320 -> 60x80 at 4)", 1, 16, 0},
       {"--crop", NFP_ARG_STR, &crop, "HxW",
@@ -263,7 +265,7 @@ static int run(int argc, char** argv) {
            mc.context_dim);
     if (mc.n_cam > 0) {
       printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
-             "crops\n", mc.encoder == NFP_ENCODER_CNN ? "cnn" : "resnet18", mc.img_src_h,
+             "crops\n", encoder_names[mc.encoder], mc.img_src_h,
              mc.img_src_w, mc.img_down, mc.img_h, mc.img_w);
     }
     for (int k = 0; k < 3; k++) {
