@@ -113,7 +113,7 @@ static inline v4f ld4(const float* p) {
 static inline void st4(float* p, v4f v) { memcpy(p, &v, sizeof(v)); }
 
 // d[ow] = s[2 ow] for ow in [a, b): the even lanes of eight-float runs, then one by one.
-// The runs stop three floats short of s[2 (b - 1)], so they never leave the image row.
+// The runs end before s[2 (b - 1)], the last float read, so they never leave the image row.
 static void gather2(float* d, const float* s, int a, int b) {
   int ow = a;
   for (; ow + 5 <= b; ow += 4) {

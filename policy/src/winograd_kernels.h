@@ -31,7 +31,8 @@ static inline v4f keep4(v4f v, int tx, int n) {
 typedef struct {
   int H, W;
   int TH, TW, TWv;  // tiles per column and row; TW rounded up to 4
-  int PW;           // floats per padded row: m TWv + 4 (a run of four tiles reads 4 past)
+  int PW;           // floats per padded row: m TWv + 4 (the last run of four tiles reads
+                    // or writes up to four floats past m TWv)
 } nfp_wino_tiling;
 
 typedef struct {
