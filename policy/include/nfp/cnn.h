@@ -17,7 +17,7 @@
 //    to 32 keypoint maps ("<prefix>.kp.weight", no bias: the softmax ignores a per-map
 //    shift) at a quarter of the image size, then a spatial softmax: 64 features, the
 //    expected (x, y) of each map in [-1, 1]. Finer maps and explicit coordinates let
-//    the policy place the grippers where a flattened coarse map cannot. 0.08 M
+//    the policy place the grippers where a flattened coarse map cannot. 0.07 M
 //    parameters; at 56x72 about 26 M multiply-adds per image.
 #ifndef NFP_CNN_H
 #define NFP_CNN_H
