@@ -5,7 +5,10 @@
 //
 // The convolution runs as im2col + cblas_sgemm: the columns of a chunk of samples are
 // laid side by side so that even a 2x3 feature map gives the GEMM hundreds of columns.
-// The caller provides that column buffer (nfp_conv2d_col_size floats, independent of B).
+// Stride-1, pad-1 3x3 convolutions with enough tiles in the batch run as Winograd
+// F(2x2,3x3) or F(4x4,3x3) instead (policy/src/winograd.h; forward, backward data and
+// weights, fewer multiplies, same results to float rounding). The caller provides the
+// column buffer either path uses (nfp_conv2d_col_size floats, independent of B).
 #ifndef NFP_CONV_H
 #define NFP_CONV_H
 
