@@ -12,6 +12,7 @@
 
 #include "nfp/conv.h"
 #include "nfp/error.h"
+#include "lanes4.h"
 #include "winograd.h"
 
 // Columns per chunk the GEMMs aim for (a chunk is never less than one sample).
@@ -100,17 +101,6 @@ static void same_range(size_t* i0, size_t* i1, int* oh0, int* oh1, const nfp_con
   *i0 = (size_t)a * g->OW + (size_t)ow0;
   *i1 = b > a ? (size_t)(b - 1) * g->OW + (size_t)ow1 : *i0;
 }
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef int v4i __attribute__((vector_size(16)));
-
-static inline v4f ld4(const float* p) {
-  v4f v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-static inline void st4(float* p, v4f v) { memcpy(p, &v, sizeof(v)); }
 
 // d[ow] = s[2 ow] for ow in [a, b): the even lanes of eight-float runs, then one by one.
 // The runs end before s[2 (b - 1)], the last float read, so they never leave the image row.

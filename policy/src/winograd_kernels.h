@@ -11,16 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef int v4i __attribute__((vector_size(16)));
+#include "lanes4.h"
 
-static inline v4f ld4(const float* p) {
-  v4f v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-static inline void st4(float* p, v4f v) { memcpy(p, &v, sizeof(v)); }
 
 // Lanes at or past n of tiles tx .. tx+3 zeroed.
 static inline v4f keep4(v4f v, int tx, int n) {
