@@ -49,11 +49,17 @@ static void perturb_step(collector* c, nfp_rng* rng) {
   }
 }
 
-// One episode: record the observation, then the target commanded from it.
+static int expert_finished(void* task) { return nfp_task_expert_done(task); }
+
+// One episode: record the observation, then the target commanded from it, until the
+// expert's script is finished (it goes on after the success: letting go, retracting).
+// The episode counts as a success if the success condition held and still holds at the end.
 static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
   nfp_episode* ep = &c->ep;
   memset(c->perturb, 0, sizeof(c->perturb));
   r->perturb = c->noise > 0 ? c->perturb : NULL;
+  r->run_on = expert_finished;
+  r->run_on_ctx = c->task;
   nfp_rng rng;
   nfp_rng_seed(&rng, seed ^ 0x5eed0f0015eULL);
   if (nfp_rollout_begin(r, c->arms, c->agent, seed)) return -1;
@@ -78,7 +84,7 @@ static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
   }
   ep->T = r->steps;
   ep->seed = (int64_t)seed;
-  ep->success = r->success;
+  ep->success = r->success && r->obs.success > 0;
   return 0;
 }
 
@@ -190,7 +196,7 @@ int nfp_cmd_collect(int argc, char** argv) {
       rc = 1;
       break;
     }
-    if (!r.success) {
+    if (!c.ep.success) {
       skipped[nskipped++] = (long long)seed;
       printf("seed %llu: expert failed after %d steps, skipped\n", (unsigned long long)seed,
              r.steps);

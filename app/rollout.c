@@ -19,7 +19,11 @@ int nfp_rollout_begin(nfp_rollout* r, nfp_arms* arms, nfp_agent* a, uint64_t see
   double* plan_ms = r->plan_ms;  // keep the buffer across episodes
   int plan_cap = r->plan_cap;
   const double* perturb = r->perturb;
+  int (*run_on)(void*) = r->run_on;
+  void* run_on_ctx = r->run_on_ctx;
   memset(r, 0, sizeof(*r));
+  r->run_on = run_on;
+  r->run_on_ctx = run_on_ctx;
   r->plan_ms = plan_ms;
   r->plan_cap = plan_cap;
   r->perturb = perturb;
@@ -72,8 +76,8 @@ int nfp_rollout_step(nfp_rollout* r, double* target, nfp_agent_step* info) {
   r->steps++;
   if (observe(r)) return -1;
   r->held = r->obs.success > 0 ? r->held + 1 : 0;
-  r->success = r->held >= NFP_SUCCESS_HOLD;
-  r->done = r->success || r->steps >= r->step_cap;
+  if (r->held >= NFP_SUCCESS_HOLD) r->success = 1;
+  r->done = (r->success && (!r->run_on || r->run_on(r->run_on_ctx))) || r->steps >= r->step_cap;
   return 0;
 }
 

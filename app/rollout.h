@@ -19,13 +19,19 @@ typedef struct {
   int step_cap;      // control steps before the episode counts as failed
   int steps;         // control steps taken
   int held;          // consecutive steps the success condition has held
-  int success;       // 1 once held >= NFP_SUCCESS_HOLD
-  int done;          // success, or the step cap reached
+  int success;       // 1 once held >= NFP_SUCCESS_HOLD (stays 1)
+  int done;          // success (and run_on finished), or the step cap reached
   nfp_arms_obs obs;  // observation the next step acts on
   // Optional offset added to each commanded target after it is reported (NULL: none);
   // collect uses it to perturb the expert's execution while recording its clean targets.
   // The caller owns it and may change it between steps; begin keeps it.
   const double* perturb;
+  // Optional: after the success the episode runs on until run_on(run_on_ctx) returns 1
+  // or the step cap. collect passes "the expert's script is finished", so a demo holds
+  // what the expert does after the success too (letting go, retracting), not a cut-off
+  // in the middle of it. begin keeps both.
+  int (*run_on)(void* ctx);
+  void* run_on_ctx;
   // policy statistics of the episode
   int plans;         // chunks sampled
   int hold_steps;    // control steps held by the confidence gate

@@ -57,6 +57,16 @@ static void test_collect_two_with_images(void** state) {
       nfp_task_step(t, ep.action + (size_t)k * 14);
     }
     assert_true(nfp_task_success(t));
+    // The demo holds the expert's whole script, past the success: its last target is
+    // the step on which the script finishes.
+    double target[14];
+    nfp_task_reset(t, (uint64_t)ep.seed);
+    for (int k = 0; k < ep.T; k++) {
+      assert_false(nfp_task_expert_done(t));
+      nfp_task_expert(t, target);
+      nfp_task_step(t, target);
+    }
+    assert_true(nfp_task_expert_done(t));
     nfp_episode_free(&ep);
   }
   nfp_task_free(t);

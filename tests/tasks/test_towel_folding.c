@@ -187,8 +187,8 @@ static void assert_cloth_sane(const nfp_task* t) {
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   double target[NFP_NJ];
-  const char* order[] = {"pregrasp", "approach", "pinch", "fold",
-                         "settle",   "release",  "retract", "done"};
+  const char* order[] = {"pregrasp", "approach", "pinch",   "fold", "settle",
+                         "release",  "retract",  "rest",    "done"};
   const int nphase = sizeof(order) / sizeof(order[0]);
   for (uint64_t seed = 100000; seed < 100003; seed++) {
     nfp_task_reset(t, seed);
