@@ -109,7 +109,7 @@ static int run(int argc, char** argv) {
   int img_down = 4;
   int threads = 0, quiet = 0;
   double val_frac = dc.val_frac, lr = tc.lr, wd = tc.weight_decay, clip = tc.clip,
-         ema = tc.ema_decay, noise = tc.action_noise;
+         ema = tc.ema_decay, noise = tc.action_noise, obs_noise = tc.obs_noise;
   long long seed = (long long)tc.seed;
   nfp_arg args[] = {
       {"--data", NFP_ARG_STR, &data, "DIR", "folder of demo episodes (*.hdf5)", 0, 0, 1},
@@ -146,6 +146,8 @@ static int run(int argc, char** argv) {
       {"--ema", NFP_ARG_DOUBLE, &ema, "X", "EMA decay of the saved weights", 0, 0.99999, 0},
       {"--noise", NFP_ARG_DOUBLE, &noise, "X",
        "std of Gaussian noise on normalised training actions, 0 = off", 0, 1, 0},
+      {"--obs-noise", NFP_ARG_DOUBLE, &obs_noise, "X",
+       "std of Gaussian noise on the normalised observed state in training, 0 = off", 0, 1, 0},
       {"--seed", NFP_ARG_SEED, &seed, "N", "seeds init, episode split, shuffling", 0, 9e15, 0},
       {"--ckpt-every", NFP_ARG_INT, &tc.ckpt_every, "N",
        "epochs between periodic checkpoints, 0 = only at the end", 0, 1e6, 0},
@@ -165,6 +167,7 @@ static int run(int argc, char** argv) {
   tc.clip = (float)clip;
   tc.ema_decay = (float)ema;
   tc.action_noise = (float)noise;
+  tc.obs_noise = (float)obs_noise;
   tc.seed = (uint64_t)seed;
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
                                      "--layers",  "--bins",   "--hidden", "--blocks",
@@ -213,6 +216,7 @@ static int run(int argc, char** argv) {
     if (given(argc, argv, "--clip")) tc.clip = cli.clip;
     if (given(argc, argv, "--ema")) tc.ema_decay = cli.ema_decay;
     if (given(argc, argv, "--noise")) tc.action_noise = cli.action_noise;
+    if (given(argc, argv, "--obs-noise")) tc.obs_noise = cli.obs_noise;
     if (given(argc, argv, "--seed")) tc.seed = cli.seed;
     if (given(argc, argv, "--ckpt-every")) tc.ckpt_every = cli.ckpt_every;
     mc = model->cfg;

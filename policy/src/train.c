@@ -24,6 +24,7 @@ void nfp_train_config_default(nfp_train_config* cfg) {
   cfg->clip = 5.0f;
   cfg->ema_decay = 0.999f;
   cfg->action_noise = 0.0f;
+  cfg->obs_noise = 0.0f;
   cfg->seed = 1;
   cfg->ckpt_every = 10;
   cfg->threads = 1;
@@ -197,6 +198,12 @@ int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, doubl
     for (size_t i = 0; i < (size_t)n * ds->act_dim; i++)
       tr->act[i] += tr->cfg.action_noise * (float)nfp_rng_normal(&rng);
   }
+  // The policy then cannot lean on exact joint readings (copying its own motion) and
+  // has seen states a little off the demos' paths.
+  if (tr->cfg.obs_noise > 0.0f) {
+    for (size_t i = 0; i < (size_t)n * ds->obs_dim; i++)
+      tr->obs[i] += tr->cfg.obs_noise * (float)nfp_rng_normal(&rng);
+  }
   if (tr->img) nfp_dataset_gather_images(tr->img, ds, anchors, n, &rng);
   nfp_obs_batch ob = batch_of(tr);
   if (nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, n, tr->logp) != 0) return -1;
@@ -290,6 +297,7 @@ char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_co
   cJSON_AddNumberToObject(j, "clip", cfg->clip);
   cJSON_AddNumberToObject(j, "ema_decay", cfg->ema_decay);
   cJSON_AddNumberToObject(j, "action_noise", cfg->action_noise);
+  cJSON_AddNumberToObject(j, "obs_noise", cfg->obs_noise);
   cJSON_AddStringToObject(j, "seed", seed);  // string: a 64-bit seed does not fit a double
   cJSON_AddNumberToObject(j, "ckpt_every", cfg->ckpt_every);
   cJSON_AddNumberToObject(j, "horizon", dcfg->horizon);
@@ -340,6 +348,9 @@ int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
   const cJSON* uo = cJSON_GetObjectItemCaseSensitive(j, "use_object");
   if (rc == 0 && !cJSON_IsBool(uo)) rc = nfp_error_set("train_config: missing 'use_object'");
   if (rc == 0) dcfg->use_object = cJSON_IsTrue(uo);
+  // Optional: checkpoints from before --obs-noise existed trained without it.
+  const cJSON* on = cJSON_GetObjectItemCaseSensitive(j, "obs_noise");
+  cfg->obs_noise = cJSON_IsNumber(on) ? (float)on->valuedouble : 0.0f;
   cJSON_Delete(j);
   if (rc != 0) return rc;
   cfg->epochs = (int)v[0];

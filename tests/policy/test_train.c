@@ -250,7 +250,8 @@ static void test_resume(void** state) {
   nfp_train_config_default(&tc);
   tc.epochs = 6;
   tc.batch = 16;
-  tc.action_noise = 0.01f;  // the noise stream must resume too
+  tc.action_noise = 0.01f;  // the noise streams must resume too
+  tc.obs_noise = 0.02f;
 
   // Straight through, with the update split over two threads (it must not change a bit).
   nfp_model* a = nfp_model_create(&mc, 4);
@@ -306,6 +307,18 @@ static void test_resume(void** state) {
                    0);
   assert_int_equal(back.epochs, tc.epochs);
   assert_int_equal(dback.stride, dc.stride);
+  assert_float_equal(back.obs_noise, tc.obs_noise, 0);
+  // A configuration written before --obs-noise existed reads as "no observation noise".
+  char* legacy = strdup(nfp_meta_get(&meta, "train_config"));
+  char* field = strstr(legacy, "\"obs_noise\":");
+  assert_non_null(field);
+  char* comma = strchr(field, ',');
+  assert_non_null(comma);
+  memmove(field, comma + 1, strlen(comma + 1) + 1);
+  back.obs_noise = 1;
+  assert_int_equal(nfp_train_config_from_json(&back, &dback, legacy), 0);
+  assert_float_equal(back.obs_noise, 0, 0);
+  free(legacy);
   nfp_meta_free(&meta);
   nfp_model_free(loaded);
 

@@ -94,6 +94,7 @@ typedef struct nfp_train_config_ {
   float clip;          // max global gradient norm (<= 0: off)
   float ema_decay;     // EMA of the weights; the EMA is evaluated and saved
   float action_noise;  // std of Gaussian noise on normalised training actions (0: off)
+  float obs_noise;     // std of Gaussian noise on the normalised observed state (0: off)
   uint64_t seed;       // shuffling and noise (epoch e uses a stream derived from seed, e)
   int ckpt_every;      // epochs between periodic checkpoints (0: only at the end)
   int threads;         // threads sharing the elementwise AdamW + EMA update (results do not
