@@ -8,6 +8,9 @@
 
 #include "args.h"
 #include "commands.h"
+#include "demo_mirror.h"
+#include <cjson/cJSON.h>
+
 #include "nfp/checkpoint.h"
 #include "nfp/dataset.h"
 #include "nfp/error.h"
@@ -50,6 +53,35 @@ static void norm_from_model(nfp_norm* s, nfp_norm* a, const nfp_model* m) {
 }
 
 // Whether a flag was given (so a resumed run can tell an explicit value from a default).
+// Did the run stored in train_config JSON train on twins (mirror images)? Runs from
+// before --mirror existed did not.
+static int stored_twins(const char* json) {
+  cJSON* j = cJSON_Parse(json);
+  int on = j && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "twins"));
+  cJSON_Delete(j);
+  return on;
+}
+
+// --mirror WHEN for the demos in dir: 1 train on mirror images too, 0 not, -1 error.
+static int mirror_wanted(const char* when, const char* dir, int image) {
+  if (!strcmp(when, "off")) return 0;
+  if (strcmp(when, "on") && strcmp(when, "auto")) {
+    return nfp_error_set("--mirror must be auto, on or off, got '%s'", when);
+  }
+  int on = !strcmp(when, "on");
+  if (image) {
+    return on ? nfp_error_set("--mirror on: camera frames are not mirrored; use --obs qpos, "
+                              "qpos+object or auto") : 0;
+  }
+  int symmetric = nfp_demo_mirror_available(dir);
+  if (symmetric < 0) return -1;
+  if (on && !symmetric) {
+    return nfp_error_set("--mirror on: the task of the demos in '%s' is not left-right "
+                         "symmetric", dir);
+  }
+  return symmetric;
+}
+
 static int given(int argc, char** argv, const char* name) {
   size_t n = strlen(name);
   for (int i = 1; i < argc; i++)
@@ -105,7 +137,7 @@ static int run(int argc, char** argv) {
   nfp_train_config_default(&tc);
   nfp_dataset_config_default(&dc);
   const char *data = NULL, *out = NULL, *resume = NULL, *obs_kind = "auto";
-  const char *encoder = "resnet18", *crop = "56x72";
+  const char *encoder = "resnet18", *crop = "56x72", *mirror = "auto";
   int img_down = 4;
   int threads = 0, quiet = 0;
   double val_frac = dc.val_frac, lr = tc.lr, wd = tc.weight_decay, clip = tc.clip,
@@ -130,6 +162,9 @@ static int run(int argc, char** argv) {
       {"--crop", NFP_ARG_STR, &crop, "HxW",
        "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
        0, 0},
+      {"--mirror", NFP_ARG_STR, &mirror, "WHEN",
+       "also train on the left-right mirror image of every demo: auto (when the task is "
+       "symmetric and the observation is the state), on or off", 0, 0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
@@ -172,9 +207,9 @@ static int run(int argc, char** argv) {
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
                                      "--layers",  "--bins",   "--hidden", "--blocks",
                                      "--context", "--obs",    "--encoder", "--img-down",
-                                     "--crop"};
+                                     "--crop",    "--mirror"};
   int arch_given = 0;
-  for (int i = 0; i < 13; i++) arch_given |= given(argc, argv, arch_flags[i]);
+  for (int i = 0; i < 14; i++) arch_given |= given(argc, argv, arch_flags[i]);
   int image = !strcmp(obs_kind, "image+state");
   if (strcmp(obs_kind, "qpos") && strcmp(obs_kind, "qpos+object") && strcmp(obs_kind, "auto") &&
       !image) {
@@ -198,6 +233,7 @@ static int run(int argc, char** argv) {
     nfp_train_config st = tc, cli = tc;
     int rc = stored ? nfp_train_config_from_json(&st, &dc, stored)
                     : nfp_error_set("%s has no train_config (not written by nfp train)", resume);
+    if (rc == 0) mirror = stored_twins(stored) ? "on" : "off";
     nfp_meta_free(&meta);
     if (rc == 0 && arch_given) {
       rc = nfp_error_set("--resume takes the model, chunking and split from %s; "
@@ -230,6 +266,12 @@ static int run(int argc, char** argv) {
   dc.horizon = mc.horizon;
   dc.stride = mc.stride;
   dc.n_obs = mc.n_obs;
+  int twins = mirror_wanted(mirror, data, image);
+  if (twins < 0) {
+    nfp_model_free(model);
+    return -1;
+  }
+  if (twins) dc.twin = nfp_demo_mirror;
   if (mc.n_cam > 0) {
     dc.use_object = 0;  // the camera shows the objects
     dc.img_down = mc.img_down;
@@ -260,8 +302,9 @@ static int run(int argc, char** argv) {
   if (rc == 0 && !quiet) {
     int n_val_eps = 0;
     for (int e = 0; e < ds.n_episodes; e++) n_val_eps += ds.is_val[e];
-    printf("nfp train: %s: %d episodes (%d held out), %d training / %d validation windows\n",
-           data, ds.n_episodes, n_val_eps, ds.n_train, ds.n_val);
+    printf("nfp train: %s: %d episodes%s (%d held out), %d training / %d validation windows\n",
+           data, ds.n_episodes, twins ? ", half of them mirror images" : "", n_val_eps,
+           ds.n_train, ds.n_val);
     printf("model: %zu parameters, state %d x %d frames (%s), horizon %d stride %d, %d layers, "
            "%d bins, hidden %d x %d blocks, context %d\n",
            model->num_params, mc.state_dim, mc.n_obs, ds.cfg.use_object ? "qpos+object" : "qpos",

@@ -86,8 +86,16 @@ static void normalize_frames(float* out, const nfp_episode* ep, const nfp_norm* 
 }
 
 // Seeded choice of validation episodes: a shuffled order, the first n_val held out.
-static void split_episodes(char* is_val, int n_episodes, float val_frac, uint64_t seed) {
+// With twins, episodes [n, 2n) are the twins of [0, n) and go where their originals go.
+static void split_episodes(char* is_val, int n_episodes, float val_frac, uint64_t seed,
+                           int twins) {
   memset(is_val, 0, (size_t)n_episodes);
+  if (twins) {
+    int n = n_episodes / 2;
+    split_episodes(is_val, n, val_frac, seed, 0);
+    memcpy(is_val + n, is_val, (size_t)n);
+    return;
+  }
   if (n_episodes < 2 || val_frac <= 0.0f) return;
   int n_val = (int)lrintf(val_frac * (float)n_episodes);
   if (n_val < 1) n_val = 1;
@@ -142,9 +150,10 @@ static int shrink_images(nfp_dataset* ds, const nfp_episode* eps, int n_episodes
   return 0;
 }
 
-int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
-                      const nfp_dataset_config* cfg, const nfp_norm* state_norm,
-                      const nfp_norm* action_norm) {
+// The dataset of eps[0..n_episodes); with twins, the second half twins the first.
+static int build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
+                 const nfp_dataset_config* cfg, const nfp_norm* state_norm,
+                 const nfp_norm* action_norm, int twins) {
   memset(ds, 0, sizeof(*ds));
   if (n_episodes < 1) return nfp_error_set("dataset: no episodes");
   if (cfg->horizon < 1 || cfg->stride < 1 || cfg->n_obs < 1) {
@@ -205,7 +214,7 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
     nfp_dataset_free(ds);
     return -1;
   }
-  split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed);
+  split_episodes(ds->is_val, n_episodes, cfg->val_frac, cfg->seed, twins);
   if (state_norm && action_norm) {
     if (state_norm->dim != ns || action_norm->dim != nq) {
       nfp_dataset_free(ds);
@@ -235,6 +244,29 @@ int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
   }
   ds->ep_start[n_episodes] = f;
   return 0;
+}
+
+int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
+                      const nfp_dataset_config* cfg, const nfp_norm* state_norm,
+                      const nfp_norm* action_norm) {
+  if (!cfg->twin || n_episodes < 1) {
+    return build(ds, eps, n_episodes, cfg, state_norm, action_norm, 0);
+  }
+  memset(ds, 0, sizeof(*ds));
+  nfp_episode* all = calloc(2 * (size_t)n_episodes, sizeof(nfp_episode));
+  if (!all) return nfp_error_set("dataset: out of memory for %d episodes", 2 * n_episodes);
+  memcpy(all, eps, sizeof(nfp_episode) * (size_t)n_episodes);   // shallow: borrowed arrays
+  int rc = 0, made = 0;
+  for (; rc == 0 && made < n_episodes; made++) {
+    if (cfg->twin(&all[n_episodes + made], &eps[made], cfg->twin_ctx) != 0) {
+      rc = nfp_error_wrap("dataset: twin of episode %d (seed %lld)", made,
+                          (long long)eps[made].seed);
+    }
+  }
+  if (rc == 0) rc = build(ds, all, 2 * n_episodes, cfg, state_norm, action_norm, 1);
+  for (int e = 0; e < made; e++) nfp_episode_free(&all[n_episodes + e]);
+  free(all);
+  return rc;
 }
 
 int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config* cfg,

@@ -304,6 +304,7 @@ char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_co
   cJSON_AddNumberToObject(j, "stride", dcfg->stride);
   cJSON_AddNumberToObject(j, "n_obs", dcfg->n_obs);
   cJSON_AddBoolToObject(j, "use_object", dcfg->use_object != 0);
+  cJSON_AddBoolToObject(j, "twins", dcfg->twin != NULL);   // demos augmented with twins
   cJSON_AddNumberToObject(j, "val_frac", dcfg->val_frac);
   snprintf(seed, sizeof(seed), "%llu", (unsigned long long)dcfg->seed);
   cJSON_AddStringToObject(j, "split_seed", seed);

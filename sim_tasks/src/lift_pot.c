@@ -134,6 +134,14 @@ static int object_state(const nfp_task* t, double* out, int cap) {
   return 7;
 }
 
+// The pot is symmetric across its own y-z plane (a handle each side) and so is its
+// set-up range; the arms swap handles.
+static int mirror_object(double* out, const double* in, int n) {
+  if (n != 7) return nfp_error_set("lift_pot object state has 7 numbers, got %d", n);
+  nfp_pose_mirror(out, in);
+  return 0;
+}
+
 const nfp_task_def nfp_task_lift_pot = {
   .name = "lift_pot",
   .mjcf = "lift_pot.xml",
@@ -147,4 +155,5 @@ const nfp_task_def nfp_task_lift_pot = {
   .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
+  .mirror_object = mirror_object,
 };

@@ -68,6 +68,20 @@ void nfp_rig_home(double target[NFP_NJ]) {
   }
 }
 
+void nfp_rig_mirror(double out[NFP_NJ], const double in[NFP_NJ]) {
+  static const double kSign[NFP_ARM_DOF + 1] = {-1, 1, 1, -1, 1, -1, 1};   // arm.xml axes
+  for (int a = 0; a < 2; a++) {
+    for (int j = 0; j <= NFP_ARM_DOF; j++) out[a * (NFP_ARM_DOF + 1) + j] =
+        kSign[j] * in[(1 - a) * (NFP_ARM_DOF + 1) + j];
+  }
+}
+
+void nfp_pose_mirror(double out[7], const double in[7]) {
+  // A rotation about axis (ax, ay, az) by t becomes one about (ax, -ay, -az) by t.
+  out[0] = -in[0], out[1] = in[1], out[2] = in[2];
+  out[3] = in[3], out[4] = in[4], out[5] = -in[5], out[6] = -in[6];
+}
+
 void nfp_rig_clamp(double target[NFP_NJ], const nfp_rig* rig, const mjModel* m) {
   for (int i = 0; i < NFP_NJ; i++) {
     double lo = m->actuator_ctrlrange[2 * rig->actuator[i]];

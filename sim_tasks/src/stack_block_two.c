@@ -219,6 +219,14 @@ static int object_state(const nfp_task* t, double* out, int cap) {
   return 14;
 }
 
+// Mirrored, each block stays itself: the set-up range, the arm choice (by the block's
+// side), the centre mark and the success are all symmetric in x.
+static int mirror_object(double* out, const double* in, int n) {
+  if (n != 14) return nfp_error_set("stack_block_two object state has 14 numbers, got %d", n);
+  for (int k = 0; k < 2; k++) nfp_pose_mirror(out + 7 * k, in + 7 * k);
+  return 0;
+}
+
 const nfp_task_def nfp_task_stack_block_two = {
   .name = "stack_block_two",
   .mjcf = "stack_block_two.xml",
@@ -233,4 +241,5 @@ const nfp_task_def nfp_task_stack_block_two = {
   .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
+  .mirror_object = mirror_object,
 };

@@ -166,4 +166,12 @@ int nfp_task_object_state(const nfp_task* t, double* out, int cap) {
   return t->def->object_state ? t->def->object_state(t, out, cap) : 0;
 }
 
+int nfp_task_mirror_object(const nfp_task_def* def, double* out, const double* in, int n) {
+  if (!def->mirror_object) {
+    return nfp_error_set("task %s is not left-right symmetric (no mirror image of its set-up)",
+                         def->name);
+  }
+  return def->mirror_object(out, in, n);
+}
+
 double nfp_task_control_hz(const nfp_task* t) { return 1.0 / t->control_dt; }

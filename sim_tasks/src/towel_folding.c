@@ -345,6 +345,18 @@ static int object_state(const nfp_task* t, double* out, int cap) {
   return 15;
 }
 
+// Mirrored, the left corners become the right ones (near-left <-> near-right,
+// far-left <-> far-right); the set-up range and the fold are symmetric in x.
+static int mirror_object(double* out, const double* in, int n) {
+  if (n != 15) return nfp_error_set("towel_folding object state has 15 numbers, got %d", n);
+  static const int kSwap[NCORNER + 1] = {NEAR_RIGHT, NEAR_LEFT, FAR_RIGHT, FAR_LEFT, NCORNER};
+  for (int c = 0; c <= NCORNER; c++) {   // the four corners, then the centroid
+    const double* p = in + 3 * kSwap[c];
+    out[3 * c] = -p[0], out[3 * c + 1] = p[1], out[3 * c + 2] = p[2];
+  }
+  return 0;
+}
+
 const nfp_task_def nfp_task_towel_folding = {
   .name = "towel_folding",
   .mjcf = "towel_folding.xml",
@@ -359,4 +371,5 @@ const nfp_task_def nfp_task_towel_folding = {
   .expert_phase = expert_phase,
   .success = success,
   .object_state = object_state,
+  .mirror_object = mirror_object,
 };

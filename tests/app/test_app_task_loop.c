@@ -68,8 +68,21 @@ static void test_collect_train_eval(void** state) {
   if (!m) fail_msg("%s", nfp_error_last());
   assert_string_equal(nfp_meta_get(&meta, "demo_task"), task_name);
   assert_int_equal(m->cfg.state_dim, 14 + nobj);  // joints + the task's object state
+  // it trained on the demos' mirror images too exactly when the task is symmetric
+  int symmetric = nfp_task_find(task_name)->mirror_object != NULL;
+  const char* tc = nfp_meta_get(&meta, "train_config");
+  assert_non_null(strstr(tc, symmetric ? "\"twins\":true" : "\"twins\":false"));
   nfp_meta_free(&meta);
   nfp_model_free(m);
+
+  // --mirror on is refused for a task that is not symmetric, with the reason
+  if (!symmetric) {
+    snprintf(args, sizeof(args), "train --data %s --out %s.m --epochs 1 --mirror on", demos, ckpt);
+    cli_run(&r, "", args);
+    if (r.code != 1 || !strstr(r.err, "not left-right symmetric")) {
+      fail_msg("--mirror on for %s: exit %d, stderr: %s", task_name, r.code, r.err);
+    }
+  }
 
   // eval: one trial per mode on the task, the expert's rate on the same seed beside it
   snprintf(args, sizeof(args),

@@ -111,6 +111,57 @@ static void test_split_by_episode(void** state) {
   for (int e = 0; e < NE; e++) nfp_episode_free(&eps[e]);
 }
 
+// A twin for the tests: every value negated; refuses episodes longer than *ctx frames.
+static int negated_twin(nfp_episode* twin, const nfp_episode* ep, void* ctx) {
+  if (ep->T > *(const int*)ctx) return nfp_error_set("test twin: episode too long");
+  if (nfp_episode_alloc(twin, ep->T, ep->nq, 0, 0, 0)) return -1;
+  twin->seed = ep->seed;
+  for (int i = 0; i < ep->T * ep->nq; i++) {
+    twin->qpos[i] = -ep->qpos[i];
+    twin->action[i] = -ep->action[i];
+  }
+  return 0;
+}
+
+// With a twin hook the dataset holds every episode and its twin, the twin in its
+// original's split; a failing twin fails the build with the hook's message.
+static void test_twins(void** state) {
+  (void)state;
+  enum { NE = 10, NQ = 2 };
+  int T[NE];
+  for (int e = 0; e < NE; e++) T[e] = 5 + e;
+  nfp_episode eps[NE];
+  make_episodes(eps, NE, T, NQ);
+  nfp_dataset_config cfg;
+  nfp_dataset_config_default(&cfg);
+  cfg.val_frac = 0.2f;
+  cfg.seed = 7;
+  int max_T = 100;
+  cfg.twin = negated_twin;
+  cfg.twin_ctx = &max_T;
+  nfp_dataset ds;
+  assert_int_equal(nfp_dataset_build(&ds, eps, NE, &cfg, NULL, NULL), 0);
+  assert_int_equal(ds.n_episodes, 2 * NE);
+  int n_val = 0;
+  for (int e = 0; e < NE; e++) {
+    assert_int_equal(ds.is_val[e], ds.is_val[NE + e]);
+    n_val += ds.is_val[e];
+    int a = ds.ep_start[e], b = ds.ep_start[NE + e];
+    assert_int_equal(ds.ep_start[e + 1] - a, T[e]);
+    assert_int_equal(ds.ep_start[NE + e + 1] - b, T[e]);
+    // The normalisation spans both signs, symmetric about 0: twins read as negatives.
+    for (int k = 0; k < T[e] * NQ; k++) {
+      assert_float_equal(ds.state[(size_t)b * NQ + k], -ds.state[(size_t)a * NQ + k], 1e-5);
+    }
+  }
+  assert_int_equal(n_val, 2);
+  nfp_dataset_free(&ds);
+  max_T = 8;
+  assert_int_equal(nfp_dataset_build(&ds, eps, NE, &cfg, NULL, NULL), -1);
+  assert_non_null(strstr(nfp_error_last(), "episode too long"));
+  for (int e = 0; e < NE; e++) nfp_episode_free(&eps[e]);
+}
+
 static void test_norm_round_trip(void** state) {
   (void)state;
   nfp_norm norm = {.dim = 3, .lo = {-2.0f, 0.0f, 5.0f}, .hi = {2.0f, 0.5f, 5.01f}};
@@ -208,6 +259,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_windows),
       cmocka_unit_test(test_split_by_episode),
+      cmocka_unit_test(test_twins),
       cmocka_unit_test(test_norm_round_trip),
       cmocka_unit_test(test_object_state),
       cmocka_unit_test(test_bad_input),

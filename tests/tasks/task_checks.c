@@ -118,3 +118,51 @@ void expert_run_finish(const expert_run* r) {
   for (int w = 0; w < mjNWARNING; w++) assert_int_equal(t->d->warning[w].number, 0);
   assert_int_equal(warnings, r->warnings);
 }
+
+void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, int nbodies,
+                        double tol) {
+  enum { CAP = 1000 };
+  static double targets[CAP][NFP_NJ];
+  int n = 7 * nbodies;
+  assert_true(n <= MAX_OBJECT_STATE);
+  double obj0[MAX_OBJECT_STATE], obj[MAX_OBJECT_STATE], end[MAX_OBJECT_STATE];
+  double want[MAX_OBJECT_STATE];
+  nfp_task_reset(t, seed);
+  assert_int_equal(nfp_task_object_state(t, obj0, MAX_OBJECT_STATE), n);
+  int T = 0;
+  while (!nfp_task_expert_done(t) && T < CAP && T < t->def->step_cap) {
+    nfp_task_expert(t, targets[T]);
+    nfp_task_step(t, targets[T++]);
+  }
+  assert_true(nfp_task_success(t));
+  nfp_task_object_state(t, end, MAX_OBJECT_STATE);
+
+  // The same seed (the arms at home, which is its own mirror image), objects mirrored.
+  nfp_task_reset(t, seed);
+  if (nfp_task_mirror_object(t->def, obj, obj0, n)) fail_msg("%s", nfp_error_last());
+  for (int k = 0; k < nbodies; k++) {
+    int b = mj_name2id(t->m, mjOBJ_BODY, bodies[k]);
+    assert_true(b >= 0);
+    memcpy(t->d->qpos + t->m->jnt_qposadr[t->m->body_jntadr[b]], obj + 7 * k,
+           7 * sizeof(double));
+  }
+  mj_forward(t->m, t->d);
+  for (int k = 0; k < T; k++) {
+    double q[NFP_NJ];
+    nfp_rig_mirror(q, targets[k]);
+    nfp_task_step(t, q);
+  }
+  if (!nfp_task_success(t)) fail_msg("seed %lu: the mirror image failed", (unsigned long)seed);
+  nfp_task_object_state(t, obj, MAX_OBJECT_STATE);
+  if (nfp_task_mirror_object(t->def, want, end, n)) fail_msg("%s", nfp_error_last());
+  for (int k = 0; k < nbodies; k++) {
+    for (int i = 0; i < 3; i++) {
+      if (fabs(obj[7 * k + i] - want[7 * k + i]) > tol) {
+        fail_msg("seed %lu: %s ends at %g on axis %d, its mirror image at %g", (unsigned long)seed,
+                 bodies[k], obj[7 * k + i], i, want[7 * k + i]);
+      }
+    }
+  }
+  // Only the task's own object-state width is mirrored.
+  assert_int_equal(nfp_task_mirror_object(t->def, want, obj, n + 1), -1);
+}

@@ -38,6 +38,13 @@ void check_registered(const nfp_task* t, const char* name, int step_cap);
 void check_reset_deterministic(nfp_task* t, uint64_t seed, int steps, uint64_t other_seed,
                                int other_steps);
 
+// The mirror image of the expert's episode from `seed` (nfp_rig_mirror on its targets,
+// the task's mirror on its set-up) succeeds in the mirrored set-up, and the objects end
+// within `tol` (m) of the mirror image of where the expert left them. The object state
+// must be the free-joint poses (position, quaternion) of `bodies`, in order.
+void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, int nbodies,
+                        double tol);
+
 // One expert episode under test: the phases come in `order`, each at least once.
 typedef struct expert_run_ {
   nfp_task* t;

@@ -98,6 +98,12 @@ static void test_success_check(void** state) {
   }
 }
 
+// Training on mirror images relies on them being episodes of the mirrored set-up.
+static void test_mirror_image_succeeds(void** state) {
+  static const char* const pot[1] = {"pot"};
+  for (uint64_t seed = 100000; seed < 100003; seed++) check_mirror_image(*state, seed, pot, 1, 0.01);
+}
+
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   // The phases come in RoboTwin's order, each one at least once.
@@ -123,6 +129,7 @@ int main(void) {
     cmocka_unit_test(test_setups_vary_within_ranges),
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
+    cmocka_unit_test(test_mirror_image_succeeds),
   };
   return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

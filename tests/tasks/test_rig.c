@@ -80,6 +80,54 @@ static void test_home_and_hold(void** state) {
   nfp_task_free(t);
 }
 
+// nfp_rig_mirror is the rig's mirror image: home is its own image, mirroring twice is
+// the identity, and the mirrored joints put each arm's grasp frame at the mirror image
+// (x -> -x) of the other arm's.
+static void test_mirror_joints(void** state) {
+  (void)state;
+  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
+  assert_non_null(t);
+  double home[NFP_NJ], q[NFP_NJ], back[NFP_NJ];
+  nfp_rig_home(home);
+  nfp_rig_mirror(q, home);
+  for (int i = 0; i < NFP_NJ; i++) assert_near(q[i], home[i], 0);
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 3);
+  for (int trial = 0; trial < 20; trial++) {
+    double in[NFP_NJ], site[2][3], frame[2][9];
+    for (int i = 0; i < NFP_NJ; i++) in[i] = nfp_rng_range(&rng, -1.2, 1.2);
+    nfp_rig_set_qpos(t->kin, &t->rig, in);
+    mj_kinematics(t->m, t->kin);
+    for (int a = 0; a < 2; a++) {
+      mju_copy3(site[a], t->kin->site_xpos + 3 * t->rig.grasp_site[a]);
+      mju_copy(frame[a], t->kin->site_xmat + 9 * t->rig.grasp_site[a], 9);
+    }
+    nfp_rig_mirror(q, in);
+    nfp_rig_mirror(back, q);
+    for (int i = 0; i < NFP_NJ; i++) assert_near(back[i], in[i], 0);
+    nfp_rig_set_qpos(t->kin, &t->rig, q);
+    mj_kinematics(t->m, t->kin);
+    for (int a = 0; a < 2; a++) {
+      const double* p = t->kin->site_xpos + 3 * t->rig.grasp_site[a];
+      const double* r = t->kin->site_xmat + 9 * t->rig.grasp_site[a];
+      const double* o = site[1 - a];
+      const double* ro = frame[1 - a];
+      assert_near(p[0], -o[0], 1e-9);
+      assert_near(p[1], o[1], 1e-9);
+      assert_near(p[2], o[2], 1e-9);
+      // The reflection S = diag(-1, 1, 1) on both sides: the grasp frame is itself
+      // symmetric across its x-z plane (the fingers close along its y).
+      for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+          double s = (i == 0 ? -1 : 1) * (j == 1 ? -1 : 1);
+          assert_near(r[3 * i + j], s * ro[3 * i + j], 1e-9);
+        }
+      }
+    }
+  }
+  nfp_task_free(t);
+}
+
 static void test_clamp_and_gripper(void** state) {
   (void)state;
   nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
@@ -236,6 +284,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rig_mjcf),
     cmocka_unit_test(test_home_and_hold),
+    cmocka_unit_test(test_mirror_joints),
     cmocka_unit_test(test_clamp_and_gripper),
     cmocka_unit_test(test_ik_reaches_poses),
     cmocka_unit_test(test_topdown_pose),

@@ -110,6 +110,16 @@ static void test_success_check(void** state) {
   assert_false(nfp_task_success(t));
 }
 
+// Training on mirror images relies on them being episodes of the mirrored set-up.
+static void test_mirror_image_succeeds(void** state) {
+  static const char* const blocks[2] = {"block1", "block2"};
+  for (uint64_t seed = 100000; seed < 100003; seed++) {
+    check_mirror_image(*state, seed, blocks, 2, 0.01);
+  }
+  double x[14] = {0}, y[14];
+  assert_int_equal(nfp_task_mirror_object(nfp_task_find("beat_block_hammer"), y, x, 7), -1);
+}
+
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   const char* const order[] = {"pregrasp_1", "approach_1", "grasp_1", "lift_1", "carry_1",
@@ -145,6 +155,7 @@ int main(void) {
     cmocka_unit_test(test_setups_vary_within_ranges),
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
+    cmocka_unit_test(test_mirror_image_succeeds),
   };
   return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

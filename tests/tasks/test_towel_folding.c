@@ -184,6 +184,67 @@ static void assert_cloth_sane(const nfp_task* t) {
   }
 }
 
+// Mirror the cloth x -> -x: each vertex takes the mirrored place of its partner across
+// the grid's centre column (flex_vert0 holds the grid scaled onto [0, 1]^2).
+static void mirror_cloth(nfp_task* t) {
+  const mjModel* m = t->m;
+  mjData* d = t->d;
+  int f = towel_flex(m);
+  int adr = m->flex_vertadr[f], n = m->flex_vertnum[f];
+  static double p[1024][3];
+  assert_true(n <= 1024);
+  for (int v = 0; v < n; v++) mju_copy3(p[v], d->flexvert_xpos + 3 * (adr + v));
+  for (int v = 0; v < n; v++) {
+    const double* u = m->flex_vert0 + 3 * (adr + v);
+    int w = -1;
+    for (int k = 0; k < n && w < 0; k++) {
+      const double* uk = m->flex_vert0 + 3 * (adr + k);
+      if (fabs(uk[0] - (1 - u[0])) < 1e-9 && fabs(uk[1] - u[1]) < 1e-9) w = k;
+    }
+    assert_true(w >= 0);
+    double q[3] = {-p[w][0], p[w][1], p[w][2]}, delta[3];
+    mju_sub3(delta, q, p[v]);
+    int b = m->flex_vertbodyid[adr + v];
+    for (int j = m->body_jntadr[b]; j < m->body_jntadr[b] + 3; j++) {
+      d->qpos[m->jnt_qposadr[j]] += mju_dot3(delta, d->xaxis + 3 * j);
+    }
+  }
+  mju_zero(d->qvel, m->nv);
+  mj_forward(m, d);
+}
+
+// Training on mirror images relies on them being episodes of the mirrored set-up: the
+// task's mirror of the object state is the object state of the mirrored cloth, and the
+// mirrored targets fold the mirrored cloth.
+static void test_mirror_image_succeeds(void** state) {
+  nfp_task* t = *state;
+  enum { CAP = 400 };
+  static double targets[CAP][NFP_NJ];
+  double obj0[15], obj[15], want[15];
+  nfp_task_reset(t, 100001);
+  nfp_task_object_state(t, obj0, 15);
+  int T = 0;
+  while (!nfp_task_expert_done(t) && T < CAP) {
+    nfp_task_expert(t, targets[T]);
+    nfp_task_step(t, targets[T++]);
+  }
+  assert_true(nfp_task_success(t));
+
+  nfp_task_reset(t, 100001);
+  mirror_cloth(t);
+  nfp_task_object_state(t, obj, 15);
+  assert_int_equal(nfp_task_mirror_object(t->def, want, obj0, 15), 0);
+  for (int i = 0; i < 15; i++) assert_near(obj[i], want[i], 1e-9);
+  for (int k = 0; k < T; k++) {
+    double q[NFP_NJ];
+    nfp_rig_mirror(q, targets[k]);
+    nfp_task_step(t, q);
+    assert_cloth_sane(t);
+  }
+  assert_true(nfp_task_success(t));
+  assert_int_equal(nfp_task_mirror_object(t->def, want, obj0, 14), -1);
+}
+
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   double target[NFP_NJ];
@@ -233,6 +294,7 @@ int main(void) {
     cmocka_unit_test(test_setups_vary_within_ranges),
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
+    cmocka_unit_test(test_mirror_image_succeeds),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

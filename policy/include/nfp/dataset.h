@@ -48,6 +48,12 @@ typedef struct nfp_dataset_config_ {
   // img_down times at load time and cropped to img_crop_h x img_crop_w when gathered.
   int img_down;
   int img_crop_h, img_crop_w;
+  // Optional augmentation (NULL: none): writes the twin of an episode (its left-right
+  // mirror image, say) into *twin, allocated with nfp_episode_alloc; 0 or -1 (error set).
+  // The dataset then holds every episode and its twin, the twin in its original's split.
+  // The caller knows the rig and the task; the dataset does not.
+  int (*twin)(nfp_episode* twin, const nfp_episode* ep, void* ctx);
+  void* twin_ctx;
 } nfp_dataset_config;
 
 typedef struct nfp_dataset_ {

@@ -63,6 +63,10 @@ typedef struct nfp_task_def_ {
   int (*success)(const nfp_task* t);
   // Object state for demos (positions, quaternions ...); returns the count written (<= cap).
   int (*object_state)(const nfp_task* t, double* out, int cap);
+  // Optional, for a task whose set-up range, expert and success are symmetric under the
+  // left-right mirror x -> -x: the n object-state values of the mirrored scene. 0, or -1
+  // with the error set (n is not this task's width). NULL: not symmetric.
+  int (*mirror_object)(double* out, const double* in, int n);
 } nfp_task_def;
 
 struct nfp_task_ {
@@ -117,6 +121,9 @@ int nfp_task_expert_done(const nfp_task* t);
 // Name of the expert's current phase ("" before the first expert step).
 const char* nfp_task_expert_phase(const nfp_task* t);
 int nfp_task_object_state(const nfp_task* t, double* out, int cap);
+// The left-right mirror image (x -> -x) of an object state of a symmetric task (n values,
+// out != in). 0, or -1 with the error set: the task is not symmetric, or n is wrong.
+int nfp_task_mirror_object(const nfp_task_def* def, double* out, const double* in, int n);
 
 // Control rate of the rig (Hz).
 double nfp_task_control_hz(const nfp_task* t);
@@ -137,6 +144,14 @@ void nfp_rig_observe(double qpos[NFP_NJ], double qvel[NFP_NJ], const nfp_rig* ri
                      const mjData* d);
 // Place the rig at interface joint positions q directly (no dynamics).
 void nfp_rig_set_qpos(mjData* d, const nfp_rig* rig, const double q[NFP_NJ]);
+// The joint interface of the left-right mirrored rig (x -> -x; out != in). The arms swap.
+// Each arm sees the mirror as a reflection across its own x-z plane (the right arm is the
+// left one turned half a turn), so the joints about the arm's z and x axes (j1, j4, j6)
+// change sign, the joints about y (j2, j3, j5) and the grippers do not.
+void nfp_rig_mirror(double out[NFP_NJ], const double in[NFP_NJ]);
+// A pose (position, then quaternion w x y z) of a body that is itself symmetric across
+// its own y-z plane, mirrored x -> -x (out != in).
+void nfp_pose_mirror(double out[7], const double in[7]);
 
 #ifdef __cplusplus
 }
