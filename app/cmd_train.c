@@ -73,13 +73,14 @@ static int mirror_wanted(const char* when, const char* dir, int image) {
     return on ? nfp_error_set("--mirror on: camera frames are not mirrored; use --obs qpos, "
                               "qpos+object or auto") : 0;
   }
-  int symmetric = nfp_demo_mirror_available(dir);
-  if (symmetric < 0) return -1;
+  const nfp_task_def* def;
+  if (nfp_demo_task(dir, &def) != 0) return -1;
+  int symmetric = def && def->mirror_object;
   if (on && !symmetric) {
     return nfp_error_set("--mirror on: the task of the demos in '%s' is not left-right "
                          "symmetric", dir);
   }
-  return symmetric;
+  return on || (symmetric && def->mirror_by_default);
 }
 
 static int given(int argc, char** argv, const char* name) {
@@ -163,8 +164,9 @@ static int run(int argc, char** argv) {
        "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
        0, 0},
       {"--mirror", NFP_ARG_STR, &mirror, "WHEN",
-       "also train on the left-right mirror image of every demo: auto (when the task is "
-       "symmetric and the observation is the state), on or off", 0, 0, 0},
+       "also train on the left-right mirror image of every demo: auto (for the tasks where it "
+       "helps, lift_pot and stack_block_two, when the observation is the state), on (any "
+       "symmetric task: also towel_folding) or off", 0, 0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &mc.n_layers, "L", "spline coupling layers", 1, 64, 0},

@@ -8,7 +8,8 @@
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 
-int nfp_demo_mirror_available(const char* dir) {
+int nfp_demo_task(const char* dir, const nfp_task_def** def) {
+  *def = NULL;
   char** paths = NULL;
   int n = nfp_demo_list(dir, &paths);
   if (n < 0) return nfp_error_wrap("reading demos from '%s'", dir);
@@ -20,9 +21,9 @@ int nfp_demo_mirror_available(const char* dir) {
   int rc = nfp_demo_read(paths[0], &ep, 0);
   nfp_demo_list_free(paths, n);
   if (rc != 0) return -1;
-  const nfp_task_def* def = nfp_task_find(ep.task);
+  *def = nfp_task_find(ep.task);
   nfp_episode_free(&ep);
-  return def && def->mirror_object ? 1 : 0;
+  return 0;
 }
 
 int nfp_demo_mirror(nfp_episode* twin, const nfp_episode* ep, void* unused) {

@@ -5,10 +5,11 @@
 #define NFP_APP_DEMO_MIRROR_H
 
 #include "nfp/demo.h"
+#include "nfp/tasks.h"
 
-// The task of the first demo in dir is left-right symmetric: 1, 0, or -1 (error set:
-// no demos, or one cannot be read).
-int nfp_demo_mirror_available(const char* dir);
+// The task of the first demo in dir: its definition in *def (NULL when unknown). 0, or -1
+// (error set: no demos, or one cannot be read).
+int nfp_demo_task(const char* dir, const nfp_task_def** def);
 
 // nfp_dataset_config.twin: *twin = the mirror image of ep (joints, targets and object
 // state; camera frames are refused). 0 or -1 (error set).

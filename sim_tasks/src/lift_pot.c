@@ -156,4 +156,5 @@ const nfp_task_def nfp_task_lift_pot = {
   .success = success,
   .object_state = object_state,
   .mirror_object = mirror_object,
+  .mirror_by_default = 1,
 };

@@ -67,6 +67,9 @@ typedef struct nfp_task_def_ {
   // left-right mirror x -> -x: the n object-state values of the mirrored scene. 0, or -1
   // with the error set (n is not this task's width). NULL: not symmetric.
   int (*mirror_object)(double* out, const double* in, int n);
+  // 1: nfp train (--mirror auto) adds the mirror images of the demos, where that was
+  // measured to help; a symmetric task without it still takes --mirror on.
+  int mirror_by_default;
 } nfp_task_def;
 
 struct nfp_task_ {
