@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "args.h"
 #include "commands.h"
 #include "demo_mirror.h"
-#include <cjson/cJSON.h>
-
 #include "nfp/checkpoint.h"
 #include "nfp/dataset.h"
 #include "nfp/error.h"
@@ -52,7 +52,6 @@ static void norm_from_model(nfp_norm* s, nfp_norm* a, const nfp_model* m) {
   }
 }
 
-// Whether a flag was given (so a resumed run can tell an explicit value from a default).
 // Did the run stored in train_config JSON train on twins (mirror images)? Runs from
 // before --mirror existed did not.
 static int stored_twins(const char* json) {
@@ -83,6 +82,7 @@ static int mirror_wanted(const char* when, const char* dir, int image) {
   return on || (symmetric && def->mirror_by_default);
 }
 
+// Whether a flag was given (so a resumed run can tell an explicit value from a default).
 static int given(int argc, char** argv, const char* name) {
   size_t n = strlen(name);
   for (int i = 1; i < argc; i++)
