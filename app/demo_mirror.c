@@ -11,12 +11,8 @@
 int nfp_demo_task(const char* dir, const nfp_task_def** def) {
   *def = NULL;
   char** paths = NULL;
-  int n = nfp_demo_list(dir, &paths);
-  if (n < 0) return nfp_error_wrap("reading demos from '%s'", dir);
-  if (n == 0) {
-    nfp_demo_list_free(paths, n);
-    return nfp_error_set("no episode files (*.hdf5) in '%s'", dir);
-  }
+  int n = nfp_demo_list_some(dir, &paths);
+  if (n < 0) return -1;
   nfp_episode ep;
   int rc = nfp_demo_read(paths[0], &ep, 0);
   nfp_demo_list_free(paths, n);

@@ -273,12 +273,8 @@ int nfp_dataset_load(nfp_dataset* ds, const char* dir, const nfp_dataset_config*
                      const nfp_norm* state_norm, const nfp_norm* action_norm) {
   memset(ds, 0, sizeof(*ds));
   char** paths = NULL;
-  int n = nfp_demo_list(dir, &paths);
-  if (n < 0) return nfp_error_wrap("reading demos from '%s'", dir);
-  if (n == 0) {
-    nfp_demo_list_free(paths, n);
-    return nfp_error_set("no episode files (*.hdf5) in '%s'", dir);
-  }
+  int n = nfp_demo_list_some(dir, &paths);
+  if (n < 0) return -1;
   nfp_episode* eps = calloc((size_t)n, sizeof(nfp_episode));
   int rc = eps ? 0 : nfp_error_set("dataset: out of memory for %d episodes", n);
   int n_read = 0;

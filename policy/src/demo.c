@@ -399,6 +399,17 @@ int nfp_demo_list(const char* dir, char*** paths) {
   return n;
 }
 
+int nfp_demo_list_some(const char* dir, char*** paths) {
+  int n = nfp_demo_list(dir, paths);
+  if (n < 0) return nfp_error_wrap("reading demos from '%s'", dir);
+  if (n == 0) {
+    nfp_demo_list_free(*paths, n);
+    *paths = NULL;
+    return nfp_error_set("no episode files (*.hdf5) in '%s'", dir);
+  }
+  return n;
+}
+
 void nfp_demo_list_free(char** paths, int n) {
   for (int i = 0; i < n; i++) free(paths[i]);
   free(paths);

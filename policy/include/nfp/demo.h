@@ -48,6 +48,9 @@ int nfp_demo_read(const char* path, nfp_episode* ep, int with_images);
 // and a malloc'd array of malloc'd paths in *paths, or -1.
 int nfp_demo_list(const char* dir, char*** paths);
 void nfp_demo_list_free(char** paths, int n);
+// nfp_demo_list for a folder that must hold episodes: the count (>= 1), or -1 with a
+// message naming the folder when it cannot be read or holds none.
+int nfp_demo_list_some(const char* dir, char*** paths);
 
 #ifdef __cplusplus
 }
