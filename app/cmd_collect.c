@@ -52,13 +52,14 @@ static void perturb_step(collector* c, nfp_rng* rng) {
 static int expert_finished(void* task) { return nfp_task_expert_done(task); }
 
 // One episode: record the observation, then the target commanded from it, until the
-// expert's script is finished (it goes on after the success: letting go, retracting).
-// The episode counts as a success if the success condition held and still holds at the end.
+// success has held or, for a task whose demos run on, until the expert's script is
+// finished (it goes on after the success: letting go, retracting). The episode counts
+// as a success if the success condition held and still holds at the end.
 static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
   nfp_episode* ep = &c->ep;
   memset(c->perturb, 0, sizeof(c->perturb));
   r->perturb = c->noise > 0 ? c->perturb : NULL;
-  r->run_on = expert_finished;
+  r->run_on = c->task->def->demo_runs_on ? expert_finished : NULL;
   r->run_on_ctx = c->task;
   nfp_rng rng;
   nfp_rng_seed(&rng, seed ^ 0x5eed0f0015eULL);

@@ -48,6 +48,8 @@ static void test_collect_two_with_images(void** state) {
     size_t frame = 240 * 320 * 3;
     assert_memory_not_equal(ep.images, ep.images + (ep.T - 1) * frame, frame);
     // Replaying the recorded targets from the same seed reproduces the states exactly.
+    // Lift Pot's demos end once the success has held for NFP_SUCCESS_HOLD (3) steps:
+    // the last three states succeed, the one before them does not.
     nfp_task_reset(t, (uint64_t)ep.seed);
     for (int k = 0; k < ep.T; k++) {
       double q[14], v[14];
@@ -55,18 +57,8 @@ static void test_collect_two_with_images(void** state) {
       assert_memory_equal(q, ep.qpos + (size_t)k * 14, sizeof(q));
       assert_memory_equal(v, ep.qvel + (size_t)k * 14, sizeof(v));
       nfp_task_step(t, ep.action + (size_t)k * 14);
+      if (k >= ep.T - 4) assert_int_equal(nfp_task_success(t), k >= ep.T - 3);
     }
-    assert_true(nfp_task_success(t));
-    // The demo holds the expert's whole script, past the success: its last target is
-    // the step on which the script finishes.
-    double target[14];
-    nfp_task_reset(t, (uint64_t)ep.seed);
-    for (int k = 0; k < ep.T; k++) {
-      assert_false(nfp_task_expert_done(t));
-      nfp_task_expert(t, target);
-      nfp_task_step(t, target);
-    }
-    assert_true(nfp_task_expert_done(t));
     nfp_episode_free(&ep);
   }
   nfp_task_free(t);
@@ -127,10 +119,43 @@ static void test_collect_perturbed(void** state) {
   assert_int_equal(cli_run(&r, "", again), 2);
 }
 
+// Towel Folding's demos run on past the success to the end of the expert's script
+// (the fingers lift clear of the folded corner): the last target recorded is the one
+// on which the script finishes, and the fold still succeeds there.
+static void test_collect_runs_on(void** state) {
+  (void)state;
+  char dir[400], args[600];
+  snprintf(dir, sizeof(dir), "%s/towel", cli_tmpdir);
+  snprintf(args, sizeof(args), "collect --task towel_folding --episodes 1 --seed 3 --out %s", dir);
+  int code = cli_run(&r, "", args);
+  if (code) fail_msg("collect exited %d:\n%s\n%s", code, r.out, r.err);
+  nfp_episode ep;
+  read_only_episode(dir, &ep);
+  nfp_task* t = nfp_task_create("towel_folding", NFP_TEST_ASSETS);
+  if (!t) fail_msg("%s", nfp_error_last());
+  assert_true(t->def->demo_runs_on);
+  nfp_task_reset(t, (uint64_t)ep.seed);
+  int first_success = -1;
+  double target[14];
+  for (int k = 0; k < ep.T; k++) {
+    assert_false(nfp_task_expert_done(t));
+    nfp_task_expert(t, target);
+    assert_memory_equal(target, ep.action + (size_t)k * 14, sizeof(target));
+    nfp_task_step(t, target);
+    if (first_success < 0 && nfp_task_success(t)) first_success = k;
+  }
+  assert_true(nfp_task_expert_done(t));
+  assert_true(nfp_task_success(t));
+  assert_true(first_success >= 0 && first_success < ep.T - 4);
+  nfp_task_free(t);
+  nfp_episode_free(&ep);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_collect_two_with_images),
       cmocka_unit_test(test_collect_perturbed),
+      cmocka_unit_test(test_collect_runs_on),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

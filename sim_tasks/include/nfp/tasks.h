@@ -70,6 +70,11 @@ typedef struct nfp_task_def_ {
   // 1: nfp train (--mirror auto) adds the mirror images of the demos, where that was
   // measured to help; a symmetric task without it still takes --mirror on.
   int mirror_by_default;
+  // 1: a recorded demo runs on after the success to the end of the expert's script
+  // (letting go, retracting), for a task whose policy must learn that part too.
+  // 0: it ends once the success has held. Demos that end in the script's still hold
+  // teach the policy to stall near the goal.
+  int demo_runs_on;
 } nfp_task_def;
 
 struct nfp_task_ {
