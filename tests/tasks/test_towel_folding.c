@@ -287,6 +287,40 @@ static void test_expert_succeeds(void** state) {
   }
 }
 
+// The MJCF sets where the expert pinches (custom numeric towel_pinch_inset): the
+// grasp site comes down that far in from each near corner, along its bisector.
+// Out-of-range values are refused when the task is attached.
+static void test_pinch_inset_from_mjcf(void** state) {
+  nfp_task* t = *state;
+  int n = mj_name2id(t->m, mjOBJ_NUMERIC, "towel_pinch_inset");
+  assert_true(n >= 0);
+  double* inset = t->m->numeric_data + t->m->numeric_adr[n];
+  assert_near(*inset, 0.012, 1e-12);
+  const int site[2] = {mj_name2id(t->m, mjOBJ_SITE, "left_grasp"),
+                       mj_name2id(t->m, mjOBJ_SITE, "right_grasp")};
+  assert_true(site[0] >= 0 && site[1] >= 0);
+  const double want[2] = {0.012, 0.03};
+  for (int k = 0; k < 2; k++) {
+    *inset = want[k];
+    nfp_task_reset(t, 100000);
+    double target[NFP_NJ], obj[15];
+    nfp_task_object_state(t, obj, 15);   // the flat towel's corners, before any touch
+    while (strcmp(nfp_task_expert_phase(t), "pinch") != 0 && t->step < 60) {
+      nfp_task_expert(t, target);
+      nfp_task_step(t, target);
+    }
+    assert_string_equal(nfp_task_expert_phase(t), "pinch");
+    for (int a = 0; a < 2; a++) {
+      const double* p = t->d->site_xpos + 3 * site[a];
+      assert_near(hypot(p[0] - obj[3 * a], p[1] - obj[3 * a + 1]), want[k], 0.003);
+    }
+  }
+  *inset = -0.01;
+  assert_null(nfp_task_attach("towel_folding", t->m, t->d));
+  assert_non_null(strstr(nfp_error_last(), "towel_pinch_inset"));
+  *inset = 0.012;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cloth_loads),
@@ -295,6 +329,7 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
     cmocka_unit_test(test_mirror_image_succeeds),
+    cmocka_unit_test(test_pinch_inset_from_mjcf),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
