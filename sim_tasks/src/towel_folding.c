@@ -54,7 +54,6 @@ typedef struct towel_ids_ {
   int vertadr, vertnum;   // its vertices in flexvert_xpos
   int corner[NCORNER];    // vertex index (within the flex) of each corner
   double radius;          // half the cloth thickness (m)
-  double pinch_inset;     // grasp point in from the corner (m): the MJCF's or PINCH_INSET
 } towel_ids;
 
 typedef struct towel_state_ {
@@ -77,16 +76,6 @@ static int towel_lookup(towel_ids* w, const mjModel* m) {
   w->vertadr = m->flex_vertadr[w->flex];
   w->vertnum = m->flex_vertnum[w->flex];
   w->radius = m->flex_radius[w->flex];
-  w->pinch_inset = PINCH_INSET;
-  int n = mj_name2id(m, mjOBJ_NUMERIC, PINCH_INSET_NAME);
-  if (n >= 0) {
-    double v = m->numeric_size[n] == 1 ? m->numeric_data[m->numeric_adr[n]] : -1;
-    if (!(v > 0 && v < PINCH_INSET_MAX)) {
-      return nfp_error_set("the custom numeric '" PINCH_INSET_NAME "' must be one number in "
-                           "(0, %g) m", PINCH_INSET_MAX);
-    }
-    w->pinch_inset = v;
-  }
   for (int c = 0; c < NCORNER; c++) w->corner[c] = -1;
   for (int v = 0; v < w->vertnum; v++) {
     const double* u = m->flex_vert0 + 3 * (w->vertadr + v);
@@ -99,13 +88,26 @@ static int towel_lookup(towel_ids* w, const mjModel* m) {
   return 0;
 }
 
+// The expert's pinch inset: the MJCF's custom numeric, else PINCH_INSET; -1 (error
+// set) if the numeric is not one number in (0, PINCH_INSET_MAX). Read once per fold,
+// not per step.
+static double pinch_inset(const mjModel* m) {
+  int n = mj_name2id(m, mjOBJ_NUMERIC, PINCH_INSET_NAME);
+  if (n < 0) return PINCH_INSET;
+  double v = m->numeric_size[n] == 1 ? m->numeric_data[m->numeric_adr[n]] : -1;
+  if (v > 0 && v < PINCH_INSET_MAX) return v;
+  nfp_error_set("the custom numeric '" PINCH_INSET_NAME "' must be one number in (0, %g) m",
+                PINCH_INSET_MAX);
+  return -1;
+}
+
 static const double* vert(const nfp_task* t, const towel_ids* w, int v) {
   return t->d->flexvert_xpos + 3 * (w->vertadr + v);
 }
 
 static int check(const mjModel* m) {
   towel_ids w;
-  if (towel_lookup(&w, m)) return -1;
+  if (towel_lookup(&w, m) || pinch_inset(m) < 0) return -1;
   // reset() places the towel through its vertex bodies' three slide joints.
   for (int v = 0; v < w.vertnum; v++) {
     int b = m->flex_vertbodyid[w.vertadr + v];
@@ -169,6 +171,7 @@ static void plan_fold(nfp_task* t, towel_state* s) {
   towel_lookup(&w, t->m);
   double ex[3], ey[3];
   towel_axes(ex, ey, t, &w);
+  double inset = pinch_inset(t->m);   // check() refused a bad one
   s->table_z = vert(t, &w, w.corner[NEAR_LEFT])[2] - w.radius;
   for (int a = 0; a < 2; a++) {
     // Inward bisector of a corner: +-ex +-ey pointing into the towel.
@@ -180,11 +183,11 @@ static void plan_fold(nfp_task* t, towel_state* s) {
     }
     const double* held = vert(t, &w, w.corner[kHeld[a]]);
     const double* partner = vert(t, &w, w.corner[kPartner[a]]);
-    mju_addScl3(s->grasp[a], held, in_near, w.pinch_inset);
+    mju_addScl3(s->grasp[a], held, in_near, inset);
     s->grasp[a][2] = s->table_z + FINGERTIP_CLEAR + FINGERTIP_DROP;
     // Folded over, the held corner lands upside down on its partner: the pinch
     // point keeps its inset, now along the partner's bisector.
-    mju_addScl3(s->place[a], partner, in_far, w.pinch_inset);
+    mju_addScl3(s->place[a], partner, in_far, inset);
     mju_addScl3(s->place[a], s->place[a], ey, -PLACE_BACK);
     s->place[a][2] = s->table_z + 4 * w.radius + PLACE_CLEAR + FINGERTIP_DROP;
     // Fingers close across the bisector.
