@@ -25,11 +25,21 @@ for t in "${tasks[@]}"; do
     "$nfp" collect --task "$t" --episodes 50 --out "$out/demos/$t.partial"
     mv "$out/demos/$t.partial" "$out/demos/$t"
   fi
-  if [ ! -f "$out/policies/$t.safetensors" ]; then
-    "$nfp" train --data "$out/demos/$t" --out "$out/train/$t.ckpt.safetensors" --quiet
-    "$nfp" export --in "$out/train/$t.ckpt.safetensors" --out "$out/policies/$t.safetensors"
-  fi
 done
+# One thread per training, as many trainings at once as there are cores: the checkpoints
+# come out the same from run to run, whatever the core count (OpenBLAS picks its own).
+train() {  # TASK
+  "$nfp" train --data "$out/demos/$1" --out "$out/train/$1.ckpt.safetensors" --threads 1 --quiet
+  "$nfp" export --in "$out/train/$1.ckpt.safetensors" --out "$out/policies/$1.safetensors"
+}
+running=0
+for t in "${tasks[@]}"; do
+  [ -f "$out/policies/$t.safetensors" ] && continue
+  train "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$(nproc)" ]; then wait -n; running=$((running - 1)); fi
+done
+while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 evaluate() {  # TASK|all JSON
   "$nfp" eval --task "$1" --policy "$out/policies" --mode all --trials 100 --seed0 100000 \
       --jobs "$(nproc)" --json "$2" | grep -v ' trial '
