@@ -1,7 +1,9 @@
 // One task instance: load, reset, step and the calls into its definition.
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nfp/error.h"
 #include "nfp/tasks.h"
@@ -48,6 +50,13 @@ nfp_task* nfp_task_create(const char* name, const char* asset_dir) {
     return NULL;
   }
   if (!asset_dir) asset_dir = nfp_asset_dir();
+  // MuJoCo 3.17 resolves an include inside an included file against the relative
+  // folder twice ("dir/dir/arm.xml"), so a relative asset folder is made absolute.
+  char abs_dir[PATH_MAX], cwd[PATH_MAX];
+  if (asset_dir[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+      snprintf(abs_dir, sizeof(abs_dir), "%s/%s", cwd, asset_dir) < (int)sizeof(abs_dir)) {
+    asset_dir = abs_dir;
+  }
   char path[4096];
   if (snprintf(path, sizeof(path), "%s/%s", asset_dir, def->mjcf) >= (int)sizeof(path)) {
     nfp_error_set("task '%s': asset path too long", name);

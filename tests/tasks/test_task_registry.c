@@ -124,6 +124,22 @@ static void test_asset_dir_env(void** state) {
   assert_string_not_equal(nfp_asset_dir(), "/some/where");
 }
 
+// A relative asset folder loads too: the task's MJCF includes rig.xml, which includes
+// arm.xml, and MuJoCo alone would look for that one under the relative folder twice.
+static void test_relative_asset_dir(void** state) {
+  (void)state;
+  char cwd[4096];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(NFP_TEST_ASSETS), 0);
+  assert_int_equal(chdir(".."), 0);
+  const char* base = strrchr(NFP_TEST_ASSETS, '/');
+  assert_non_null(base);
+  nfp_task* t = nfp_task_create("lift_pot", base + 1);
+  if (!t) fail_msg("%s", nfp_error_last());
+  nfp_task_free(t);
+  assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lookup),
@@ -132,6 +148,7 @@ int main(void) {
     cmocka_unit_test(test_broken_mjcf),
     cmocka_unit_test(test_task_check),
     cmocka_unit_test(test_asset_dir_env),
+    cmocka_unit_test(test_relative_asset_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
