@@ -22,13 +22,14 @@
 // without a rebuild; the 9 x 9 cloth folds only near 12 mm (towel_folding.xml).
 #define PINCH_INSET 0.012
 #define PINCH_INSET_NAME "towel_pinch_inset"
-#define PINCH_INSET_MAX 0.1
 #define FINGERTIP_DROP 0.02        // fingertips reach this far below the grasp site (arm.xml)
 #define FINGERTIP_CLEAR 0.002      // fingertips this far above the table while pinching (m)
 // Fingers closed to a gap of about two cloth layers: the pinched corner
 // folds in two between them. Tighter would press the layers into each other
-// and the contact would fling the corner when let go; looser slips.
+// and the contact would fling the corner when let go; looser slips. The MJCF may
+// set it too (custom numeric "towel_pinch_grip", gripper command 0..1).
 #define PINCH_GRIP 0.04            // gripper command while pinching (gap 11 mm)
+#define PINCH_GRIP_NAME "towel_pinch_grip"
 #define PREGRASP_HEIGHT 0.06       // pre-grasp: this far above the pinch pose (m)
 #define PLACE_CLEAR 0.004          // fingertips this far above the folded stack (m)
 #define PLACE_BACK 0.008           // place point this far short of the partner, towards the fold (m)
@@ -60,6 +61,7 @@ typedef struct towel_state_ {
   int started;
   int phase;
   double table_z;              // table top under the towel (m)
+  double grip;                 // gripper command while pinching
   double grasp[2][3];          // pinch point of each arm's corner, flat towel
   double place[2][3];          // where each grasp point goes: over the partner corner
   double yaw[2];               // finger closing direction of each pinch (rad)
@@ -88,17 +90,24 @@ static int towel_lookup(towel_ids* w, const mjModel* m) {
   return 0;
 }
 
-// The expert's pinch inset: the MJCF's custom numeric, else PINCH_INSET; -1 (error
-// set) if the numeric is not one number in (0, PINCH_INSET_MAX). Read once per fold,
-// not per step.
-static double pinch_inset(const mjModel* m) {
-  int n = mj_name2id(m, mjOBJ_NUMERIC, PINCH_INSET_NAME);
-  if (n < 0) return PINCH_INSET;
+// A pinch setting: the MJCF's custom numeric `name`, else `dflt`; -1 (error set) if the
+// numeric is not one number in [lo, hi]. Read once per fold, not per step.
+static double pinch_setting(const mjModel* m, const char* name, double dflt, double lo,
+                            double hi) {
+  int n = mj_name2id(m, mjOBJ_NUMERIC, name);
+  if (n < 0) return dflt;
   double v = m->numeric_size[n] == 1 ? m->numeric_data[m->numeric_adr[n]] : -1;
-  if (v > 0 && v < PINCH_INSET_MAX) return v;
-  nfp_error_set("the custom numeric '" PINCH_INSET_NAME "' must be one number in (0, %g) m",
-                PINCH_INSET_MAX);
+  if (v >= lo && v <= hi) return v;
+  nfp_error_set("the custom numeric '%s' must be one number in [%g, %g]", name, lo, hi);
   return -1;
+}
+
+static double pinch_inset(const mjModel* m) {   // metres
+  return pinch_setting(m, PINCH_INSET_NAME, PINCH_INSET, 0.001, 0.1);
+}
+
+static double pinch_grip(const mjModel* m) {    // gripper command, 0 = closed
+  return pinch_setting(m, PINCH_GRIP_NAME, PINCH_GRIP, 0, 1);
 }
 
 static const double* vert(const nfp_task* t, const towel_ids* w, int v) {
@@ -107,7 +116,7 @@ static const double* vert(const nfp_task* t, const towel_ids* w, int v) {
 
 static int check(const mjModel* m) {
   towel_ids w;
-  if (towel_lookup(&w, m) || pinch_inset(m) < 0) return -1;
+  if (towel_lookup(&w, m) || pinch_inset(m) < 0 || pinch_grip(m) < 0) return -1;
   // reset() places the towel through its vertex bodies' three slide joints.
   for (int v = 0; v < w.vertnum; v++) {
     int b = m->flex_vertbodyid[w.vertadr + v];
@@ -171,7 +180,8 @@ static void plan_fold(nfp_task* t, towel_state* s) {
   towel_lookup(&w, t->m);
   double ex[3], ey[3];
   towel_axes(ex, ey, t, &w);
-  double inset = pinch_inset(t->m);   // check() refused a bad one
+  double inset = pinch_inset(t->m);   // check() refused bad settings
+  s->grip = pinch_grip(t->m);
   s->table_z = vert(t, &w, w.corner[NEAR_LEFT])[2] - w.radius;
   for (int a = 0; a < 2; a++) {
     // Inward bisector of a corner: +-ex +-ey pointing into the towel.
@@ -213,13 +223,13 @@ static void begin_phase(nfp_task* t, towel_state* s) {
         nfp_plan_move(arm, &pose, 1.0, n);
         break;
       case PINCH:
-        nfp_plan_grip(arm, PINCH_GRIP, n);
+        nfp_plan_grip(arm, s->grip, n);
         break;
       case FOLD:       // fold_step() drives the arc; the plan only keeps the gripper shut
-        nfp_plan_grip(arm, PINCH_GRIP, n);
+        nfp_plan_grip(arm, s->grip, n);
         break;
       case SETTLE:     // let the laid-down half come to rest before letting go
-        nfp_plan_grip(arm, PINCH_GRIP, n);
+        nfp_plan_grip(arm, s->grip, n);
         break;
       case RELEASE:
         nfp_plan_grip(arm, 1.0, n);

@@ -12,6 +12,7 @@
 #include "near.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
+#include "rig.h"
 
 static int setup(void** state) {
   nfp_task* t = nfp_task_create("towel_folding", NFP_TEST_ASSETS);
@@ -321,6 +322,35 @@ static void test_pinch_inset_from_mjcf(void** state) {
   *inset = 0.012;
 }
 
+// The MJCF sets how hard the expert pinches (custom numeric towel_pinch_grip, the
+// gripper command): the fingers hold that command while pinching, and a command
+// outside 0..1 is refused when the task is attached.
+static void test_pinch_grip_from_mjcf(void** state) {
+  nfp_task* t = *state;
+  int n = mj_name2id(t->m, mjOBJ_NUMERIC, "towel_pinch_grip");
+  assert_true(n >= 0);
+  double* grip = t->m->numeric_data + t->m->numeric_adr[n];
+  assert_near(*grip, 0.04, 1e-12);
+  const double want[2] = {0.04, 0.3};
+  for (int k = 0; k < 2; k++) {
+    *grip = want[k];
+    nfp_task_reset(t, 100000);
+    double target[NFP_NJ];
+    while (strcmp(nfp_task_expert_phase(t), "fold") != 0 && t->step < 80) {
+      nfp_task_expert(t, target);
+      nfp_task_step(t, target);
+    }
+    assert_string_equal(nfp_task_expert_phase(t), "fold");
+    nfp_task_expert(t, target);
+    assert_near(target[nfp_rig_grip_slot(NFP_LEFT)], want[k], 1e-9);
+    assert_near(target[nfp_rig_grip_slot(NFP_RIGHT)], want[k], 1e-9);
+  }
+  *grip = 1.5;
+  assert_null(nfp_task_attach("towel_folding", t->m, t->d));
+  assert_non_null(strstr(nfp_error_last(), "towel_pinch_grip"));
+  *grip = 0.04;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cloth_loads),
@@ -330,6 +360,7 @@ int main(void) {
     cmocka_unit_test(test_expert_succeeds),
     cmocka_unit_test(test_mirror_image_succeeds),
     cmocka_unit_test(test_pinch_inset_from_mjcf),
+    cmocka_unit_test(test_pinch_grip_from_mjcf),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
