@@ -288,15 +288,22 @@ static void test_expert_succeeds(void** state) {
   }
 }
 
+// The loaded model's custom numeric `name` (tests change it in place), which the
+// shipped MJCF sets to `shipped`.
+static double* mjcf_numeric(nfp_task* t, const char* name, double shipped) {
+  int n = mj_name2id(t->m, mjOBJ_NUMERIC, name);
+  assert_true(n >= 0);
+  double* v = t->m->numeric_data + t->m->numeric_adr[n];
+  assert_near(*v, shipped, 1e-12);
+  return v;
+}
+
 // The MJCF sets where the expert pinches (custom numeric towel_pinch_inset): the
 // grasp site comes down that far in from each near corner, along its bisector.
 // Out-of-range values are refused when the task is attached.
 static void test_pinch_inset_from_mjcf(void** state) {
   nfp_task* t = *state;
-  int n = mj_name2id(t->m, mjOBJ_NUMERIC, "towel_pinch_inset");
-  assert_true(n >= 0);
-  double* inset = t->m->numeric_data + t->m->numeric_adr[n];
-  assert_near(*inset, 0.012, 1e-12);
+  double* inset = mjcf_numeric(t, "towel_pinch_inset", 0.012);
   const int site[2] = {mj_name2id(t->m, mjOBJ_SITE, "left_grasp"),
                        mj_name2id(t->m, mjOBJ_SITE, "right_grasp")};
   assert_true(site[0] >= 0 && site[1] >= 0);
@@ -327,10 +334,7 @@ static void test_pinch_inset_from_mjcf(void** state) {
 // outside 0..1 is refused when the task is attached.
 static void test_pinch_grip_from_mjcf(void** state) {
   nfp_task* t = *state;
-  int n = mj_name2id(t->m, mjOBJ_NUMERIC, "towel_pinch_grip");
-  assert_true(n >= 0);
-  double* grip = t->m->numeric_data + t->m->numeric_adr[n];
-  assert_near(*grip, 0.04, 1e-12);
+  double* grip = mjcf_numeric(t, "towel_pinch_grip", 0.04);
   const double want[2] = {0.04, 0.3};
   for (int k = 0; k < 2; k++) {
     *grip = want[k];
