@@ -223,11 +223,7 @@ static void begin_phase(nfp_task* t, towel_state* s) {
         nfp_plan_move(arm, &pose, 1.0, n);
         break;
       case PINCH:
-        nfp_plan_grip(arm, s->grip, n);
-        break;
       case FOLD:       // fold_step() drives the arc; the plan only keeps the gripper shut
-        nfp_plan_grip(arm, s->grip, n);
-        break;
       case SETTLE:     // let the laid-down half come to rest before letting go
         nfp_plan_grip(arm, s->grip, n);
         break;
