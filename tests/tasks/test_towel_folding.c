@@ -38,7 +38,15 @@ static void test_cloth_loads(void** state) {
   assert_int_equal(m->flex_elemnum[f], 128);
   assert_true(m->flex_edgeequality[f]);       // edges hold their length: cloth, not rubber
   assert_true(m->flex_selfcollide[f] != mjFLEXSELF_NONE);
+  // The towel's own <option integrator="discrete"/> (flex elasticity needs it) must
+  // leave the rest of rig.xml's options as they are.
+  assert_int_equal(m->opt.integrator, mjINT_DISCRETE);
   assert_int_equal(m->opt.cone, mjCONE_ELLIPTIC);
+  assert_near(m->opt.timestep, 0.002, 1e-12);
+  assert_near(m->opt.impratio, 10, 1e-12);
+  // The cloth bends stiffly enough that a folded corner lies down (the MJCF says why).
+  assert_true(m->nflexbending > 0);
+  assert_true(m->flex_bendingadr[f] >= 0);
   // Flat on the table after the settle, 7 mm thick.
   const double* v = t->d->flexvert_xpos + 3 * m->flex_vertadr[f];
   for (int i = 0; i < m->flex_vertnum[f]; i++) assert_near(v[3 * i + 2], 0.7435, 1e-3);
