@@ -19,7 +19,7 @@
 // the cloth and squeeze the corner between them.
 // Grasp point this far in from the corner along the bisector (m). The MJCF may set
 // it (custom numeric "towel_pinch_inset") so the pinch can be tuned to a cloth
-// without a rebuild; the 9 x 9 cloth folds only near 12 mm (towel_folding.xml).
+// without a rebuild; the 9 x 9 cloth folds at 10-14 mm (towel_folding.xml).
 #define PINCH_INSET 0.012
 #define PINCH_INSET_NAME "towel_pinch_inset"
 #define FINGERTIP_DROP 0.02        // fingertips reach this far below the grasp site (arm.xml)
