@@ -456,7 +456,7 @@ int nfp_cmd_eval(int argc, char** argv) {
        0, 0},
       {"--agent", NFP_ARG_STR, &agent, "KIND",
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
-      {"--mode", NFP_ARG_STR, &o.modes, "M", "policy sampling: single, sbs, gr or all (default sbs)",
+      {"--mode", NFP_ARG_STR, &o.modes, "M", "policy sampling: single, sbs, gr or all",
        0, 0, 0},
       {"--trials", NFP_ARG_INT, &o.trials, "N", "number of trials", 1, 1e6, 0},
       {"--seed0", NFP_ARG_SEED, &o.seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
