@@ -44,7 +44,7 @@ static void test_cloth_loads(void** state) {
   assert_int_equal(m->opt.cone, mjCONE_ELLIPTIC);
   assert_near(m->opt.timestep, 0.002, 1e-12);
   assert_near(m->opt.impratio, 10, 1e-12);
-  // The cloth bends stiffly enough that a folded corner lies down (the MJCF says why).
+  // The cloth resists bending (the MJCF says why); a limp flex has no bending data.
   assert_true(m->nflexbending > 0);
   assert_true(m->flex_bendingadr[f] >= 0);
   // Flat on the table after the settle, 7 mm thick.
