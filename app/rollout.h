@@ -8,9 +8,7 @@
 
 #include "agent.h"
 #include "nfp/arms.h"
-
-// An episode succeeds once the success condition has held this many control steps in a row.
-#define NFP_SUCCESS_HOLD 3
+#include "nfp/tasks.h"   // NFP_SUCCESS_HOLD
 
 typedef struct {
   nfp_arms* arms;

@@ -18,6 +18,8 @@ enum {
   TS_SEED,    // episode seed; -1 after mj_resetData = automatic (seed attribute + k)
   TS_PHASE,   // 0 set-up pending, 1 episode under way
   TS_STEP,    // physics steps since the set-up
+  TS_HELD,    // control steps in a row the task's success check has held (to NFP_SUCCESS_HOLD)
+  TS_HELD_AT, // the control step TS_HELD was last counted at
   TS_N
 };
 enum { PHASE_PENDING = 0, PHASE_RUNNING = 1 };
@@ -128,6 +130,8 @@ int nfp_plugin_task_episode(const mjModel* m, mjData* d, int i, uint64_t* seed, 
     st[TS_SEED] = (mjtNum)s;
     st[TS_PHASE] = PHASE_RUNNING;
     st[TS_STEP] = 0;
+    st[TS_HELD] = 0;
+    st[TS_HELD_AT] = 0;
   }
   *seed = (uint64_t)st[TS_SEED];
   *step = (long)st[TS_STEP];
@@ -152,10 +156,19 @@ static void task_compute(const mjModel* m, mjData* d, int instance, int capabili
   long done_steps = (step + 1) / substeps;
   int success = nfp_task_success(ti->t);
   int boundary = (step + 1) % substeps == 0;
+  // The episode ends in success as nfp eval's does: once the check has held
+  // NFP_SUCCESS_HOLD control steps in a row. Counted once per control step however
+  // often the host computes (viewers call mj_forward between steps).
+  mjtNum* st = state_of(m, d, instance);
+  if (boundary && st[TS_HELD] < NFP_SUCCESS_HOLD && st[TS_HELD_AT] != done_steps) {
+    st[TS_HELD] = success ? st[TS_HELD] + 1 : 0;
+    st[TS_HELD_AT] = (mjtNum)done_steps;
+  }
   double out[OUT_N];
   out[OUT_SUCCESS] = success;
   out[OUT_CONTROL_STEPS] = (double)done_steps;
-  out[OUT_DONE] = boundary && (success || done_steps >= ti->t->def->step_cap);
+  out[OUT_DONE] = boundary && (st[TS_HELD] >= NFP_SUCCESS_HOLD ||
+                               done_steps >= ti->t->def->step_cap);
   nfp_plugin_sensor_write(m, d, instance, out);
 }
 

@@ -289,21 +289,23 @@ static void test_make_data_error(void** state) {
 
 // ---- equivalence with the in-process loop -------------------------------------------
 
-#define NSTEP 50   // control steps per trial
+#define NSTEP 100  // control steps per trial, at most
 
 typedef struct trace_ {
-  int nq;
+  int nq, nstep;
   double qpos[NSTEP][64];
-  int success[NSTEP];
+  int success[NSTEP];  // the task's check after control step k
+  int done[NSTEP];     // the trial has ended in success by step k, as nfp eval counts it
   double loglik[NSTEP];
 } trace;
 
 // The loop of `nfp eval`: reset task and controller with the trial seed, then observe,
-// act, step.
-static void run_inprocess(trace* tr, uint64_t seed, nfp_sample_mode mode, int samples) {
+// act, step; success once the check has held NFP_SUCCESS_HOLD steps in a row.
+static void run_inprocess(trace* tr, const char* checkpoint, uint64_t seed, nfp_sample_mode mode,
+                          int samples) {
   nfp_task* t = nfp_task_create("lift_pot", dir);
   assert_non_null(t);
-  nfp_model* model = nfp_checkpoint_load(ckpt, NULL, NULL);
+  nfp_model* model = nfp_checkpoint_load(checkpoint, NULL, NULL);
   assert_non_null(model);
   nfp_controller_opts o;
   nfp_controller_opts_default(&o, model, mode);
@@ -315,7 +317,8 @@ static void run_inprocess(trace* tr, uint64_t seed, nfp_sample_mode mode, int sa
   assert_true(tr->nq <= 64);
   nfp_task_reset(t, seed);
   nfp_controller_reset(c, seed);
-  for (int k = 0; k < NSTEP; k++) {
+  int held = 0;
+  for (int k = 0; k < tr->nstep; k++) {
     double q[NFP_NJ + 64], qv[NFP_NJ], target[NFP_NJ];
     nfp_controller_info info;
     nfp_task_observe(t, q, qv);
@@ -325,6 +328,8 @@ static void run_inprocess(trace* tr, uint64_t seed, nfp_sample_mode mode, int sa
     nfp_task_step(t, target);
     memcpy(tr->qpos[k], t->d->qpos, sizeof(double) * (size_t)tr->nq);
     tr->success[k] = nfp_task_success(t);
+    held = held >= NFP_SUCCESS_HOLD ? held : tr->success[k] ? held + 1 : 0;
+    tr->done[k] = held >= NFP_SUCCESS_HOLD;
     tr->loglik[k] = info.loglik;
   }
   nfp_controller_free(c);
@@ -340,7 +345,7 @@ static void run_plugin(trace* tr, const mjModel* m, mjData* d, uint64_t seed, in
   tr->nq = m->nq;
   mj_resetData(m, d);
   d->plugin_state[m->plugin_stateadr[task] + TASK_SEED_SLOT] = (mjtNum)seed;
-  for (int k = 0; k < NSTEP; k++) {
+  for (int k = 0; k < tr->nstep; k++) {
     for (int s = 0; s < 30; s++) {
       if (forward) mj_forward(m, d);
       mj_step(m, d);
@@ -349,51 +354,61 @@ static void run_plugin(trace* tr, const mjModel* m, mjData* d, uint64_t seed, in
     tr->success[k] = sensor(m, d, "success") != 0;
     tr->loglik[k] = sensor(m, d, "loglik");
     assert_int_equal((int)sensor(m, d, "control_steps"), k + 1);
-    assert_int_equal((int)sensor(m, d, "done"), tr->success[k]);   // the cap is 400
+    tr->done[k] = sensor(m, d, "done") != 0;   // the cap is 400
   }
   assert_int_equal((uint64_t)d->plugin_state[m->plugin_stateadr[task] + TASK_SEED_SLOT], seed);
 }
 
 static void check_same(const trace* a, const trace* b, const char* what, uint64_t seed) {
   assert_int_equal(a->nq, b->nq);
+  assert_int_equal(a->nstep, b->nstep);
+  const int n = a->nstep;
   int first = -1, wins = 0;
-  for (int k = 0; k < NSTEP && first < 0; k++) {
+  for (int k = 0; k < n && first < 0; k++) {
     if (memcmp(a->qpos[k], b->qpos[k], sizeof(double) * (size_t)a->nq) ||
-        a->success[k] != b->success[k] || a->loglik[k] != b->loglik[k]) {
+        a->success[k] != b->success[k] || a->done[k] != b->done[k] ||
+        a->loglik[k] != b->loglik[k]) {
       first = k;
     }
     wins += a->success[k];
   }
   double drift = 0;
-  for (int i = 0; i < a->nq; i++) drift = fmax(drift, fabs(a->qpos[NSTEP - 1][i] - a->qpos[0][i]));
-  printf("%s seed %llu: %s over %d control steps (%d successes, final loglik %.2f, "
-         "max joint travel %.3f)\n", what, (unsigned long long)seed,
-         first < 0 ? "identical" : "DIFFERENT", NSTEP, wins, a->loglik[NSTEP - 1], drift);
+  for (int i = 0; i < a->nq; i++) drift = fmax(drift, fabs(a->qpos[n - 1][i] - a->qpos[0][i]));
+  printf("%s seed %llu: %s over %d control steps (%d steps with the check held, final loglik "
+         "%.2f, max joint travel %.3f)\n", what, (unsigned long long)seed,
+         first < 0 ? "identical" : "DIFFERENT", n, wins, a->loglik[n - 1], drift);
   if (first >= 0) fail_msg("%s seed %llu: trajectories differ at control step %d", what,
                            (unsigned long long)seed, first);
 }
 
-static void equivalence(const char* order, const char* mode_name, int samples, int forward) {
+static void equivalence_on(const char* order, const char* mode_name, int samples, int forward,
+                           const char* checkpoint, int nstep, trace* a, trace* b) {
   nfp_sample_mode mode;
   assert_int_equal(nfp_sample_mode_parse(&mode, mode_name), 0);
   char name[64];
   snprintf(name, sizeof(name), "eq_%s_%s.xml", order, mode_name);
-  write_full(name, order, mode_name, samples, ckpt);
+  write_full(name, order, mode_name, samples, checkpoint);
   mjModel* m = load_ok(name);
   mjData* d = mj_makeData(m);
   assert_non_null(d);
-  static trace a, b;
   const uint64_t seeds[] = {3, 12};
   for (int i = 0; i < 2; i++) {
-    run_inprocess(&a, seeds[i], mode, samples);
-    run_plugin(&b, m, d, seeds[i], forward);
+    a->nstep = b->nstep = nstep;
+    run_inprocess(a, checkpoint, seeds[i], mode, samples);
+    run_plugin(b, m, d, seeds[i], forward);
     char what[128];
     snprintf(what, sizeof(what), "%s, %s%s", order[0] == 'c' ? "controller first" : "task first",
              mode_name, forward ? ", extra mj_forward" : "");
-    check_same(&a, &b, what, seeds[i]);
+    check_same(a, b, what, seeds[i]);
   }
   mj_deleteData(d);
   mj_deleteModel(m);
+}
+
+static trace trace_a, trace_b;
+
+static void equivalence(const char* order, const char* mode_name, int samples, int forward) {
+  equivalence_on(order, mode_name, samples, forward, ckpt, 50, &trace_a, &trace_b);
 }
 
 static void test_equivalence_single(void** state) {
@@ -409,6 +424,23 @@ static void test_equivalence_sbs_task_first(void** state) {
 static void test_equivalence_extra_forward(void** state) {
   (void)state;
   equivalence("ct", "single", 1, 1);
+}
+
+// A trained policy (the bundled Lift Pot one) lifts the pot, with a host that also calls
+// mj_forward between steps: the plugin's `done` comes on the step nfp eval ends the
+// trial, the third in a row with the check held, not the first (both seeds compared
+// step by step above; the last one is looked at here).
+static void test_equivalence_to_success(void** state) {
+  (void)state;
+  equivalence_on("ct", "single", 1, 1, NFP_TEST_ASSETS "/policies/lift_pot.safetensors",
+                 NSTEP, &trace_a, &trace_b);
+  int first = 0;
+  while (first < NSTEP && !trace_b.success[first]) first++;
+  if (first == NSTEP) fail_msg("the bundled policy did not lift the pot in %d steps", NSTEP);
+  for (int k = first; k < first + NFP_SUCCESS_HOLD - 1 && k < NSTEP; k++) {
+    assert_false(trace_b.done[k]);
+  }
+  assert_true(trace_b.done[NSTEP - 1]);
 }
 
 // Without a seed from the host, episode k on an mjData uses the seed attribute + k.
@@ -529,6 +561,7 @@ int main(void) {
     cmocka_unit_test(test_equivalence_single),
     cmocka_unit_test(test_equivalence_sbs_task_first),
     cmocka_unit_test(test_equivalence_extra_forward),
+    cmocka_unit_test(test_equivalence_to_success),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -124,6 +124,9 @@ void nfp_task_step(nfp_task* t, const double target[NFP_NJ]);
 void nfp_task_observe(const nfp_task* t, double qpos[NFP_NJ], double qvel[NFP_NJ]);
 void nfp_task_expert(nfp_task* t, double target[NFP_NJ]);
 int nfp_task_success(const nfp_task* t);
+// An episode succeeds once nfp_task_success has held this many control steps in a row
+// (nfp eval, collect and view; the nfp.task plugin counts the same way).
+#define NFP_SUCCESS_HOLD 3
 // 1 once the scripted expert has finished its script (collectors may stop there).
 int nfp_task_expert_done(const nfp_task* t);
 // Name of the expert's current phase ("" before the first expert step).
