@@ -18,7 +18,10 @@ int view_plan_init(view_plan* p, const mjModel* m, int horizon, int action_dim) 
   snprintf(p->figure.xlabel, sizeof(p->figure.xlabel), "control step");
   snprintf(p->figure.linename[0], sizeof(p->figure.linename[0]), "log p");
   p->figure.figurergba[3] = 0.5f;
-  p->figure.flg_extend = 1;
+  p->figure.flg_extend = 1;   // x grows with the steps
+  // y fits the data (min >= max: automatic): log p lives far from 0, and a range from
+  // 0 would flatten the dips that matter.
+  p->figure.range[1][0] = p->figure.range[1][1] = 0;
   return 0;
 }
 
@@ -98,6 +101,10 @@ void view_plan_draw(view_plan* p, mjvScene* scn, const nfp_task* t, const float*
 void view_plan_figure(view_plan* p, mjrRect viewport, const mjrContext* con) {
   if (p->figure.linepnt[0] == 0) return;
   int w = viewport.width / 3, h = viewport.height / 4;
+  // Title, tick labels and axis label take about 150 px: keep room for the plot itself
+  // in small windows.
+  if (h < 240) h = viewport.height / 2 < 240 ? viewport.height / 2 : 240;
+  if (w < 360) w = viewport.width / 2 < 360 ? viewport.width / 2 : 360;
   mjrRect r = {viewport.left + viewport.width - w, viewport.bottom, w, h};
   mjr_figure(r, &p->figure, con);
 }
