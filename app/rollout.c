@@ -75,8 +75,8 @@ int nfp_rollout_step(nfp_rollout* r, double* target, nfp_agent_step* info) {
   }
   r->steps++;
   if (observe(r)) return -1;
-  r->held = r->obs.success > 0 ? r->held + 1 : 0;
-  if (r->held >= NFP_SUCCESS_HOLD) r->success = 1;
+  r->held = nfp_task_success_count(r->held, r->obs.success > 0);
+  r->success = r->held >= NFP_SUCCESS_HOLD;
   r->done = (r->success && (!r->run_on || r->run_on(r->run_on_ctx))) || r->steps >= r->step_cap;
   return 0;
 }

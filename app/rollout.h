@@ -16,7 +16,7 @@ typedef struct {
   uint64_t seed;
   int step_cap;      // control steps before the episode counts as failed
   int steps;         // control steps taken
-  int held;          // consecutive steps the success condition has held
+  int held;          // consecutive steps the success condition has held (nfp_task_success_count)
   int success;       // 1 once held >= NFP_SUCCESS_HOLD (stays 1)
   int done;          // success (and run_on finished), or the step cap reached
   nfp_arms_obs obs;  // observation the next step acts on

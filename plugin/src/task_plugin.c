@@ -160,8 +160,8 @@ static void task_compute(const mjModel* m, mjData* d, int instance, int capabili
   // NFP_SUCCESS_HOLD control steps in a row. Counted once per control step however
   // often the host computes (viewers call mj_forward between steps).
   mjtNum* st = state_of(m, d, instance);
-  if (boundary && st[TS_HELD] < NFP_SUCCESS_HOLD && st[TS_HELD_AT] != done_steps) {
-    st[TS_HELD] = success ? st[TS_HELD] + 1 : 0;
+  if (boundary && st[TS_HELD_AT] != done_steps) {
+    st[TS_HELD] = nfp_task_success_count((int)st[TS_HELD], success);
     st[TS_HELD_AT] = (mjtNum)done_steps;
   }
   double out[OUT_N];

@@ -162,6 +162,11 @@ void nfp_task_expert(nfp_task* t, double target[NFP_NJ]) {
 
 int nfp_task_success(const nfp_task* t) { return t->def->success ? t->def->success(t) : 0; }
 
+int nfp_task_success_count(int held, int success) {
+  if (held >= NFP_SUCCESS_HOLD) return held;
+  return success ? held + 1 : 0;
+}
+
 int nfp_task_expert_done(const nfp_task* t) {
   return t->def->expert_done ? t->def->expert_done(t) : 1;
 }

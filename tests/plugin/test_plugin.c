@@ -328,7 +328,7 @@ static void run_inprocess(trace* tr, const char* checkpoint, uint64_t seed, nfp_
     nfp_task_step(t, target);
     memcpy(tr->qpos[k], t->d->qpos, sizeof(double) * (size_t)tr->nq);
     tr->success[k] = nfp_task_success(t);
-    held = held >= NFP_SUCCESS_HOLD ? held : tr->success[k] ? held + 1 : 0;
+    held = nfp_task_success_count(held, tr->success[k]);
     tr->done[k] = held >= NFP_SUCCESS_HOLD;
     tr->loglik[k] = info.loglik;
   }

@@ -127,6 +127,9 @@ int nfp_task_success(const nfp_task* t);
 // An episode succeeds once nfp_task_success has held this many control steps in a row
 // (nfp eval, collect and view; the nfp.task plugin counts the same way).
 #define NFP_SUCCESS_HOLD 3
+// The control steps in a row the success check has held, after one more step whose
+// check gave `success`. It stops at NFP_SUCCESS_HOLD: the episode has succeeded for good.
+int nfp_task_success_count(int held, int success);
 // 1 once the scripted expert has finished its script (collectors may stop there).
 int nfp_task_expert_done(const nfp_task* t);
 // Name of the expert's current phase ("" before the first expert step).
