@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
 int nfp_dir_prepare(const char* dir, int* created) {
@@ -47,23 +48,5 @@ int nfp_file_check_writable(const char* path) {
 }
 
 int nfp_text_write(const char* path, const char* text) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-    return nfp_error_set("writing %s: path too long", path);
-  }
-  FILE* f = fopen(tmp, "w");
-  if (!f) return nfp_error_set("cannot create %s: %s", tmp, strerror(errno));
-  size_t n = strlen(text);
-  int st = fwrite(text, 1, n, f) != n;
-  st |= fclose(f) != 0;
-  if (st) {
-    unlink(tmp);
-    return nfp_error_set("writing %s failed (disk full?)", path);
-  }
-  if (rename(tmp, path)) {
-    int e = errno;
-    unlink(tmp);
-    return nfp_error_set("cannot rename %s to %s: %s", tmp, path, strerror(e));
-  }
-  return 0;
+  return nfp_atomic_write_file(path, text, strlen(text), 0666);
 }

@@ -1,4 +1,4 @@
-// libpng writer; a temporary file renamed into place so readers never see half a PNG.
+// libpng writer; written atomically so readers never see half a PNG.
 #include "png_write.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
 // libpng reports failure by longjmp; keep everything that must survive it outside.
@@ -33,21 +34,12 @@ static int png_encode(FILE* f, const uint8_t* rgb, int w, int h) {
 
 int nfp_png_write(const char* path, const uint8_t* rgb, int w, int h) {
   if (w <= 0 || h <= 0) return nfp_error_set("writing %s: empty image %dx%d", path, w, h);
-  char tmp[4096];
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-    return nfp_error_set("writing %s: path too long", path);
-  }
-  FILE* f = fopen(tmp, "wb");
-  if (!f) return nfp_error_set("cannot create %s: %s", tmp, strerror(errno));
-  int st = png_encode(f, rgb, w, h);
-  if (fclose(f) || st) {
-    unlink(tmp);
+  nfp_atomic_file out;
+  if (nfp_atomic_begin(&out, path, 0666)) return -1;
+  FILE* f = nfp_atomic_stream(&out);
+  if (!f || png_encode(f, rgb, w, h)) {
+    nfp_atomic_abort(&out);
     return nfp_error_set("writing %s failed (disk full?)", path);
   }
-  if (rename(tmp, path)) {
-    int e = errno;
-    unlink(tmp);
-    return nfp_error_set("cannot rename %s to %s: %s", tmp, path, strerror(e));
-  }
-  return 0;
+  return nfp_atomic_commit(&out);
 }
