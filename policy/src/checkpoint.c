@@ -171,7 +171,10 @@ nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
     nfp_st_free(&f);
     return NULL;
   }
-  nfp_model* m = nfp_model_create(&cfg, 0);
+  // A hostile config must not make us allocate more than the file could fill.
+  size_t in_file = 0;
+  for (int i = 0; i < f.n; i++) in_file += f.e[i].count;
+  nfp_model* m = nfp_model_create_within(&cfg, 0, in_file);
   int rc = m ? 0 : nfp_error_wrap("%s", path);
   for (int i = 0; rc == 0 && i < m->table.n; i++) {
     const nfp_tensor_info* ti = &m->table.t[i];

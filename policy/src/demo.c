@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,17 @@
 
 #include <hdf5.h>
 
+#include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
 #define DEMO_MAX_NQ 64
 #define DEMO_MAX_NOBJ 4096
 #define DEMO_MAX_SIDE 4096
+// 100,000 frames is 100 minutes at 16.7 Hz; nfp's episodes have a few hundred.
+#define DEMO_MAX_FRAMES 100000
+// A dataset may unpack to at most this many times its bytes on disk: deflate's ratio
+// cannot pass 1032:1, so anything more is a header lying about its size.
+#define DEMO_MAX_INFLATE 1100.0
 
 int nfp_episode_alloc(nfp_episode* ep, int T, int nq, int nobj, int img_h, int img_w) {
   memset(ep, 0, sizeof(*ep));
@@ -152,15 +159,15 @@ int nfp_demo_write(const char* path, const nfp_episode* ep) {
     return nfp_error_set("writing %s: the episode is empty or incomplete", path);
   }
   h5_quiet();
-  char tmp[4096], detail[256];
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-    return nfp_error_set("writing %s: path too long", path);
-  }
-  errno = 0;
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  char detail[256];
+  nfp_atomic_file out;
+  if (nfp_atomic_begin(&out, path, 0666)) return -1;
+  // HDF5 writes the temporary by name; our descriptor stays open for the final fsync.
+  hid_t f = H5Fcreate(out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
-    return nfp_error_set("cannot create %s: %s (is the folder writable?)", tmp,
-                         errno ? strerror(errno) : h5_detail(detail));
+    nfp_atomic_abort(&out);
+    return nfp_error_set("cannot create %s: %s (is the folder writable?)", out.tmp,
+                         h5_detail(detail));
   }
   int st = demo_write_body(f, ep);
   if (st) h5_detail(detail);
@@ -169,15 +176,10 @@ int nfp_demo_write(const char* path, const nfp_episode* ep) {
     h5_detail(detail);
   }
   if (st) {
-    unlink(tmp);
+    nfp_atomic_abort(&out);
     return nfp_error_set("writing %s failed: %s (disk full?)", path, detail);
   }
-  if (rename(tmp, path)) {
-    int e = errno;
-    unlink(tmp);
-    return nfp_error_set("cannot rename %s to %s: %s", tmp, path, strerror(e));
-  }
-  return 0;
+  return nfp_atomic_commit(&out);
 }
 
 // ---------------------------------------------------------------- reading
@@ -194,11 +196,26 @@ static int demo_fail(const demo_reader* r, const char* what) {
   return nfp_error_set("%s: %s", r->path, what);
 }
 
+// An attribute holding exactly one integer or float (H5Aread writes every element, so a
+// longer one would overrun the scalar it is read into).
+static int attr_is_one_number(hid_t a) {
+  hid_t space = H5Aget_space(a), type = H5Aget_type(a);
+  hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  if (space >= 0) H5Sclose(space);
+  if (type >= 0) H5Tclose(type);
+  return n == 1 && (cls == H5T_INTEGER || cls == H5T_FLOAT);
+}
+
 static int read_attr(const demo_reader* r, const char* name, hid_t mem_type, void* out) {
   if (H5Aexists(r->f, name) <= 0) {
     return nfp_error_set("%s: attribute '%s' is missing (not an nfp demo file?)", r->path, name);
   }
   hid_t a = H5Aopen(r->f, name, H5P_DEFAULT);
+  if (a >= 0 && !attr_is_one_number(a)) {
+    H5Aclose(a);
+    return nfp_error_set("%s: attribute '%s' must be a single number", r->path, name);
+  }
   herr_t st = a < 0 ? -1 : H5Aread(a, mem_type, out);
   if (a >= 0) H5Aclose(a);
   if (st < 0) {
@@ -215,8 +232,11 @@ static int read_task_attr(const demo_reader* r, char* out, size_t cap) {
   }
   hid_t a = H5Aopen(r->f, "task", H5P_DEFAULT);
   hid_t ft = a < 0 ? -1 : H5Aget_type(a);
+  hid_t space = a < 0 ? -1 : H5Aget_space(a);
+  hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  if (space >= 0) H5Sclose(space);
   int st = -1;
-  if (ft >= 0 && H5Tget_class(ft) == H5T_STRING && !H5Tis_variable_str(ft) &&
+  if (ft >= 0 && n == 1 && H5Tget_class(ft) == H5T_STRING && !H5Tis_variable_str(ft) &&
       H5Tget_size(ft) <= cap) {
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, cap);
@@ -226,7 +246,7 @@ static int read_task_attr(const demo_reader* r, char* out, size_t cap) {
   }
   if (ft >= 0) H5Tclose(ft);
   if (a >= 0) H5Aclose(a);
-  if (st) return demo_fail(r, "attribute 'task' is not a short fixed-length string");
+  if (st) return demo_fail(r, "attribute 'task' is not one short fixed-length string");
   out[cap - 1] = '\0';
   return 0;
 }
@@ -252,6 +272,29 @@ static hid_t open_dset(const demo_reader* r, const char* name, int rank, hsize_t
     return -1;
   }
   return d;
+}
+
+// Refuse a dataset whose declared size the file cannot back (an allocation of gigabytes
+// from a file of kilobytes): its stored bytes, inflated at most DEMO_MAX_INFLATE times,
+// must reach the size the shape declares.
+static int check_backed(const demo_reader* r, hid_t d, const char* name, double bytes) {
+  double stored = (double)H5Dget_storage_size(d);
+  if (stored * DEMO_MAX_INFLATE < bytes) {
+    return nfp_error_set("%s: dataset '%s' declares %.0f bytes but the file stores %.0f for it "
+                         "(damaged or crafted file)", r->path, name, bytes, stored);
+  }
+  return 0;
+}
+
+// The first non-finite value of a [T, n] array, as "frame t, column j"; 0 when none.
+static int check_finite(const demo_reader* r, const char* name, const double* x, int T, int n) {
+  for (size_t i = 0; i < (size_t)T * (size_t)n; i++) {
+    if (!isfinite(x[i])) {
+      return nfp_error_set("%s: dataset '%s' holds %g at frame %zu, column %zu", r->path, name,
+                           x[i], i / (size_t)n, i % (size_t)n);
+    }
+  }
+  return 0;
 }
 
 static int read_dset(const demo_reader* r, hid_t d, const char* name, hid_t mem_type, void* out) {
@@ -297,9 +340,10 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
   }
   if (!st) {
     hsize_t T = qd[0], nq = qd[1];
-    if (T == 0 || T > (1u << 24) || nq == 0 || nq > DEMO_MAX_NQ) {
-      st = nfp_error_set("%s: qpos has shape [%llu,%llu], expected [T>0, <=%d]", r->path,
-                         (unsigned long long)T, (unsigned long long)nq, DEMO_MAX_NQ);
+    if (T == 0 || T > DEMO_MAX_FRAMES || nq == 0 || nq > DEMO_MAX_NQ) {
+      st = nfp_error_set("%s: qpos has shape [%llu,%llu], expected [1..%d frames, 1..%d joints]",
+                         r->path, (unsigned long long)T, (unsigned long long)nq,
+                         DEMO_MAX_FRAMES, DEMO_MAX_NQ);
     } else if (vd[0] != T || vd[1] != nq || ad[0] != T || ad[1] != nq) {
       st = nfp_error_set("%s: qvel/action shapes do not match qpos [%llu,%llu]", r->path,
                          (unsigned long long)T, (unsigned long long)nq);
@@ -313,6 +357,16 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
                          (unsigned long long)id[2], (unsigned long long)id[3],
                          (unsigned long long)T);
     } else {
+      hid_t ds[5] = {dq, dv, da, dob, di};
+      const char* names[5] = {"observations/qpos", "observations/qvel", "action",
+                              "observations/object_state", "observations/images/head"};
+      double bytes[5] = {8.0 * T * nq, 8.0 * T * nq, 8.0 * T * nq, 8.0 * T * od[1],
+                         (double)T * id[1] * id[2] * 3};
+      for (int i = 0; i < 5 && !st; i++) {
+        if (ds[i] >= 0) st = check_backed(r, ds[i], names[i], bytes[i]);
+      }
+    }
+    if (!st) {
       st = nfp_episode_alloc(ep, (int)T, (int)nq, dob >= 0 ? (int)od[1] : 0,
                              di >= 0 ? (int)id[1] : 0, di >= 0 ? (int)id[2] : 0);
     }
@@ -332,6 +386,14 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
     st |= read_dset(r, dob, "observations/object_state", H5T_NATIVE_DOUBLE, ep->object_state);
   }
   if (di >= 0) st |= read_dset(r, di, "observations/images/head", H5T_NATIVE_UINT8, ep->images);
+  if (!st) {
+    st = check_finite(r, "observations/qpos", ep->qpos, ep->T, ep->nq) ||
+         check_finite(r, "observations/qvel", ep->qvel, ep->T, ep->nq) ||
+         check_finite(r, "action", ep->action, ep->T, ep->nq) ||
+         (ep->nobj > 0 &&
+          check_finite(r, "observations/object_state", ep->object_state, ep->T, ep->nobj));
+  }
+  if (!st && !isfinite(hz)) st = nfp_error_set("%s: attribute 'control_hz' is %g", r->path, hz);
   if (st) {
     nfp_episode_free(ep);
     return -1;

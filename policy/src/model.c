@@ -1,5 +1,6 @@
 // nfp_model: encoder + flow, normalisation, exact log-likelihood and its backward.
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,11 @@
 #define LOG_2PI 1.8378770664093453
 
 nfp_model* nfp_model_create(const nfp_model_config* cfg, uint64_t seed) {
+  return nfp_model_create_within(cfg, seed, SIZE_MAX);
+}
+
+nfp_model* nfp_model_create_within(const nfp_model_config* cfg, uint64_t seed,
+                                   size_t max_params) {
   if (nfp_model_config_validate(cfg) != 0) return NULL;
   nfp_model* m = calloc(1, sizeof(*m));
   if (!m) {
@@ -40,6 +46,12 @@ nfp_model* nfp_model_create(const nfp_model_config* cfg, uint64_t seed) {
     return NULL;
   }
   m->num_params = m->table.total;
+  if (m->num_params > max_params) {
+    nfp_error_set("model: the configuration needs %zu parameters, more than the %zu available",
+                  m->num_params, max_params);
+    nfp_model_free(m);
+    return NULL;
+  }
   m->params = calloc(m->num_params, sizeof(float));
   m->state_lo = malloc(sizeof(float) * (size_t)cfg->state_dim);
   m->state_hi = malloc(sizeof(float) * (size_t)cfg->state_dim);

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
 #define MAX_HEADER (100u << 20)
@@ -29,29 +32,17 @@ static float get_le32(const unsigned char* p) {
   return f;
 }
 
-static int write_all(int fd, const void* buf, size_t n) {
-  const unsigned char* p = buf;
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static char* build_header(const nfp_st_tensor* t, int n, const char* const* mk,
-                          const char* const* mv, int n_meta) {
+                          const char* const* mv, int n_meta, uint32_t crc) {
   cJSON* root = cJSON_CreateObject();
   if (!root) return NULL;
-  if (n_meta > 0) {
-    cJSON* meta = cJSON_AddObjectToObject(root, "__metadata__");
-    for (int i = 0; meta && i < n_meta; i++) {
-      if (!cJSON_AddStringToObject(meta, mk[i], mv[i])) meta = NULL;
-    }
-    if (!meta) goto fail;
+  cJSON* meta = cJSON_AddObjectToObject(root, "__metadata__");
+  for (int i = 0; meta && i < n_meta; i++) {
+    if (!cJSON_AddStringToObject(meta, mk[i], mv[i])) meta = NULL;
   }
+  char crc_text[16];
+  snprintf(crc_text, sizeof(crc_text), "%08x", (unsigned)crc);
+  if (!meta || !cJSON_AddStringToObject(meta, NFP_ST_CRC_KEY, crc_text)) goto fail;
   size_t off = 0;
   for (int i = 0; i < n; i++) {
     cJSON* e = cJSON_AddObjectToObject(root, t[i].name);
@@ -76,9 +67,43 @@ fail:
   return NULL;
 }
 
+// Stream every tensor's data as little-endian bytes to sink (CRC pass, then file pass).
+typedef int (*byte_sink)(void* ctx, const unsigned char* p, size_t n);
+
+static int for_each_data_block(const nfp_st_tensor* t, int n, byte_sink sink, void* ctx) {
+  unsigned char buf[4096];
+  for (int i = 0; i < n; i++) {
+    size_t count = 1;
+    for (int d = 0; d < t[i].ndim; d++) count *= t[i].shape[d];
+    for (size_t j = 0; j < count; j += 1024) {
+      size_t m = count - j < 1024 ? count - j : 1024;
+      for (size_t q = 0; q < m; q++) put_le32(buf + 4 * q, t[i].data + j + q);
+      if (sink(ctx, buf, 4 * m)) return -1;
+    }
+  }
+  return 0;
+}
+
+static int crc_sink(void* ctx, const unsigned char* p, size_t n) {
+  uLong* crc = ctx;
+  *crc = crc32(*crc, p, (uInt)n);
+  return 0;
+}
+
+static int file_sink(void* ctx, const unsigned char* p, size_t n) {
+  return nfp_atomic_write(ctx, p, n);
+}
+
 int nfp_st_write(const char* path, const nfp_st_tensor* t, int n, const char* const* mk,
                  const char* const* mv, int n_meta) {
-  char* header = build_header(t, n, mk, mv, n_meta);
+  for (int i = 0; i < n_meta; i++) {
+    if (!strcmp(mk[i], NFP_ST_CRC_KEY)) {
+      return nfp_error_set("writing %s: metadata key \"%s\" is reserved", path, mk[i]);
+    }
+  }
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for_each_data_block(t, n, crc_sink, &crc);
+  char* header = build_header(t, n, mk, mv, n_meta, (uint32_t)crc);
   if (!header) return nfp_error_set("writing %s: out of memory building the header", path);
   size_t hlen = strlen(header);
   size_t padded = (hlen + 7) & ~(size_t)7;  // data starts 8-byte aligned
@@ -91,43 +116,16 @@ int nfp_st_write(const char* path, const nfp_st_tensor* t, int n, const char* co
   memcpy(head + 8, header, hlen);
   memset(head + 8 + hlen, ' ', padded - hlen);
   free(header);
-
-  size_t plen = strlen(path);
-  char* tmp = malloc(plen + 16);
-  if (!tmp) {
-    free(head);
-    return nfp_error_set("writing %s: out of memory", path);
-  }
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);  // same folder, so rename is atomic
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    free(head);
-    free(tmp);
-    return nfp_error_set("writing %s: cannot create a temporary file: %s", path, strerror(e));
-  }
-  int rc = write_all(fd, head, 8 + padded);
-  unsigned char buf[4096];
-  for (int i = 0; i < n && rc == 0; i++) {
-    size_t count = 1;
-    for (int d = 0; d < t[i].ndim; d++) count *= t[i].shape[d];
-    for (size_t j = 0; j < count && rc == 0; j += 1024) {
-      size_t m = count - j < 1024 ? count - j : 1024;
-      for (size_t q = 0; q < m; q++) put_le32(buf + 4 * q, t[i].data + j + q);
-      rc = write_all(fd, buf, 4 * m);
-    }
-  }
-  int e = errno;
-  if (rc == 0 && fsync(fd) != 0) rc = -1, e = errno;
-  if (close(fd) != 0 && rc == 0) rc = -1, e = errno;
-  if (rc == 0 && rename(tmp, path) != 0) rc = -1, e = errno;
-  if (rc != 0) {
-    unlink(tmp);
-    nfp_error_set("writing %s: %s", path, strerror(e));
-  }
+  nfp_atomic_file out;
+  int rc = nfp_atomic_begin(&out, path, 0666);
+  if (rc == 0) rc = nfp_atomic_write(&out, head, 8 + padded);
+  if (rc == 0) rc = for_each_data_block(t, n, file_sink, &out);
   free(head);
-  free(tmp);
-  return rc;
+  if (rc != 0) {
+    nfp_atomic_abort(&out);
+    return -1;
+  }
+  return nfp_atomic_commit(&out);
 }
 
 void nfp_st_free(nfp_st_file* f) {
@@ -173,6 +171,16 @@ static int parse_meta(nfp_st_file* f, const cJSON* meta, const char* path) {
     if (!cJSON_IsString(it)) {
       return nfp_error_set("%s: __metadata__ value \"%s\" is not a string", path, it->string);
     }
+    if (!strcmp(it->string, NFP_ST_CRC_KEY)) {  // the reader's own, not the caller's
+      char* end;
+      unsigned long v = strtoul(it->valuestring, &end, 16);
+      if (strlen(it->valuestring) != 8 || *end || v > 0xffffffffUL) {
+        return nfp_error_set("%s: __metadata__ %s is not 8 hex digits", path, NFP_ST_CRC_KEY);
+      }
+      f->has_crc = 1;
+      f->crc = (uint32_t)v;
+      continue;
+    }
     f->meta_key[f->n_meta] = strdup(it->string);
     f->meta_value[f->n_meta] = strdup(it->valuestring);
     if (!f->meta_key[f->n_meta] || !f->meta_value[f->n_meta]) {
@@ -200,10 +208,17 @@ static int parse_entry(nfp_st_entry* e, span* sp, const cJSON* it, size_t data_l
   }
   e->ndim = cJSON_GetArraySize(shape);
   e->count = 1;
+  // The element count is bounded by what the data section can hold before it is
+  // multiplied any further, so 4 * count can never wrap.
+  size_t most = data_len / 4;
   for (int d = 0; d < e->ndim; d++) {
     double v = whole(cJSON_GetArrayItem(shape, d));
     if (v < 0 || v > 1e12) return nfp_error_set("%s: tensor \"%s\" has a bad shape", path, name);
     e->shape[d] = (size_t)v;
+    if (e->shape[d] != 0 && e->count > most / e->shape[d]) {
+      return nfp_error_set("%s: tensor \"%s\" has a shape with more elements than the %zu-byte "
+                           "data section holds", path, name, data_len);
+    }
     e->count *= e->shape[d];
   }
   if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2) {
@@ -273,6 +288,18 @@ static int parse_header(nfp_st_file* f, const char* text, size_t len, size_t dat
                          data_len - at);
     }
   }
+  if (rc == 0 && f->has_crc) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t at = 0; at < data_len; at += 1u << 30) {  // crc32 takes 32-bit lengths
+      size_t m = data_len - at < (1u << 30) ? data_len - at : (1u << 30);
+      crc = crc32(crc, data + at, (uInt)m);
+    }
+    if ((uint32_t)crc != f->crc) {
+      rc = nfp_error_set("%s: the tensor data does not match its checksum (CRC-32 %08x, the "
+                         "header says %08x): the file is damaged", path, (unsigned)crc,
+                         (unsigned)f->crc);
+    }
+  }
   if (rc == 0) {
     f->floats = malloc(data_len + 4);
     if (!f->floats) rc = nfp_error_set("%s: out of memory", path);
@@ -298,14 +325,13 @@ int nfp_st_read(nfp_st_file* f, const char* path) {
   memset(f, 0, sizeof(*f));
   FILE* fp = fopen(path, "rb");
   if (!fp) return nfp_error_set("%s: cannot open: %s", path, strerror(errno));
-  unsigned char* buf = NULL;
-  long size = -1;
-  if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-  if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+  struct stat sb;
+  if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
     fclose(fp);
-    return nfp_error_set("%s: cannot determine the file size", path);
+    return nfp_error_set("%s: not a regular file (a checkpoint is one .safetensors file)", path);
   }
-  buf = malloc((size_t)size + 1);
+  long size = (long)sb.st_size;
+  unsigned char* buf = malloc((size_t)size + 1);
   if (!buf || fread(buf, 1, (size_t)size, fp) != (size_t)size) {
     fclose(fp);
     free(buf);

@@ -273,6 +273,10 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   tr->hist_train[e] = (float)(sum / steps);
   double val = NAN;
   if (ds->n_val > 0 && nfp_trainer_evaluate(tr, ds->val_idx, ds->n_val, &val) != 0) return -1;
+  if (ds->n_val > 0 && !isfinite(val)) {
+    return nfp_error_set("epoch %d: validation NLL is %g (a non-finite value in the held-out "
+                         "episodes or the weights); nothing more is saved", e + 1, val);
+  }
   tr->hist_val[e] = (float)val;
   tr->seconds += now_seconds() - t0;
   tr->epoch++;

@@ -216,9 +216,8 @@ static void test_refusals(void** state) {
   expect_refusal(c, n, "not a valid JSON");
 
   memcpy(c, b, n);
-  float nan = NAN;
-  memcpy(c + 8 + hsize + 4, &nan, 4);  // second float of the first tensor
-  expect_refusal(c, n, "non-finite");
+  c[n - 3] ^= 0x10;  // one flipped bit in the last float: caught by the checksum
+  expect_refusal(c, n, "does not match its checksum");
 
   memcpy(c, b, n);
   replace_once(c, n, "\"shape\":[10,6]", "\"shape\":[6,10]");  // enc.mlp.in.weight
@@ -253,8 +252,88 @@ static void test_refusals(void** state) {
 
   assert_null(nfp_checkpoint_load("/nonexistent/x.safetensors", NULL, NULL));
   assert_non_null(strstr(nfp_error_last(), "cannot open"));
+  assert_null(nfp_checkpoint_load(dir, NULL, NULL));  // a folder opens, but is no file
+  assert_non_null(strstr(nfp_error_last(), "not a regular file"));
   free(b);
   free(c);
+}
+
+// A file of one JSON header (with __metadata__ meta, may be "") and n data bytes of value v.
+static unsigned char* hand_made(const char* meta, const char* tensors, size_t data, float v,
+                                size_t* n) {
+  char h[4096];
+  snprintf(h, sizeof(h), "{%s%s%s}", meta, *meta ? "," : "", tensors);
+  size_t hl = strlen(h);
+  *n = 8 + hl + data;
+  unsigned char* b = calloc(*n, 1);
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+  memcpy(b + 8, h, hl);
+  for (size_t i = 0; i + 4 <= data; i += 4) memcpy(b + 8 + hl + i, &v, 4);
+  return b;
+}
+
+// Element counts that overflow 4 * count once wrapped past the size check (a heap
+// overflow before the fix): refused by name, without reading past the buffer.
+static void test_hostile_shapes(void** state) {
+  (void)state;
+  size_t n;
+  unsigned char* b = hand_made(
+      "", "\"x\":{\"dtype\":\"F32\",\"shape\":[95187068605,48448661],\"data_offsets\":[0,4]}",
+      4, 1.0f, &n);
+  expect_refusal(b, n, "more elements than the 4-byte data section");
+  free(b);
+  // 2^62 elements: 4 * count wraps to exactly 0, the span of an empty tensor
+  b = hand_made("",
+                "\"x\":{\"dtype\":\"F32\",\"shape\":[2147483648,2147483648],"
+                "\"data_offsets\":[0,0]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],"
+                "\"data_offsets\":[0,4]}",
+                4, 1.0f, &n);
+  expect_refusal(b, n, "more elements than");
+  free(b);
+  b = hand_made("", "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, NAN,
+                &n);
+  expect_refusal(b, n, "non-finite");
+  free(b);
+  const char* one = "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}";
+  b = hand_made("\"__metadata__\":{\"nfp.data_crc32\":\"zzzzzzzz\"}", one, 4, 1.0f, &n);
+  expect_refusal(b, n, "is not 8 hex digits");
+  free(b);
+  b = hand_made("\"__metadata__\":{\"nfp.data_crc32\":\"00000000\"}", one, 4, 1.0f, &n);
+  expect_refusal(b, n, "does not match its checksum");
+  free(b);
+}
+
+// A config asking for a model far larger than the file must be refused before the
+// weights are allocated (hidden 8192 x 64 layers would be tens of gigabytes).
+static void test_hostile_config(void** state) {
+  (void)state;
+  nfp_model_config big = cfg;
+  big.hidden = 8192;
+  big.n_layers = 64;
+  big.n_blocks = 8;
+  char* json = nfp_model_config_to_json(&big);
+  assert_non_null(json);
+  char meta[4096], quoted[2048];
+  size_t q = 0;
+  for (const char* p = json; *p && q + 2 < sizeof(quoted); p++) {
+    if (*p == '"') quoted[q++] = '\\';
+    quoted[q++] = *p;
+  }
+  quoted[q] = '\0';
+  free(json);
+  snprintf(meta, sizeof(meta),
+           "\"__metadata__\":{\"format\":\"nfp-policy\",\"format_version\":\"1\","
+           "\"config\":\"%s\"}", quoted);
+  size_t n;
+  unsigned char* b =
+      hand_made(meta, "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4,
+                1.0f, &n);
+  char bad[160];
+  snprintf(bad, sizeof(bad), "%s/big.safetensors", dir);
+  spit(bad, b, n);
+  assert_null(nfp_checkpoint_load(bad, NULL, NULL));
+  assert_non_null(strstr(nfp_error_last(), "more than the 1 available"));
+  free(b);
 }
 
 // Overlapping tensors in a hand-made file (same sizes, so only the overlap is wrong).
@@ -277,6 +356,8 @@ int main(void) {
       cmocka_unit_test(test_python_reads),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_overlap),
+      cmocka_unit_test(test_hostile_shapes),
+      cmocka_unit_test(test_hostile_config),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

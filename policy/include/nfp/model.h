@@ -87,6 +87,10 @@ typedef struct nfp_model_ {
 
 // Build and seed-initialise (the flow starts as the identity). NULL with a message.
 nfp_model* nfp_model_create(const nfp_model_config* cfg, uint64_t seed);
+// The same, refused (NULL, error set) when cfg needs more than max_params parameters:
+// loaders pass what the file holds, so a hostile config cannot ask for gigabytes.
+nfp_model* nfp_model_create_within(const nfp_model_config* cfg, uint64_t seed,
+                                   size_t max_params);
 void nfp_model_free(nfp_model* model);
 
 size_t nfp_model_num_params(const nfp_model* model);
