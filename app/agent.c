@@ -143,6 +143,10 @@ int nfp_agent_check(const nfp_agent_spec* spec) {
   if (k->needs_policy && !spec->policy_path) {
     return nfp_error_set("agent '%s' needs --policy FILE", k->kind);
   }
+  if (!k->needs_policy && spec->policy_path) {
+    return nfp_error_set("agent '%s' takes no --policy (drop --policy %s, or use --agent policy)",
+                         k->kind, spec->policy_path);
+  }
   return 0;
 }
 

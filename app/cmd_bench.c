@@ -17,6 +17,7 @@
 #include "bench_bridge.h"
 #include "bench_encoder.h"
 #include "commands.h"
+#include "files.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
@@ -340,21 +341,6 @@ static void print_result(const bench_result* r, int torch) {
   print_row(what, "samples/s", r->train_sps, r->t_train_sps, torch, 1);
 }
 
-static int write_json(const char* path, const char* text) {
-  size_t n = strlen(path);
-  char* tmp = malloc(n + 8);
-  if (!tmp) return nfp_error_set("out of memory");
-  snprintf(tmp, n + 8, "%s.tmp", path);
-  FILE* f = fopen(tmp, "w");
-  int rc = f ? 0 : nfp_error_set("%s: cannot open for writing", path);
-  if (rc == 0 && (fputs(text, f) < 0 || fputc('\n', f) == EOF)) rc = nfp_error_set("%s: write failed", path);
-  if (f && fclose(f) != 0 && rc == 0) rc = nfp_error_set("%s: write failed", path);
-  if (rc == 0 && rename(tmp, path) != 0) rc = nfp_error_set("%s: cannot rename into place", path);
-  if (rc != 0) remove(tmp);
-  free(tmp);
-  return rc;
-}
-
 static int run(int argc, char** argv) {
   const char *json = NULL, *python = "/usr/bin/python3", *peer_arg = NULL;
   int threads = 1, no_torch = 0, repeats = 30, no_reference = 0, no_encoders = 0;
@@ -400,6 +386,8 @@ static int run(int argc, char** argv) {
     fprintf(stderr, "nfp bench: --no-encoders and --encoders-only leave nothing to measure\n");
     return 2;
   }
+  // before minutes of measuring, not after
+  if (json && nfp_file_check_writable(json)) return nfp_error_wrap("--json");
   openblas_set_num_threads(threads);
 
   bench_result r[2];
@@ -502,7 +490,7 @@ static int run(int argc, char** argv) {
     }
     char* text = cJSON_Print(root);
     cJSON_Delete(root);
-    rc = text ? write_json(json, text) : nfp_error_set("out of memory");
+    rc = text ? nfp_text_write(json, text) : nfp_error_set("out of memory");
     free(text);
     if (rc == 0) printf("wrote %s\n", json);
   }

@@ -219,6 +219,14 @@ static int run(int argc, char** argv) {
                          obs_kind);
   }
   dc.use_object = !strcmp(obs_kind, "auto") ? -1 : !strcmp(obs_kind, "qpos+object");
+  if (!image) {
+    static const char* image_flags[] = {"--encoder", "--img-down", "--crop"};
+    for (int i = 0; i < 3; i++) {
+      if (given(argc, argv, image_flags[i])) {
+        return nfp_error_set("%s shapes the camera input: it needs --obs image+state", image_flags[i]);
+      }
+    }
+  }
   if (image && image_config(&mc, encoder, img_down, crop) != 0) return -1;
   if (check_output(out) != 0) return -1;
   if (threads > 0) openblas_set_num_threads(threads);
