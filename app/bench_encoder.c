@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "bench_encoder.h"
-#include "clock.h"
+#include "nfp/clock.h"
 #include "nfp/error.h"
+#include "nfp/stats.h"
 #include "nfp/rng.h"
 #include "nfp/train.h"
 
@@ -33,19 +34,6 @@ static double cpu_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-// Sorts t. Nearest-rank percentile q in (0, 1], the median for q = 0.5 averaging the middle two.
-static double percentile(double* t, int n, double q) {
-  qsort(t, (size_t)n, sizeof(double), cmp_double);
-  if (q == 0.5) return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-  int k = (int)ceil(q * n) - 1;
-  return t[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
 // As the flow benchmark (and the peer): a fresh flow is the identity, so the spline output
@@ -85,16 +73,16 @@ static int time_encode(nfp_bench_enc* r, const nfp_model* m, int repeats) {
                         .img_w = c->img_w};
     int warmup = 5;
     for (int i = 0; i < warmup + repeats; i++) {
-      double t0 = nfp_wall_seconds(), c0 = cpu_seconds();
+      double t0 = nfp_clock_seconds(), c0 = cpu_seconds();
       nfp_model_encode(m, ws, &ob, 1, ctx);
       if (i >= warmup) {
-        t[i - warmup] = 1e3 * (nfp_wall_seconds() - t0);
+        t[i - warmup] = 1e3 * (nfp_clock_seconds() - t0);
         cpu[i - warmup] = 1e3 * (cpu_seconds() - c0);
       }
     }
-    r->enc_p99_ms = percentile(t, repeats, 0.99);
-    r->enc_ms = percentile(t, repeats, 0.5);
-    r->enc_cpu_ms = percentile(cpu, repeats, 0.5);
+    r->enc_p99_ms = nfp_percentile(t, repeats, 0.99);
+    r->enc_ms = nfp_median(t, repeats);
+    r->enc_cpu_ms = nfp_median(cpu, repeats);
   }
   nfp_model_ws_free(ws);
   free(state);
@@ -135,21 +123,21 @@ static int time_training(nfp_bench_enc* r, nfp_model* m, int repeats) {
   nfp_obs_batch ob = {.state = state, .image = img, .n_cam = c->n_cam, .img_h = c->img_h,
                       .img_w = c->img_w};
   for (int i = 0; i < 1 + repeats && rc == 0; i++) {
-    double t0 = nfp_wall_seconds(), c0 = cpu_seconds();
+    double t0 = nfp_clock_seconds(), c0 = cpu_seconds();
     rc = nfp_model_logprob(m, ws, &ob, act, B, logp);
     memset(grads, 0, sizeof(float) * m->num_params);
     if (rc == 0) nfp_model_backward(m, ws, dlogp, grads, NULL);
     nfp_grad_clip(grads, m->num_params, 5.0f);
     nfp_adamw_step(&opt, m->params, grads, NULL, 1e-4f);
     if (i >= 1) {
-      t[i - 1] = 1e3 * (nfp_wall_seconds() - t0);
+      t[i - 1] = 1e3 * (nfp_clock_seconds() - t0);
       cpu[i - 1] = 1e3 * (cpu_seconds() - c0);
     }
   }
   if (rc == 0) {
-    r->train_ms = percentile(t, repeats, 0.5);
+    r->train_ms = nfp_median(t, repeats);
     r->train_sps = B / (1e-3 * r->train_ms);
-    r->train_cpu_sps = B / (1e-3 * percentile(cpu, repeats, 0.5));
+    r->train_cpu_sps = B / (1e-3 * nfp_median(cpu, repeats));
   }
   nfp_adamw_free(&opt);
   nfp_model_ws_free(ws);

@@ -18,7 +18,9 @@
 #include "bench_encoder.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/clock.h"
 #include "nfp/error.h"
+#include "nfp/stats.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
 #include "nfp/sampler.h"
@@ -35,22 +37,6 @@ typedef struct {
   long torch_params;
   double t_single_ms, t_sbs_ms, t_gr_ms, t_train_sps;
 } bench_result;
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double* v, int n) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // A fresh flow is the identity; small random output layers make every spline bend, as a
 // trained one does, so the timed maths is the real one (the peer does the same).
@@ -77,11 +63,11 @@ static int time_sampler(double* ms, nfp_sampler* s, const nfp_model* m, const nf
   int rc = chunk && t ? 0 : nfp_error_set("out of memory");
   double lp;
   for (int i = 0; i < warmup + repeats && rc == 0; i++) {
-    double t0 = now_ms();
+    double t0 = nfp_clock_ms();
     rc = nfp_sampler_sample(s, obs, &o, &rng, chunk, &lp);
-    if (i >= warmup) t[i - warmup] = now_ms() - t0;
+    if (i >= warmup) t[i - warmup] = nfp_clock_ms() - t0;
   }
-  if (rc == 0) *ms = median(t, repeats);
+  if (rc == 0) *ms = nfp_median(t, repeats);
   free(chunk);
   free(t);
   return rc;
@@ -109,15 +95,15 @@ static int time_training(double* ms, nfp_model* m, int repeats) {
   for (int i = 0; i < B; i++) dlogp[i] = -1.0 / B;
   nfp_obs_batch ob = {.state = obs};
   for (int i = 0; i < 2 + repeats && rc == 0; i++) {
-    double t0 = now_ms();
+    double t0 = nfp_clock_ms();
     rc = nfp_model_logprob(m, ws, &ob, act, B, logp);
     memset(grads, 0, sizeof(float) * m->num_params);
     if (rc == 0) nfp_model_backward(m, ws, dlogp, grads, NULL);
     nfp_grad_clip(grads, m->num_params, 5.0f);
     nfp_adamw_step(&opt, m->params, grads, NULL, 1e-4f);
-    if (i >= 2) t[i - 2] = now_ms() - t0;
+    if (i >= 2) t[i - 2] = nfp_clock_ms() - t0;
   }
-  if (rc == 0) *ms = median(t, repeats);
+  if (rc == 0) *ms = nfp_median(t, repeats);
   nfp_adamw_free(&opt);
   nfp_model_ws_free(ws);
   free(obs);

@@ -7,9 +7,9 @@
 
 #include "agent.h"
 #include "args.h"
-#include "clock.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/clock.h"
 #include "nfp/demo.h"
 #include "nfp/arms_sim.h"
 #include "nfp/error.h"
@@ -183,7 +183,7 @@ int nfp_cmd_collect(int argc, char** argv) {
          images ? " with head images" : "", out, seed0);
   if (noise > 0) printf(", execution perturbed by %.3g rad", noise);
   printf("\n");
-  double t0 = nfp_wall_seconds();
+  double t0 = nfp_clock_seconds();
   long long* skipped = calloc((size_t)max_attempts, sizeof(long long));
   int nsaved = 0, nskipped = 0, attempts = 0;
   nfp_rollout r = {0};
@@ -191,7 +191,7 @@ int nfp_cmd_collect(int argc, char** argv) {
   while (nsaved < episodes && attempts < max_attempts && skipped) {
     uint64_t seed = (uint64_t)(seed0 + attempts);
     attempts++;
-    double te = nfp_wall_seconds();
+    double te = nfp_clock_seconds();
     if (collect_episode(&c, seed, &r)) {
       fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
       rc = 1;
@@ -213,7 +213,7 @@ int nfp_cmd_collect(int argc, char** argv) {
     }
     nsaved++;
     printf("seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n", (unsigned long long)seed,
-           r.steps, nfp_wall_seconds() - te, path, nsaved, episodes);
+           r.steps, nfp_clock_seconds() - te, path, nsaved, episodes);
     fflush(stdout);
   }
   if (!skipped) {
@@ -221,7 +221,7 @@ int nfp_cmd_collect(int argc, char** argv) {
     rc = 1;
   }
   printf("saved %d of %d episodes in %.1f s; tried seeds %lld..%lld", nsaved, episodes,
-         nfp_wall_seconds() - t0, seed0, seed0 + attempts - 1);
+         nfp_clock_seconds() - t0, seed0, seed0 + attempts - 1);
   printf("; skipped %d failed seed%s", nskipped, nskipped == 1 ? "" : "s");
   for (int i = 0; i < nskipped; i++) printf("%s%lld", i ? ", " : ": ", skipped[i]);
   printf("\n");

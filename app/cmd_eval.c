@@ -16,14 +16,15 @@
 #include "agent.h"
 #include "args.h"
 #include "bridge_flags.h"
-#include "clock.h"
 #include "commands.h"
 #include "eval_svg.h"
 #include "files.h"
+#include "nfp/clock.h"
 #include "nfp/arms_sim.h"
 #include "nfp/bridge.h"
 #include "nfp/checkpoint.h"
 #include "nfp/error.h"
+#include "nfp/stats.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
 #include "rollout.h"
@@ -64,7 +65,7 @@ static void batch_progress(eval_batch* e, const trial_result* r) {
   if (e->tty) {
     printf("\r%s/%s [%d/%d] successes %d (%.1f %%), %.1f s   ", e->task_name, e->label,
            e->finished, e->trials, e->successes, 100.0 * e->successes / e->finished,
-           nfp_wall_seconds() - e->t0);
+           nfp_clock_seconds() - e->t0);
   } else {
     printf("%s/%s trial %d/%d seed %llu: %s in %d steps (%.2f s)\n", e->task_name, e->label,
            e->finished, e->trials, (unsigned long long)r->seed,
@@ -123,11 +124,11 @@ static void* batch_worker(void* arg) {
     pthread_mutex_unlock(&e->lock);
     if (i >= e->trials) break;
     trial_result r = {.seed = e->seeds[i]};
-    double t0 = nfp_wall_seconds();
+    double t0 = nfp_clock_seconds();
     int st = nfp_rollout_run(&ro, arms, agent, r.seed);
     r.success = ro.success;
     r.steps = ro.steps;
-    r.wall_s = nfp_wall_seconds() - t0;
+    r.wall_s = nfp_clock_seconds() - t0;
     r.plans = ro.plans;
     r.hold_steps = ro.hold_steps;
     r.loglik_mean = ro.plans ? ro.loglik_sum / ro.plans : 0.0;
@@ -157,7 +158,7 @@ static int batch_run(eval_batch* e, int jobs) {
   if (jobs > e->trials) jobs = e->trials;
   pthread_mutex_init(&e->lock, NULL);
   pthread_t th[EVAL_MAX_JOBS];
-  e->t0 = nfp_wall_seconds();
+  e->t0 = nfp_clock_seconds();
   int started = 0;
   for (int j = 1; j < jobs; j++) {
     if (pthread_create(&th[j], NULL, batch_worker, e)) break;
@@ -174,18 +175,6 @@ static int batch_run(eval_batch* e, int jobs) {
 static void batch_free(eval_batch* e) {
   free(e->results);
   free(e->plan_ms);
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double percentile(double* v, int n, double p) {
-  if (n == 0) return 0.0;
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int k = (int)ceil(p / 100.0 * n) - 1;
-  return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
 // Seeds from seed0 on where the expert succeeds, until `trials` of them (or 3x tried).
@@ -269,8 +258,8 @@ static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int job
   cJSON_AddNumberToObject(o, "mean_steps", steps / e->trials);
   double p50 = 0, p99 = 0;
   if (policy) {
-    p50 = percentile(e->plan_ms, e->n_plan, 50);
-    p99 = percentile(e->plan_ms, e->n_plan, 99);
+    p50 = nfp_percentile(e->plan_ms, e->n_plan, 0.5);
+    p99 = nfp_percentile(e->plan_ms, e->n_plan, 0.99);
     cJSON_AddNumberToObject(o, "policy_calls", e->n_plan);
     cJSON_AddNumberToObject(o, "latency_p50_ms", p50);
     cJSON_AddNumberToObject(o, "latency_p99_ms", p99);
@@ -428,11 +417,11 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
                     .trials = o->trials, .seeds = seeds,
                     .bridge = o->bridge.endpoint ? &o->bridge : NULL};
-    double t0 = nfp_wall_seconds();
+    double t0 = nfp_clock_seconds();
     rc = batch_run(&e, o->jobs);
     if (!rc) {
       cJSON_AddItemToArray(out, batch_report(&e, policy ? label : NULL,
-                                             nfp_wall_seconds() - t0, o->jobs));
+                                             nfp_clock_seconds() - t0, o->jobs));
       bars[*nbars] = (nfp_bar){task, label, (double)e.successes / e.trials};
       (*nbars)++;
     }
@@ -545,7 +534,7 @@ int nfp_cmd_eval(int argc, char** argv) {
       return 1;
     }
   }
-  double t0 = nfp_wall_seconds();
+  double t0 = nfp_clock_seconds();
   cJSON* root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "agent", agent);
   if (o.policy) cJSON_AddStringToObject(root, "policy", o.pf.path);
@@ -577,7 +566,7 @@ int nfp_cmd_eval(int argc, char** argv) {
       }
     }
   }
-  cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_wall_seconds() - t0);
+  cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_clock_seconds() - t0);
   if (!rc && json) {
     char* text = cJSON_Print(root);
     if (!text || nfp_text_write(json, text)) {

@@ -10,9 +10,9 @@
 #include "agent.h"
 #include "args.h"
 #include "bridge_flags.h"
-#include "clock.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/clock.h"
 #include "nfp/arms_sim.h"
 #include "nfp/bridge.h"
 #include "nfp/error.h"
@@ -99,12 +99,12 @@ static int run(int argc, char** argv) {
   int successes = 0;
   for (int k = 0; k < episodes && !rc; k++) {
     uint64_t seed = (uint64_t)(seed0 + k);
-    double t0 = nfp_wall_seconds();
+    double t0 = nfp_clock_seconds();
     if (nfp_rollout_run(&ro, arms, agent, seed)) {
       rc = -1;
       break;
     }
-    double wall = nfp_wall_seconds() - t0;
+    double wall = nfp_clock_seconds() - t0;
     successes += ro.success;
     printf("episode %d seed %llu: %s in %d steps (%.2f s, %d plans, %d held)\n", k + 1,
            (unsigned long long)seed, ro.success ? "success" : "no success", ro.steps, wall,

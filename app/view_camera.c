@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "nfp/clock.h"
 #include "nfp/arms_sim.h"
 #include "nfp/error.h"
 #include "nfp/image.h"
@@ -23,7 +23,7 @@ static int cam_reset(nfp_arms* a, uint64_t seed) {
 // The frame as nfp_render_camera makes it: default options, the fixed head camera,
 // a cam_w x cam_h viewport of the offscreen buffer, rows flipped to top-down.
 static void cam_render(view_camera* vc) {
-  double t0 = nfp_wall_seconds();
+  double t0 = nfp_clock_seconds();
   const nfp_task* t = vc->task;
   int w = vc->arms.info.cam_w, h = vc->arms.info.cam_h;
   mjv_updateScene(t->m, t->d, &vc->opt, NULL, &vc->cam, mjCAT_ALL, &vc->scn);
@@ -44,7 +44,7 @@ static void cam_render(view_camera* vc) {
   }
   vc->has_frame = 1;
   vc->renders++;
-  vc->render_ms += 1e3 * (nfp_wall_seconds() - t0);
+  vc->render_ms += 1e3 * (nfp_clock_seconds() - t0);
 }
 
 static int cam_observe(nfp_arms* a, nfp_arms_obs* obs, int with_image) {

@@ -1,5 +1,6 @@
 // Chunk execution: re-planning cadence, interpolation between strided targets, and the
 // log-likelihood gate. See nfp/controller.h.
+#include "nfp/clock.h"
 #include "nfp/controller.h"
 
 #include <math.h>
@@ -25,12 +26,6 @@ struct nfp_controller_ {
   int held;
   int step_in_plan;   // control steps executed from the current chunk; -1 = no plan
 };
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
 
 void nfp_controller_opts_default(nfp_controller_opts* o, const nfp_model* m,
                                  nfp_sample_mode mode) {
@@ -110,11 +105,11 @@ static int plan(nfp_controller* c, const double* qpos, const uint8_t* image,
   const nfp_model_config* cfg = &c->model->cfg;
   nfp_obs obs = {.state = c->history, .image = image, .n_cam = cfg->n_cam,
                  .img_h = cfg->img_src_h, .img_w = cfg->img_src_w};
-  double t0 = now_ms();
+  double t0 = nfp_clock_ms();
   if (nfp_sampler_sample(c->sampler, &obs, &c->opts.sample, &c->rng, c->chunk, &c->loglik) != 0) {
     return nfp_error_wrap("controller");
   }
-  info->plan_ms = now_ms() - t0;
+  info->plan_ms = nfp_clock_ms() - t0;
   info->planned = 1;
   c->step_in_plan = 0;
   c->held = c->loglik < c->opts.min_loglik;

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nfp/clock.h"
 #include "nfp/checkpoint.h"
 #include "nfp/error.h"
 #include "nfp/rng.h"
@@ -28,12 +29,6 @@ void nfp_train_config_default(nfp_train_config* cfg) {
   cfg->seed = 1;
   cfg->ckpt_every = 10;
   cfg->threads = 1;
-}
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int max_batch(const nfp_schedule* s) {
@@ -259,7 +254,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   int B = nfp_schedule_batch(&tr->sched, e);
   if (B > n) B = n;
   int steps = n / B;  // drop the ragged tail: every step sees a full batch
-  double t0 = now_seconds(), sum = 0.0;
+  double t0 = nfp_clock_seconds(), sum = 0.0;
   for (int s = 0; s < steps; s++) {
     float lr = nfp_schedule_lr(&tr->sched, e, (float)s / (float)steps, tr->step);
     double nll;
@@ -268,7 +263,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
     }
     sum += nll;
   }
-  double dt = now_seconds() - t0;
+  double dt = nfp_clock_seconds() - t0;
   tr->samples_per_s = dt > 0.0 ? (double)steps * B / dt : 0.0;
   tr->hist_train[e] = (float)(sum / steps);
   double val = NAN;
@@ -278,7 +273,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
                          "episodes or the weights); nothing more is saved", e + 1, val);
   }
   tr->hist_val[e] = (float)val;
-  tr->seconds += now_seconds() - t0;
+  tr->seconds += nfp_clock_seconds() - t0;
   tr->epoch++;
   return 0;
 }

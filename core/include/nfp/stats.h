@@ -1,0 +1,20 @@
+// nfp stats: order statistics of timing samples (latency p50/p99, medians of repeats).
+#ifndef NFP_STATS_H
+#define NFP_STATS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Sort v[0..n) ascending in place.
+void nfp_sort_doubles(double* v, int n);
+// Nearest-rank percentile, q in (0, 1]: the smallest value with at least q n values at or
+// below it. Sorts v. 0 when n is 0.
+double nfp_percentile(double* v, int n, double q);
+// The median, averaging the middle two of an even count. Sorts v. 0 when n is 0.
+double nfp_median(double* v, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
