@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #include "nfp/arms.h"
-#include "nfp/controller.h"
 #include "nfp/model.h"
+#include "nfp/sampler.h"
 
 // What an agent did at one control step (policy agents fill the plan fields).
 typedef struct {

@@ -10,8 +10,8 @@
 #include "bench_encoder.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
-#include "nfp/stats.h"
 #include "nfp/rng.h"
+#include "nfp/stats.h"
 #include "nfp/train.h"
 
 void nfp_bench_enc_setup(nfp_bench_enc* r, int kind) {

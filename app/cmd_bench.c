@@ -20,10 +20,10 @@
 #include "files.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
-#include "nfp/stats.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
 #include "nfp/sampler.h"
+#include "nfp/stats.h"
 #include "nfp/train.h"
 
 #define BENCH_TRAIN_BATCH 256

@@ -12,9 +12,10 @@
 #include "commands.h"
 #include "demo_mirror.h"
 #include "nfp/checkpoint.h"
-#include "nfp/dataset.h"
+#include "nfp/demo.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
+#include "nfp/picture.h"
 #include "nfp/train.h"
 
 // Fails early when the output cannot be written, before any training time is spent.
@@ -128,6 +129,17 @@ static int image_config(nfp_model_config* mc, const char* encoder, int img_down,
   mc->img_h = h;
   mc->img_w = w;
   return 0;
+}
+
+// After every checkpoint: its training curve beside it (FILE.curve.png).
+static int draw_curve(const nfp_trainer* tr, const char* out_path, void* ctx) {
+  (void)ctx;
+  char* curve = nfp_train_curve_path(out_path);
+  if (!curve) return nfp_error_set("out of memory");
+  int has_val = tr->ds->n_val > 0;
+  int rc = nfp_curve_write_png(curve, tr->hist_train, has_val ? tr->hist_val : NULL, tr->epoch);
+  free(curve);
+  return rc;
 }
 
 static int run(int argc, char** argv) {
@@ -290,7 +302,12 @@ static int run(int argc, char** argv) {
   }
 
   nfp_dataset ds;
-  if (nfp_dataset_load(&ds, data, &dc, have_norm ? &sn : NULL, have_norm ? &an : NULL) != 0) {
+  nfp_episode* eps = NULL;
+  int n_eps = nfp_demo_read_folder(data, &eps, dc.img_down > 0);
+  int built = n_eps > 0 && nfp_dataset_build(&ds, eps, n_eps, &dc, have_norm ? &sn : NULL,
+                                             have_norm ? &an : NULL) == 0;
+  nfp_demo_free_all(eps, n_eps > 0 ? n_eps : 0);
+  if (!built) {
     nfp_model_free(model);
     return -1;
   }
@@ -334,7 +351,7 @@ static int run(int argc, char** argv) {
     if (resume) printf("resumed from %s at epoch %d\n", resume, tr.epoch);
     fflush(stdout);
   }
-  if (rc == 0) rc = nfp_trainer_run(&tr, out, data, quiet ? NULL : stdout);
+  if (rc == 0) rc = nfp_trainer_run(&tr, out, data, quiet ? NULL : stdout, draw_curve, NULL);
   if (rc == 0 && !quiet) {
     char* curve = nfp_train_curve_path(out);
     printf("saved %s (EMA weights; final train NLL %.3f, val NLL %.3f) and %s\n", out,

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nfp/clock.h"
 #include "nfp/arms_sim.h"
+#include "nfp/clock.h"
 #include "nfp/error.h"
-#include "nfp/image.h"
+#include "nfp/model.h"
 
 #define VIEW_CAMERA_MAX_GEOM 2000   // as nfp_render's scene
 

@@ -5,7 +5,7 @@
 
 #include <mujoco/mujoco.h>
 
-#include "nfp/controller.h"
+#include "nfp/sampler.h"
 #include "nfp/tasks.h"
 
 #define VIEW_PLAN_MAX_CAND 32   // candidates drawn (of up to 128)

@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "nfp/checkpoint.h"
-#include "nfp/controller.h"
 #include "nfp/error.h"
 #include "nfp/plugin.h"
+#include "nfp/sampler.h"
 #include "nfp/tasks.h"
 #include "plugin.h"
 

@@ -18,9 +18,9 @@
 #include "json_util.h"
 #include "nfp/arms_sim.h"
 #include "nfp/checkpoint.h"
-#include "nfp/controller.h"
 #include "nfp/error.h"
 #include "nfp/rng.h"
+#include "nfp/sampler.h"
 #include "nfp/tasks.h"
 
 #define NOBJ 7  // Lift Pot's object state: pot position and quaternion

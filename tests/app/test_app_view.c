@@ -11,8 +11,8 @@
 
 #include "cli_util.h"
 #include "nfp/checkpoint.h"
-#include "nfp/encoder.h"
 #include "nfp/error.h"
+#include "nfp/model.h"
 #include "nfp/render.h"
 
 static cli_result r;

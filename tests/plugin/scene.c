@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "nfp/checkpoint.h"
-#include "nfp/encoder.h"
 #include "nfp/error.h"
+#include "nfp/model.h"
 #include "nfp/render.h"
 #include "nfp/rng.h"
 #include "nfp/tasks.h"

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "nfp/checkpoint.h"
-#include "nfp/controller.h"
 #include "nfp/error.h"
+#include "nfp/sampler.h"
 #include "nfp/tasks.h"
 #include "scene.h"
 

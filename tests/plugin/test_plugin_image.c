@@ -16,10 +16,10 @@
 #include <cmocka.h>
 
 #include "nfp/checkpoint.h"
-#include "nfp/controller.h"
 #include "nfp/error.h"
 #include "nfp/plugin.h"
 #include "nfp/render.h"
+#include "nfp/sampler.h"
 #include "nfp/tasks.h"
 #include "scene.h"
 

@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "nfp/controller.h"
 #include "nfp/error.h"
 #include "nfp/rng.h"
 #include "nfp/sampler.h"

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include "fd_util.h"
-#include "nfp/conv.h"
 #include "nfp/layers.h"
 
 // The loss <out, w> is summed in double, but each output carries float rounding (~6e-8

@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "../../policy/src/safetensors.h"
+#include "../../policy/src/checkpoint/safetensors.h"
 #include "fd_util.h"
-#include "nfp/encoder.h"
 #include "nfp/error.h"
+#include "nfp/model.h"
 
 static nfp_encoder_config config(nfp_encoder_kind kind, int n_cam, int h, int w) {
   return (nfp_encoder_config){.kind = kind, .state_dim = 3, .n_obs = 2, .hidden = 16,

@@ -11,11 +11,10 @@
 
 #include <cmocka.h>
 
-#include "nfp/dataset.h"
 #include "nfp/error.h"
-#include "nfp/image.h"
 #include "nfp/model.h"
 #include "nfp/sampler.h"
+#include "nfp/train.h"
 
 // Pixel (y, x) channel c of a frame whose values name their origin.
 static uint8_t pixel(int frame, int y, int x, int c) {

@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "fd_util.h"
-#include "nfp/encoder.h"
 #include "nfp/flow.h"
 #include "nfp/layers.h"
+#include "nfp/model.h"
 
 // Float layers: h = 1e-3 keeps float rounding (~1e-7 / h) under the tolerance and is
 // small enough that no ReLU pre-activation of these seeded cases crosses zero (a kink

@@ -14,8 +14,8 @@
 
 #include "fd_util.h"
 #include "nfp/checkpoint.h"
-#include "nfp/cnn.h"
 #include "nfp/error.h"
+#include "nfp/model.h"
 #include "nfp/sampler.h"
 
 // One hot pixel per map at a known (row, col): the keypoint is that pixel's coordinate.

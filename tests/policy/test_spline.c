@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
+#include "nfp/flow.h"
 #include "nfp/rng.h"
-#include "nfp/spline.h"
 
 #define P NFP_SPLINE_NPARAM(8)
 

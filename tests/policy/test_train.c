@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include "nfp/checkpoint.h"
-#include "nfp/dataset.h"
 #include "nfp/error.h"
 #include "nfp/sampler.h"
 #include "nfp/train.h"

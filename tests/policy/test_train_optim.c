@@ -100,30 +100,10 @@ static void test_ema(void** state) {
   nfp_ema_free(&ema);
 }
 
-static void test_curve_png(void** state) {
-  (void)state;
-  char path[] = "/tmp/nfp_curve_XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
-  float tr[5] = {3.0f, 1.0f, 0.0f, -1.0f, -1.5f}, va[5] = {3.2f, 1.5f, NAN, -0.5f, -0.7f};
-  assert_int_equal(nfp_curve_write_png(path, tr, va, 5), 0);
-  FILE* f = fopen(path, "rb");
-  assert_non_null(f);
-  unsigned char sig[8];
-  assert_int_equal(fread(sig, 1, 8, f), 8);
-  fclose(f);
-  assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
-  assert_int_equal(nfp_curve_write_png(path, tr, NULL, 1), 0);  // one point, no validation
-  remove(path);
-  assert_int_equal(nfp_curve_write_png("/nonexistent/dir/c.png", tr, va, 5), -1);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_adamw_reference), cmocka_unit_test(test_grad_clip),
       cmocka_unit_test(test_schedule_stages), cmocka_unit_test(test_ema),
-      cmocka_unit_test(test_curve_png),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

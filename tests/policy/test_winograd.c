@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "fd_util.h"
-#include "nfp/conv.h"
+#include "nfp/layers.h"
 #include "winograd.h"
 
 #define TOL 2e-5

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "ik.h"
-#include "near.h"
 #include "motion.h"
+#include "near.h"
 #include "nfp/error.h"
 #include "nfp/tasks.h"
 #include "rig.h"

@@ -1,3 +1,212 @@
+// nfp/model.h: the NF-P model: image preprocessing, the observation encoders (state MLP,
+// small CNN, ResNet18-GroupNorm) and the model that joins encoder and flow.
+//
+// Sections: image, cnn, encoder, model.
+#ifndef NFP_MODEL_H
+#define NFP_MODEL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "nfp/flow.h"
+#include "nfp/layers.h"
+#include "nfp/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//================================== image =====================================================
+// Camera frames on their way into an image encoder: box-average shrinking and cropping
+// of interleaved RGB (uint8 [h][w][3]) frames. The head camera's 240 x 320 frames are
+// shrunk 4 times to 60 x 80 and cropped to the network input (56 x 72 by default): a
+// random crop per training sample (augmentation), the centre crop when acting.
+// out[src_h/down][src_w/down][3]: each pixel the rounded mean of a down x down block
+// (rows and columns past the last whole block are dropped).
+void nfp_image_shrink(uint8_t* out, const uint8_t* src, int src_h, int src_w, int down);
+
+// out[crop_h][crop_w][3] = src[y0 + y][x0 + x]; the window must lie inside src.
+void nfp_image_crop(uint8_t* out, const uint8_t* src, int src_w, int crop_h, int crop_w, int y0,
+                    int x0);
+
+// Offsets of a crop_h x crop_w window inside h x w: uniform random with rng, else centred.
+void nfp_image_crop_offset(int* y0, int* x0, int h, int w, int crop_h, int crop_w, nfp_rng* rng);
+
+//================================== cnn =======================================================
+// Image trunks: a stack of conv + GroupNorm + ReLU units, an optional max pool and
+// ResNet BasicBlocks, ending in a feature map that is FLATTENED (not averaged: a
+// manipulation policy needs to know where things are, and flattening keeps position).
+//
+// Two kinds:
+//  - NFP_CNN_RESNET18: torchvision's resnet18 without avgpool/fc, every BatchNorm a
+//    GroupNorm(C/16, C) (as Diffusion Policy). Tensor names follow torchvision's
+//    state_dict under "<prefix>." (conv1.weight, bn1.weight, layer2.0.downsample.0.weight,
+//    ...), so torchvision loads our safetensors by name. 11.2 M parameters; at 56x72
+//    about 172 M multiply-adds per image, output 512 x 2 x 3 = 3072 features.
+//  - NFP_CNN_SMALL: conv 3->32 k5 s2, conv 32->32 k3 s2, conv 32->64 k3 s2,
+//    conv 64->64 k3 s2, each + GroupNorm(8) + ReLU ("<prefix>.<i>.conv.weight",
+//    "<prefix>.<i>.norm.weight"). 0.08 M parameters; at 56x72 about 6.6 M multiply-adds
+//    per image (~26x less than ResNet18), output 64 x 4 x 5 = 1280 features.
+//  - NFP_CNN_KEYPOINT: conv 3->32 k5 s2, conv 32->32 k3 s1, conv 32->64 k3 s2,
+//    conv 64->64 k3 s1 (each + GroupNorm(8) + ReLU, named as NFP_CNN_SMALL), a 1x1 conv
+//    to 32 keypoint maps ("<prefix>.kp.weight", no bias: the softmax ignores a per-map
+//    shift) at a quarter of the image size, then a spatial softmax: 64 features, the
+//    expected (x, y) of each map in [-1, 1]. Finer maps and explicit coordinates let
+//    the policy place the grippers where a flattened coarse map cannot. 0.07 M
+//    parameters; at 56x72 about 26 M multiply-adds per image.
+typedef enum nfp_cnn_kind_ {
+  NFP_CNN_RESNET18 = 0,
+  NFP_CNN_SMALL = 1,
+  NFP_CNN_KEYPOINT = 2,
+} nfp_cnn_kind;
+
+#define NFP_CNN_KEYPOINTS 32  // keypoint maps of NFP_CNN_KEYPOINT
+
+#define NFP_CNN_MAX_STEM 4
+#define NFP_CNN_MAX_BLOCKS 8
+
+typedef struct nfp_cnn_ {
+  nfp_cnn_kind kind;
+  int H, W;                          // input image size (3 channels)
+  int n_stem;                        // conv + GN + ReLU units
+  nfp_convgn stem[NFP_CNN_MAX_STEM];
+  int pool;                          // 1: max pool 3x3 s2 p1 after the stem
+  int pool_C, pool_H, pool_W;        // its output
+  int n_blocks;
+  nfp_basicblock blocks[NFP_CNN_MAX_BLOCKS];
+  int kp;                            // 1: keypoint head (1x1 conv, spatial softmax)
+  nfp_conv_geom kp_g;
+  size_t kp_w;                       // its weight [out_C, C, 1, 1]
+  // final feature map; out_dim = out_C out_H out_W features (flattened), or 2 out_C
+  // (the keypoints of the out_C x out_H x out_W maps)
+  int out_C, out_H, out_W, out_dim;
+} nfp_cnn;
+
+// Register the trunk's tensors for images of H x W. 0, or -1 with a message.
+int nfp_cnn_build(nfp_cnn* net, nfp_ptable* table, const char* prefix, nfp_cnn_kind kind,
+                  int H, int W);
+// torchvision's init: kaiming normal (fan_out, relu) convs, GroupNorm weight 1, bias 0.
+void nfp_cnn_init(float* params, const nfp_cnn* net, nfp_rng* rng);
+// Multiply-adds of one forward per image.
+double nfp_cnn_macs(const nfp_cnn* net);
+size_t nfp_cnn_num_params(const nfp_cnn* net);
+
+// Floats of cached activations for B images (a column buffer included), and of
+// backward scratch.
+size_t nfp_cnn_acts_size(const nfp_cnn* net, int B);
+size_t nfp_cnn_scratch_size(const nfp_cnn* net, int B);
+
+// out[B, out_dim] from inp[B,3,H,W] (as nfp_image_to_nchw makes it).
+void nfp_cnn_forward(float* out, float* acts, const float* params, const nfp_cnn* net,
+                     const float* inp, int B);
+// dparams += (images get no gradient); scratch is overwritten.
+void nfp_cnn_backward(float* dparams, float* scratch, const float* dout, const float* acts,
+                      const float* params, const nfp_cnn* net, const float* inp, int B);
+
+// Spatial softmax, fixed temperature 1: per map of inp[B,C,H,W], p = softmax over its
+// H W positions (the maximum subtracted first), and out[B,C,2] = (sum p x, sum p y) with
+// x = -1 + 2 col / (W - 1) (left to right) and y = -1 + 2 row / (H - 1) (top to bottom),
+// 0 along a side of one pixel. prob[B,C,H,W] is kept for backward.
+void nfp_spatial_softmax_forward(float* out, float* prob, const float* inp, int B, int C, int H,
+                                 int W);
+// dinp[B,C,H,W] += from dout[B,C,2]; out and prob as the forward left them.
+void nfp_spatial_softmax_backward(float* dinp, const float* dout, const float* out,
+                                  const float* prob, int B, int C, int H, int W);
+
+// out[N,3,H,W] = ((img[N,H,W,3] / 255) - mean) / std per channel, ImageNet's
+// mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).
+void nfp_image_to_nchw(float* out, const uint8_t* img, int N, int H, int W);
+
+//================================== encoder ===================================================
+// Observation encoders: map an observation to the flow's context vector.
+//
+// One interface, several kinds (a kind tag plus a table of functions): the state
+// encoder (an nfp_resmlp over the normalised robot state of the last n_obs frames),
+// and three image encoders (ResNet18-GroupNorm, a small CNN or a keypoint CNN, see cnn.h):
+// one trunk, shared by the cameras, turns each camera's image into features (a flattened
+// feature map, or keypoint coordinates); the features of every camera and the state go
+// through the same residual MLP.
+// What the robot sees at one control step, in physical units (used by the sampler,
+// which normalises it with the model's statistics).
+typedef struct nfp_obs_ {
+  const float* state;    // [n_obs][state_dim], newest frame first (joint positions, gripper)
+  const uint8_t* image;  // [n_cam][img_h][img_w][3] RGB, or NULL for state-only models
+  int n_cam, img_h, img_w;
+} nfp_obs;
+
+// A batch of observations as the networks consume them (normalised to [-1, 1]).
+// Images are uint8 RGB at the network's input size (already cropped); the image
+// encoders scale them to ImageNet's mean and std themselves. n_cam, img_h and img_w
+// must equal the encoder config's.
+typedef struct nfp_obs_batch_ {
+  const float* state;    // [B][n_obs * state_dim], newest frame first, normalised
+  const uint8_t* image;  // [B][n_cam][img_h][img_w][3], or NULL
+  int n_cam, img_h, img_w;
+} nfp_obs_batch;
+
+typedef enum nfp_encoder_kind_ {
+  NFP_ENCODER_STATE = 0,     // MLP over the state history
+  NFP_ENCODER_RESNET18 = 1,  // image (ResNet18-GroupNorm trunk) + state
+  NFP_ENCODER_CNN = 2,       // image (small 4-layer CNN, ~26x cheaper) + state
+  NFP_ENCODER_CNN_KP = 3,    // image (4-layer CNN, spatial-softmax keypoints) + state
+} nfp_encoder_kind;
+
+typedef struct nfp_encoder_config_ {
+  nfp_encoder_kind kind;
+  int state_dim;   // per frame (14)
+  int n_obs;       // frames (2)
+  int hidden;      // MLP width (256)
+  int blocks;      // residual blocks (1)
+  int out_dim;     // context size (64)
+  int n_cam, img_h, img_w;  // image encoders only
+} nfp_encoder_config;
+
+typedef struct nfp_encoder_ nfp_encoder;
+
+// The functions a kind provides. acts hold what backward needs for B rows.
+typedef struct nfp_encoder_ops_ {
+  const char* name;
+  size_t (*acts_size)(const nfp_encoder* enc, int B);
+  size_t (*scratch_size)(const nfp_encoder* enc, int B);
+  void (*init)(float* params, const nfp_encoder* enc, nfp_rng* rng);
+  void (*forward)(float* ctx, float* acts, const float* params, const nfp_encoder* enc,
+                  const nfp_obs_batch* obs, int B);
+  void (*backward)(float* dparams, float* scratch, const float* dctx, const float* acts,
+                   const float* params, const nfp_encoder* enc, const nfp_obs_batch* obs,
+                   int B);
+} nfp_encoder_ops;
+
+struct nfp_encoder_ {
+  nfp_encoder_config cfg;
+  const nfp_encoder_ops* ops;
+  int in_dim;        // MLP input: n_cam * cnn.out_dim (image kinds) + n_obs * state_dim
+  nfp_resmlp mlp;    // "<prefix>.mlp"
+  nfp_cnn cnn;       // "<prefix>.trunk" (image kinds only)
+};
+
+// Limits of the image encoders' input.
+#define NFP_ENCODER_MAX_CAM 8
+#define NFP_ENCODER_MIN_IMG 8
+#define NFP_ENCODER_MAX_IMG 1024
+
+// Register the encoder's tensors ("<prefix>.mlp.*", and "<prefix>.trunk.*" for the image
+// kinds) for cfg.kind. 0, or -1 with a message (bad sizes or an unknown kind).
+int nfp_encoder_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix,
+                      const nfp_encoder_config* cfg);
+
+// Dispatch through enc->ops.
+size_t nfp_encoder_acts_size(const nfp_encoder* enc, int B);
+size_t nfp_encoder_scratch_size(const nfp_encoder* enc, int B);
+void nfp_encoder_init(float* params, const nfp_encoder* enc, nfp_rng* rng);
+// ctx[B, out_dim].
+void nfp_encoder_forward(float* ctx, float* acts, const float* params, const nfp_encoder* enc,
+                         const nfp_obs_batch* obs, int B);
+// dparams += d/dparams of <dctx, ctx>.
+void nfp_encoder_backward(float* dparams, float* scratch, const float* dctx, const float* acts,
+                          const float* params, const nfp_encoder* enc,
+                          const nfp_obs_batch* obs, int B);
+
+//================================== model =====================================================
 // nfp_model: the NF-P policy network, an observation encoder plus a conditional
 // spline coupling flow over an action chunk, with its normalisation statistics.
 //
@@ -9,20 +218,6 @@
 //
 // A model is created (or loaded) once and is const afterwards: every call that needs
 // scratch takes a workspace (nfp_model_ws), so threads can share one model.
-#ifndef NFP_MODEL_H
-#define NFP_MODEL_H
-
-#include <stddef.h>
-#include <stdint.h>
-
-#include "nfp/encoder.h"
-#include "nfp/flow.h"
-#include "nfp/tensor.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 typedef struct nfp_model_config_ {
   // chunk and observation
   int action_dim;        // joints per step (14)

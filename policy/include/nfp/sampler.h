@@ -1,3 +1,20 @@
+// nfp/sampler.h: acting: sampling chunks from the model (single, SBS, GR) and the controller
+// that executes them.
+//
+// Sections: sampler, controller.
+#ifndef NFP_SAMPLER_H
+#define NFP_SAMPLER_H
+
+#include <stdint.h>
+
+#include "nfp/model.h"
+#include "nfp/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//================================== sampler ===================================================
 // nfp_sampler: action chunks from a trained model, three ways, in physical units.
 //
 //   single: u ~ N(0, sigma^2 I), one inverse pass.
@@ -18,17 +35,6 @@
 // Every mode reports log p(a|o) of the returned chunk: the model density of the
 // normalised chunk (base N(0, I), whatever sigma), as nfp_sampler_score computes it.
 // The sampler owns all per-call scratch: one sampler per thread, one shared const model.
-#ifndef NFP_SAMPLER_H
-#define NFP_SAMPLER_H
-
-#include "nfp/encoder.h"
-#include "nfp/model.h"
-#include "nfp/rng.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 typedef enum nfp_sample_mode_ {
   NFP_SAMPLE_SINGLE = 0,
   NFP_SAMPLE_SBS = 1,
@@ -70,6 +76,65 @@ int nfp_sampler_score(nfp_sampler* sampler, const nfp_obs* obs, const float* chu
 // visualisation: copies up to max chunks into
 // out[max][horizon][action_dim] and returns the count.
 int nfp_sampler_candidates(nfp_sampler* sampler, float* out, int max);
+
+//================================== controller ================================================
+// nfp_controller: turns a policy into a joint-target stream at the control rate.
+//
+// Every `replan` control steps (or when no plan is left) the controller samples a
+// chunk of H targets at stride s control steps: chunk[k] is the target for step t0 + k*s.
+// Between two strided targets it interpolates linearly, so the arms see a smooth
+// target at every control step (interpolate = 0 holds each target for s steps instead).
+// The chunk's log-likelihood is the confidence signal: when it is below min_loglik the
+// controller holds the present position instead of executing the chunk.
+//
+// The controller keeps the last n_obs observation frames (newest first) as the policy's
+// observation history, exactly as the dataset builds it from demos. A frame is the
+// model's state vector: the joint positions (action_dim values, the layout of the
+// targets) first, then whatever else the model was trained on (object state).
+// One controller per rollout; the model it uses is shared and const.
+typedef struct nfp_controller_opts_ {
+  nfp_sample_opts sample;  // mode, sigma, SBS candidates, GR steps
+  int replan;              // control steps executed before sampling again (default 8)
+  int interpolate;         // 1: linear between strided targets (default), 0: hold
+  double min_loglik;       // hold when the chunk log p is below this (-INFINITY: off)
+} nfp_controller_opts;
+
+// What happened at one control step.
+typedef struct nfp_controller_info_ {
+  int planned;        // 1 if a new chunk was sampled at this step
+  int held;           // 1 if the last chunk was gated (holding position)
+  double loglik;      // log p of the chunk being executed
+  double plan_ms;     // wall time of the sampling call (0 if none this step)
+  const float* chunk; // [horizon][action_dim] being executed (physical units)
+} nfp_controller_info;
+
+void nfp_controller_opts_default(nfp_controller_opts* opts, const nfp_model* model,
+                                 nfp_sample_mode mode);
+
+typedef struct nfp_controller_ nfp_controller;
+
+// NULL with a message (bad options).
+nfp_controller* nfp_controller_create(const nfp_model* model, const nfp_controller_opts* opts);
+void nfp_controller_free(nfp_controller* c);
+
+// Start an episode: forget history and plan; reseed the sampling noise.
+void nfp_controller_reset(nfp_controller* c, uint64_t seed);
+
+// Observe this control step's state frame (state_dim values, physical units) and, for
+// image models, the camera frames ([n_cam][img_src_h][img_src_w][3]; read only at steps
+// that plan, so it may be NULL when nfp_controller_will_plan said no), and return the
+// joint target to command now (action_dim values).
+// 0, or -1 with a message (non-finite input, a missing or mis-sized frame).
+int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* image,
+                       double* target, nfp_controller_info* info);
+
+// Will the next nfp_controller_act sample a new chunk? (Lets a host render the camera
+// only when an image model will look at it.)
+int nfp_controller_will_plan(const nfp_controller* c);
+
+// The candidates behind the last plan (see nfp_sampler_candidates): up to max chunks
+// into out[max][horizon][action_dim], physical units; returns the count.
+int nfp_controller_candidates(nfp_controller* c, float* out, int max);
 
 #ifdef __cplusplus
 }

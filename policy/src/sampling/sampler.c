@@ -1,0 +1,274 @@
+// Samplers: single, Stochastic Batch Selection and Gradient Refinement, plus scoring.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfp/error.h"
+#include "nfp/model.h"
+#include "nfp/sampler.h"
+
+struct nfp_sampler_ {
+  const nfp_model* model;
+  int max_candidates;
+  int n_drawn;       // candidates of the last draw, kept in a
+  nfp_model_ws* ws;  // batch max_candidates
+  float* state;      // [obs_dim] normalised observation
+  float* ctx;        // [C] the observation's context
+  double* u;         // [max_candidates, D]
+  double* a;         // [max_candidates, D]
+  double* logp;      // [max_candidates]
+  double* grad;      // [D]
+  double* best;      // [D]
+  double* trial;     // [D]
+  float* chunk;      // [D]
+  uint8_t* shrunk;   // [img_src_h/img_down][img_src_w/img_down][3] one frame (image models)
+  uint8_t* image;    // [n_cam][img_h][img_w][3] the encoder's input (image models)
+};
+
+void nfp_sample_opts_default(nfp_sample_opts* o, const nfp_model* m, nfp_sample_mode mode) {
+  o->mode = mode;
+  o->sigma = m->cfg.sigma;
+  o->n_candidates = m->cfg.sbs_candidates;
+  o->gr_steps = m->cfg.gr_steps;
+  o->gr_step_size = m->cfg.gr_step_size;
+  o->sbs_exact_ranking = 0;
+}
+
+int nfp_sample_mode_parse(nfp_sample_mode* mode, const char* name) {
+  static const char* names[] = {"single", "sbs", "gr"};
+  for (int i = 0; i < 3; i++) {
+    if (strcmp(name, names[i]) == 0) {
+      *mode = (nfp_sample_mode)i;
+      return 0;
+    }
+  }
+  return nfp_error_set("unknown sampling mode \"%s\" (use single, sbs or gr)", name);
+}
+
+const char* nfp_sample_mode_name(nfp_sample_mode mode) {
+  switch (mode) {
+    case NFP_SAMPLE_SINGLE: return "single";
+    case NFP_SAMPLE_SBS: return "sbs";
+    case NFP_SAMPLE_GR: return "gr";
+  }
+  return "unknown";
+}
+
+nfp_sampler* nfp_sampler_create(const nfp_model* m, int max_candidates) {
+  if (max_candidates < 1) max_candidates = 1;
+  nfp_sampler* s = calloc(1, sizeof(*s));
+  if (!s) goto oom;
+  size_t N = (size_t)max_candidates, D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
+  s->model = m;
+  s->max_candidates = max_candidates;
+  s->state = malloc(sizeof(float) * (size_t)m->obs_dim);
+  s->ctx = malloc(sizeof(float) * (C + 1));
+  s->u = malloc(sizeof(double) * N * D);
+  s->a = malloc(sizeof(double) * N * D);
+  s->logp = malloc(sizeof(double) * N);
+  s->grad = malloc(sizeof(double) * D);
+  s->best = malloc(sizeof(double) * D);
+  s->trial = malloc(sizeof(double) * D);
+  s->chunk = malloc(sizeof(float) * D);
+  if (!s->state || !s->ctx || !s->u || !s->a || !s->logp || !s->grad || !s->best || !s->trial ||
+      !s->chunk) {
+    goto oom;
+  }
+  const nfp_model_config* cfg = &m->cfg;
+  if (cfg->n_cam > 0) {
+    size_t shrunk = (size_t)(cfg->img_src_h / cfg->img_down) * (cfg->img_src_w / cfg->img_down);
+    s->shrunk = malloc(shrunk * 3);
+    s->image = malloc((size_t)cfg->n_cam * cfg->img_h * cfg->img_w * 3);
+    if (!s->shrunk || !s->image) goto oom;
+  }
+  s->ws = nfp_model_ws_create(m, max_candidates);
+  if (!s->ws) {
+    nfp_sampler_free(s);
+    return NULL;
+  }
+  return s;
+oom:
+  nfp_sampler_free(s);
+  nfp_error_set("sampler: out of memory for %d candidates", max_candidates);
+  return NULL;
+}
+
+void nfp_sampler_free(nfp_sampler* s) {
+  if (!s) return;
+  nfp_model_ws_free(s->ws);
+  free(s->state);
+  free(s->ctx);
+  free(s->u);
+  free(s->a);
+  free(s->logp);
+  free(s->grad);
+  free(s->best);
+  free(s->trial);
+  free(s->chunk);
+  free(s->shrunk);
+  free(s->image);
+  free(s);
+}
+
+// Camera frames as the model was trained on them, shrunk and centre-cropped to the
+// encoder's input in s->image.
+static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
+  const nfp_model_config* c = &s->model->cfg;
+  if (!obs->image) return nfp_error_set("sampler: this policy needs camera frames; none given");
+  if (obs->n_cam != c->n_cam || obs->img_h != c->img_src_h || obs->img_w != c->img_src_w) {
+    return nfp_error_set("sampler: the policy takes %d frame(s) of %d x %d, given %d of %d x %d",
+                         c->n_cam, c->img_src_h, c->img_src_w, obs->n_cam, obs->img_h,
+                         obs->img_w);
+  }
+  int sh = c->img_src_h / c->img_down, sw = c->img_src_w / c->img_down, y0, x0;
+  nfp_image_crop_offset(&y0, &x0, sh, sw, c->img_h, c->img_w, NULL);
+  size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
+  for (int k = 0; k < c->n_cam; k++) {
+    nfp_image_shrink(s->shrunk, obs->image + k * frame, c->img_src_h, c->img_src_w, c->img_down);
+    nfp_image_crop(s->image + k * input, s->shrunk, sw, c->img_h, c->img_w, y0, x0);
+  }
+  *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = c->n_cam,
+                           .img_h = c->img_h, .img_w = c->img_w};
+  return 0;
+}
+
+// Normalise the observation into s->state; refuse non-finite values.
+static int load_obs(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
+  const nfp_model* m = s->model;
+  if (!obs || !obs->state) return nfp_error_set("sampler: observation without a state");
+  for (int i = 0; i < m->obs_dim; i++) {
+    if (!isfinite(obs->state[i])) {
+      return nfp_error_set("sampler: observation state[%d] is not finite", i);
+    }
+  }
+  nfp_model_normalize_state(m, s->state, obs->state, m->cfg.n_obs);
+  *batch = (nfp_obs_batch){.state = s->state};
+  return m->cfg.n_cam > 0 ? load_image(s, obs, batch) : 0;
+}
+
+// Draw n candidates u ~ N(0, sigma^2 I) and invert them under the context in s->ctx;
+// rank: with float splines (nfp_model_inverse_rank), good enough to rank them.
+static int draw(nfp_sampler* s, int n, double sigma, nfp_rng* rng, int rank) {
+  const nfp_model* m = s->model;
+  size_t D = (size_t)m->chunk_dim;
+  for (size_t i = 0; i < (size_t)n * D; i++) s->u[i] = sigma * nfp_rng_normal(rng);
+  s->n_drawn = n;
+  if (rank) return nfp_model_inverse_rank(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
+  return nfp_model_inverse_shared(m, s->ws, s->ctx, s->u, n, s->a, s->logp);
+}
+
+// Gradient ascent on log p from s->a[0] (see sampler.h); leaves the best in s->best.
+// The observation's context is s->ctx, computed once for every step.
+static int refine(nfp_sampler* s, const nfp_sample_opts* o, double* logp) {
+  const nfp_model* m = s->model;
+  size_t D = (size_t)m->chunk_dim;
+  double one = 1.0, lp_best, lp;
+  memcpy(s->best, s->a, sizeof(double) * D);
+  if (nfp_model_logprob_ctx_d(m, s->ws, s->ctx, s->best, 1, &lp_best) != 0) return -1;
+  memset(s->grad, 0, sizeof(double) * D);
+  nfp_model_backward(m, s->ws, &one, NULL, s->grad);
+  // eta is a step LENGTH in normalised action units along the gradient direction: a
+  // trained flow's density is so peaked that raw gradient steps overshoot by orders of
+  // magnitude, while a length adapts to any model.
+  double eta = o->gr_step_size;
+  for (int k = 0; k < o->gr_steps; k++) {
+    double gn = 0.0;
+    for (size_t i = 0; i < D; i++) gn += s->grad[i] * s->grad[i];
+    gn = sqrt(gn);
+    if (!(gn > 0.0) || !isfinite(gn)) break;  // at a maximum (or a broken gradient): stop
+    for (size_t i = 0; i < D; i++) s->trial[i] = s->best[i] + (eta / gn) * s->grad[i];
+    if (nfp_model_logprob_ctx_d(m, s->ws, s->ctx, s->trial, 1, &lp) != 0) return -1;
+    if (isfinite(lp) && lp > lp_best) {
+      lp_best = lp;
+      memcpy(s->best, s->trial, sizeof(double) * D);
+      memset(s->grad, 0, sizeof(double) * D);
+      nfp_model_backward(m, s->ws, &one, NULL, s->grad);
+      eta *= 1.2;
+    } else {
+      eta *= 0.5;  // overshoot: keep the best iterate and its gradient, shorten the step
+    }
+  }
+  *logp = lp_best;
+  return 0;
+}
+
+static int check_opts(const nfp_sampler* s, const nfp_sample_opts* o) {
+  if (!(o->sigma > 0.0 && isfinite(o->sigma))) {
+    return nfp_error_set("sampler: sigma = %g must be positive", o->sigma);
+  }
+  if (o->mode == NFP_SAMPLE_SBS && (o->n_candidates < 1 || o->n_candidates > s->max_candidates)) {
+    return nfp_error_set("sampler: %d SBS candidates outside 1..%d (the sampler's capacity)",
+                         o->n_candidates, s->max_candidates);
+  }
+  if (o->mode == NFP_SAMPLE_GR && (o->gr_steps < 0 || !(o->gr_step_size > 0.0) ||
+                                   !isfinite(o->gr_step_size))) {
+    return nfp_error_set("sampler: GR needs steps >= 0 and a positive step size (got %d, %g)",
+                         o->gr_steps, o->gr_step_size);
+  }
+  if (o->mode != NFP_SAMPLE_SINGLE && o->mode != NFP_SAMPLE_SBS && o->mode != NFP_SAMPLE_GR) {
+    return nfp_error_set("sampler: unknown mode %d", (int)o->mode);
+  }
+  return 0;
+}
+
+int nfp_sampler_sample(nfp_sampler* s, const nfp_obs* obs, const nfp_sample_opts* o,
+                       nfp_rng* rng, float* chunk, double* logp) {
+  const nfp_model* m = s->model;
+  size_t D = (size_t)m->chunk_dim;
+  nfp_obs_batch batch;
+  if (check_opts(s, o) != 0 || load_obs(s, obs, &batch) != 0) return -1;
+  nfp_model_encode(m, s->ws, &batch, 1, s->ctx);
+  const double* a = s->a;
+  double lp;
+  if (o->mode == NFP_SAMPLE_SBS) {
+    int rank = !o->sbs_exact_ranking && o->n_candidates > 1;
+    if (draw(s, o->n_candidates, o->sigma, rng, rank) != 0) return -1;
+    int best = 0;
+    for (int b = 1; b < o->n_candidates; b++) {
+      if (s->logp[b] > s->logp[best] || !isfinite(s->logp[best])) best = b;
+    }
+    // the winner of a float ranking again, exactly: what is returned and reported
+    if (rank && nfp_model_inverse_shared(m, s->ws, s->ctx, s->u + best * D, 1, s->a + best * D,
+                                         &s->logp[best]) != 0) {
+      return -1;
+    }
+    a = s->a + best * D;
+    lp = s->logp[best];
+  } else {
+    if (draw(s, 1, o->sigma, rng, 0) != 0) return -1;
+    lp = s->logp[0];
+    if (o->mode == NFP_SAMPLE_GR) {
+      if (refine(s, o, &lp) != 0) return -1;
+      a = s->best;
+    }
+  }
+  for (size_t i = 0; i < D; i++) s->chunk[i] = (float)a[i];
+  nfp_model_denormalize_action(m, chunk, s->chunk, m->cfg.horizon);
+  *logp = lp;
+  if (!isfinite(lp)) return nfp_error_set("sampler: the sampled chunk has a non-finite log-likelihood");
+  return 0;
+}
+
+int nfp_sampler_score(nfp_sampler* s, const nfp_obs* obs, const float* chunk, double* logp) {
+  const nfp_model* m = s->model;
+  nfp_obs_batch batch;
+  if (load_obs(s, obs, &batch) != 0) return -1;
+  for (int i = 0; i < m->chunk_dim; i++) {
+    if (!isfinite(chunk[i])) return nfp_error_set("sampler: chunk[%d] is not finite", i);
+  }
+  nfp_model_normalize_action(m, s->chunk, chunk, m->cfg.horizon);
+  // scratch other than s->a, which keeps the last draw for nfp_sampler_candidates
+  for (int i = 0; i < m->chunk_dim; i++) s->trial[i] = (double)s->chunk[i];
+  return nfp_model_logprob_d(m, s->ws, &batch, s->trial, 1, logp);
+}
+
+int nfp_sampler_candidates(nfp_sampler* s, float* out, int max) {
+  const nfp_model* m = s->model;
+  size_t D = (size_t)m->chunk_dim;
+  int n = s->n_drawn < max ? s->n_drawn : max;
+  for (int b = 0; b < n; b++) {
+    for (size_t i = 0; i < D; i++) s->chunk[i] = (float)s->a[b * D + i];
+    nfp_model_denormalize_action(m, out + b * D, s->chunk, m->cfg.horizon);
+  }
+  return n;
+}
