@@ -1,5 +1,6 @@
 // nfp bench: latency of the three samplers and training throughput, for the default
-// state-conditioned model and the reference size of PERFORMANCE.md, and of the image
+// state-conditioned model and the reference size (nfp_model_config_reference), and of the
+// image
 // encoders (bench_encoder.c), beside the same models in PyTorch (bench/torch_peer.py)
 // measured in the same run.
 #include <cblas.h>
@@ -195,7 +196,8 @@ static int run_peer(bench_result* r, int n, nfp_bench_enc* e, int ne, const char
                     int enc_train_repeats, char* version, size_t vsize) {
   if (access(python, X_OK) != 0) return nfp_error_set("%s not found (install python3-torch)", python);
   char cmd[16384], spec[1024], keys[256];
-  // Both thread pools pinned to the same count, passive waiting: see PERFORMANCE.md.
+  // Debian's torch does its matrix maths in OpenBLAS's own pool, which set_num_threads
+  // does not reach: pin both pools to the same count, with passive waiting.
   snprintf(cmd, sizeof(cmd),
            "OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d '%s' '%s' "
            "--threads %d --repeats %d --encoder-repeats %d --encoder-train-repeats %d",
@@ -341,7 +343,7 @@ static int run(int argc, char** argv) {
       {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
       {"--no-reference", NFP_ARG_FLAG, &no_reference, NULL,
-       "only the default model, not the PERFORMANCE.md reference size", 0, 0, 0},
+       "only the default model, not the reference size", 0, 0, 0},
       {"--no-encoders", NFP_ARG_FLAG, &no_encoders, NULL,
        "skip the image encoders (ResNet18-GroupNorm, small CNN)", 0, 0, 0},
       {"--encoders-only", NFP_ARG_FLAG, &encoders_only, NULL,
@@ -355,7 +357,7 @@ static int run(int argc, char** argv) {
   int prc = nfp_args_parse(argc, argv, args, (int)(sizeof(args) / sizeof(args[0])),
                            "nfp bench [--json FILE] [--threads N] [--no-torch]",
                            "Measures, for the default state-conditioned model and the reference "
-                           "size of PERFORMANCE.md\n(D 112, context 128, L 10, K 8, hidden 256 "
+                           "size\n(D 112, context 128, L 10, K 8, hidden 256 "
                            "x 2 blocks): single-sample, SBS and GR latency\nand training "
                            "throughput (NLL forward + backward + AdamW at batch 256). Medians "
                            "after\nwarm-up. The same models in PyTorch run in the same process "

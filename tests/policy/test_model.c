@@ -47,7 +47,7 @@ static void test_config(void** state) {
   assert_non_null(strstr(nfp_error_last(), "n_bins"));
   assert_null(nfp_model_create(&c, 1));
 
-  // sizes: the reference flow of PERFORMANCE.md has about 7.08 M parameters
+  // sizes: the reference flow (nfp_model_config_reference) has about 7.08 M parameters
   nfp_model_config_reference(&c);
   nfp_model* m = nfp_model_create(&c, 1);
   assert_non_null(m);

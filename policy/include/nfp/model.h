@@ -252,7 +252,7 @@ typedef struct nfp_model_config_ {
 
 // The default (task) model: hidden 128 x 2 blocks, context 64, L 10, K 8.
 void nfp_model_config_default(nfp_model_config* cfg);
-// The reference size of PERFORMANCE.md: D 112, context 128, L 10, K 8, hidden 256,
+// The reference size for speed comparisons (nfp bench): D 112, context 128, L 10, K 8, hidden 256,
 // 2 blocks (about 7.08 M flow parameters).
 void nfp_model_config_reference(nfp_model_config* cfg);
 // 0, or -1 with a message naming the bad field.

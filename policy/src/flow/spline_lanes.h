@@ -3,7 +3,7 @@
 // selects its target, includes vecd.h (double) or vecf.h (float, the ranking kernels),
 // defines v_sqrt, NFP_SPLINE_TABLE (the exported table's name) and NFP_SPLINE_NAME.
 //
-// Pitfalls handled (REFERENCE.md section 4): inputs outside [-B, B] never reach the
+// Pitfalls handled (the known traps of rational-quadratic splines): inputs outside [-B, B] never reach the
 // spline maths (they are swapped for 0 and the identity is selected afterwards); the
 // bin index is clamped to K-1 at the right edge; theta is clamped to [0, 1]; the
 // inverse's discriminant is clamped at 0 and its root is taken in the form that does
