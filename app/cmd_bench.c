@@ -1,7 +1,6 @@
 // nfp bench: latency of the three samplers and training throughput, for the default
 // state-conditioned model and the reference size (nfp_model_config_reference), and of the
-// image
-// encoders (bench_encoder.c), beside the same models in PyTorch (bench/torch_peer.py)
+// image encoders (bench_encoder.c), beside the same models in PyTorch (bench/torch_peer.py)
 // measured in the same run.
 #include <cblas.h>
 #include <cjson/cJSON.h>
