@@ -6,6 +6,7 @@
 
 #include "nfp/error.h"
 #include "nfp/flow.h"
+#include "ws_block.h"
 
 // Coordinate i is transformed by layer l when bit p of i differs from (l & 1)...
 // precisely when ((i >> p) & 1) ^ (l & 1) is 1, p = (l / 2) mod P, 2^p < D.
@@ -87,50 +88,49 @@ struct nfp_flow_ws_ {
   size_t scratch_size;
 };
 
+// flow, max_batch -> ws's buffer pointers into b and b->used (while b->at is NULL, only
+// measuring: the pointers are NULL). Every buffer is written before it is read.
+static void flow_ws_layout(nfp_flow_ws* ws, const nfp_flow* flow, int max_batch,
+                           nfp_ws_block* b) {
+  int point = b->at != NULL;
+  size_t nd = (size_t)max_batch * flow->D;
+  ws->state = nfp_ws_take(b, nd * ((size_t)flow->L + 1), sizeof(double));
+  ws->acts = nfp_ws_take(b, (size_t)flow->L, sizeof(float*));
+  ws->ctx = nfp_ws_take(b, (size_t)max_batch * flow->ctx + 1, sizeof(float));
+  ws->grad[0] = nfp_ws_take(b, nd, sizeof(double));
+  ws->grad[1] = nfp_ws_take(b, nd, sizeof(double));
+  ws->scratch_size = 0;
+  for (int l = 0; l < flow->L; l++) {
+    const nfp_coupling* c = &flow->layer[l];
+    float* a = nfp_ws_take(b, nfp_coupling_acts_size(c, max_batch), sizeof(float));
+    if (point) ws->acts[l] = a;
+    size_t s = nfp_coupling_scratch_size(c, max_batch);
+    if (s > ws->scratch_size) ws->scratch_size = s;
+  }
+  ws->scratch = nfp_ws_take(b, ws->scratch_size, sizeof(float));
+}
+
+// flow, max_batch -> ONE block: the struct, then state, acts, ctx, grads, scratch.
 nfp_flow_ws* nfp_flow_ws_create(const nfp_flow* flow, int max_batch) {
   if (max_batch <= 0) {
     nfp_error_set("flow workspace: batch must be positive (got %d)", max_batch);
     return NULL;
   }
-  nfp_flow_ws* ws = calloc(1, sizeof(*ws));
-  if (!ws) goto oom;
-  ws->max_batch = max_batch;
-  size_t nd = (size_t)max_batch * flow->D;
-  ws->state = malloc(sizeof(double) * nd * (flow->L + 1));
-  ws->acts = calloc((size_t)flow->L + 1, sizeof(float*));  // NULL-terminated
-  ws->ctx = malloc(sizeof(float) * ((size_t)max_batch * flow->ctx + 1));
-  ws->grad[0] = malloc(sizeof(double) * nd);
-  ws->grad[1] = malloc(sizeof(double) * nd);
-  if (!ws->state || !ws->acts || !ws->ctx || !ws->grad[0] || !ws->grad[1]) goto oom;
-  for (int l = 0; l < flow->L; l++) {
-    const nfp_coupling* c = &flow->layer[l];
-    ws->acts[l] = malloc(sizeof(float) * nfp_coupling_acts_size(c, max_batch));
-    if (!ws->acts[l]) goto oom;
-    size_t s = nfp_coupling_scratch_size(c, max_batch);
-    if (s > ws->scratch_size) ws->scratch_size = s;
+  nfp_flow_ws measure;
+  nfp_ws_block b = {0};
+  flow_ws_layout(&measure, flow, max_batch, &b);
+  nfp_flow_ws* ws = nfp_ws_block_alloc(&b, sizeof(*ws));
+  if (!ws) {
+    nfp_error_set("flow workspace: out of memory for batch %d", max_batch);
+    return NULL;
   }
-  ws->scratch = malloc(sizeof(float) * ws->scratch_size);
-  if (!ws->scratch) goto oom;
+  ws->max_batch = max_batch;
+  flow_ws_layout(ws, flow, max_batch, &b);
   return ws;
-oom:
-  nfp_flow_ws_free(ws);
-  nfp_error_set("flow workspace: out of memory for batch %d", max_batch);
-  return NULL;
 }
 
-void nfp_flow_ws_free(nfp_flow_ws* ws) {
-  if (!ws) return;
-  if (ws->acts) {
-    for (int l = 0; ws->acts[l]; l++) free(ws->acts[l]);
-  }
-  free(ws->acts);
-  free(ws->state);
-  free(ws->ctx);
-  free(ws->scratch);
-  free(ws->grad[0]);
-  free(ws->grad[1]);
-  free(ws);
-}
+// The struct and its buffers are one block.
+void nfp_flow_ws_free(nfp_flow_ws* ws) { free(ws); }
 
 static int check_batch(const nfp_flow_ws* ws, int B) {
   if (B <= 0 || B > ws->max_batch) {

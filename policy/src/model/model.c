@@ -6,6 +6,7 @@
 
 #include "nfp/error.h"
 #include "nfp/model.h"
+#include "ws_block.h"
 
 #define LOG_2PI 1.8378770664093453
 
@@ -162,53 +163,52 @@ struct nfp_model_ws_ {
   nfp_flow_ws* flow;
 };
 
+// m, max_batch -> ws's buffer pointers into b and b->used (while b->at is NULL, only
+// measuring: the pointers are NULL). Every buffer is written before it is read.
+static void model_ws_layout(nfp_model_ws* ws, const nfp_model* m, int max_batch,
+                            nfp_ws_block* b) {
+  size_t B = (size_t)max_batch, D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
+  ws->enc_acts = nfp_ws_take(b, nfp_encoder_acts_size(&m->enc, max_batch) + 1, sizeof(float));
+  ws->enc_scratch =
+      nfp_ws_take(b, nfp_encoder_scratch_size(&m->enc, max_batch) + 1, sizeof(float));
+  ws->state = nfp_ws_take(b, B * (size_t)m->obs_dim, sizeof(float));
+  ws->ctx = nfp_ws_take(b, B * C + 1, sizeof(float));
+  ws->dctx = nfp_ws_take(b, B * C + 1, sizeof(float));
+  ws->x = nfp_ws_take(b, B * D, sizeof(double));
+  ws->z = nfp_ws_take(b, B * D, sizeof(double));
+  ws->dz = nfp_ws_take(b, B * D, sizeof(double));
+  ws->logdet = nfp_ws_take(b, B, sizeof(double));
+  ws->dlogdet = nfp_ws_take(b, B, sizeof(double));
+}
+
+// m, max_batch -> ONE block (the struct, then the encoder's and the model's buffers) and
+// the flow's workspace, its own block (flow.c owns its layout).
 nfp_model_ws* nfp_model_ws_create(const nfp_model* m, int max_batch) {
   if (max_batch <= 0) {
     nfp_error_set("model workspace: batch must be positive (got %d)", max_batch);
     return NULL;
   }
-  nfp_model_ws* ws = calloc(1, sizeof(*ws));
-  if (!ws) goto oom;
-  size_t B = (size_t)max_batch, D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
-  ws->max_batch = max_batch;
-  ws->enc_acts = malloc(sizeof(float) * (nfp_encoder_acts_size(&m->enc, max_batch) + 1));
-  ws->enc_scratch = malloc(sizeof(float) * (nfp_encoder_scratch_size(&m->enc, max_batch) + 1));
-  ws->state = malloc(sizeof(float) * B * (size_t)m->obs_dim);
-  ws->ctx = malloc(sizeof(float) * (B * C + 1));
-  ws->dctx = malloc(sizeof(float) * (B * C + 1));
-  ws->x = malloc(sizeof(double) * B * D);
-  ws->z = malloc(sizeof(double) * B * D);
-  ws->dz = malloc(sizeof(double) * B * D);
-  ws->logdet = malloc(sizeof(double) * B);
-  ws->dlogdet = malloc(sizeof(double) * B);
-  if (!ws->enc_acts || !ws->enc_scratch || !ws->state || !ws->ctx || !ws->dctx || !ws->x ||
-      !ws->z || !ws->dz || !ws->logdet || !ws->dlogdet) {
-    goto oom;
+  nfp_model_ws measure;
+  nfp_ws_block b = {0};
+  model_ws_layout(&measure, m, max_batch, &b);
+  nfp_model_ws* ws = nfp_ws_block_alloc(&b, sizeof(*ws));
+  if (!ws) {
+    nfp_error_set("model workspace: out of memory for batch %d", max_batch);
+    return NULL;
   }
+  ws->max_batch = max_batch;
+  model_ws_layout(ws, m, max_batch, &b);
   ws->flow = nfp_flow_ws_create(&m->flow, max_batch);
   if (!ws->flow) {
     nfp_model_ws_free(ws);
     return NULL;
   }
   return ws;
-oom:
-  nfp_model_ws_free(ws);
-  nfp_error_set("model workspace: out of memory for batch %d", max_batch);
-  return NULL;
 }
 
+// The flow's block, then ours (the struct and its buffers).
 void nfp_model_ws_free(nfp_model_ws* ws) {
   if (!ws) return;
-  free(ws->enc_acts);
-  free(ws->enc_scratch);
-  free(ws->state);
-  free(ws->ctx);
-  free(ws->dctx);
-  free(ws->x);
-  free(ws->z);
-  free(ws->dz);
-  free(ws->logdet);
-  free(ws->dlogdet);
   nfp_flow_ws_free(ws->flow);
   free(ws);
 }

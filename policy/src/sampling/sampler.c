@@ -6,6 +6,7 @@
 #include "nfp/error.h"
 #include "nfp/model.h"
 #include "nfp/sampler.h"
+#include "ws_block.h"
 
 struct nfp_sampler_ {
   const nfp_model* model;
@@ -54,59 +55,56 @@ const char* nfp_sample_mode_name(nfp_sample_mode mode) {
   return "unknown";
 }
 
-nfp_sampler* nfp_sampler_create(const nfp_model* m, int max_candidates) {
-  if (max_candidates < 1) max_candidates = 1;
-  nfp_sampler* s = calloc(1, sizeof(*s));
-  if (!s) goto oom;
+// m, max_candidates -> s's buffer pointers into b and b->used (while b->at is NULL, only
+// measuring: the pointers are NULL). Every buffer is written before it is read.
+static void sampler_layout(nfp_sampler* s, const nfp_model* m, int max_candidates,
+                           nfp_ws_block* b) {
   size_t N = (size_t)max_candidates, D = (size_t)m->chunk_dim, C = (size_t)m->cfg.context_dim;
-  s->model = m;
-  s->max_candidates = max_candidates;
-  s->state = malloc(sizeof(float) * (size_t)m->obs_dim);
-  s->ctx = malloc(sizeof(float) * (C + 1));
-  s->u = malloc(sizeof(double) * N * D);
-  s->a = malloc(sizeof(double) * N * D);
-  s->logp = malloc(sizeof(double) * N);
-  s->grad = malloc(sizeof(double) * D);
-  s->best = malloc(sizeof(double) * D);
-  s->trial = malloc(sizeof(double) * D);
-  s->chunk = malloc(sizeof(float) * D);
-  if (!s->state || !s->ctx || !s->u || !s->a || !s->logp || !s->grad || !s->best || !s->trial ||
-      !s->chunk) {
-    goto oom;
-  }
+  s->state = nfp_ws_take(b, (size_t)m->obs_dim, sizeof(float));
+  s->ctx = nfp_ws_take(b, C + 1, sizeof(float));
+  s->u = nfp_ws_take(b, N * D, sizeof(double));
+  s->a = nfp_ws_take(b, N * D, sizeof(double));
+  s->logp = nfp_ws_take(b, N, sizeof(double));
+  s->grad = nfp_ws_take(b, D, sizeof(double));
+  s->best = nfp_ws_take(b, D, sizeof(double));
+  s->trial = nfp_ws_take(b, D, sizeof(double));
+  s->chunk = nfp_ws_take(b, D, sizeof(float));
   const nfp_model_config* cfg = &m->cfg;
+  s->shrunk = s->image = NULL;  // state-only models: no frames
   if (cfg->n_cam > 0) {
     size_t shrunk = (size_t)(cfg->img_src_h / cfg->img_down) * (cfg->img_src_w / cfg->img_down);
-    s->shrunk = malloc(shrunk * 3);
-    s->image = malloc((size_t)cfg->n_cam * cfg->img_h * cfg->img_w * 3);
-    if (!s->shrunk || !s->image) goto oom;
+    s->shrunk = nfp_ws_take(b, shrunk * 3, 1);
+    s->image = nfp_ws_take(b, (size_t)cfg->n_cam * cfg->img_h * cfg->img_w * 3, 1);
   }
+}
+
+// m, max_candidates -> ONE block (the struct, then its buffers) and the model's
+// workspace for max_candidates rows, its own block (model.c owns its layout).
+nfp_sampler* nfp_sampler_create(const nfp_model* m, int max_candidates) {
+  if (max_candidates < 1) max_candidates = 1;
+  nfp_sampler measure;
+  nfp_ws_block b = {0};
+  sampler_layout(&measure, m, max_candidates, &b);
+  nfp_sampler* s = nfp_ws_block_alloc(&b, sizeof(*s));
+  if (!s) {
+    nfp_error_set("sampler: out of memory for %d candidates", max_candidates);
+    return NULL;
+  }
+  s->model = m;
+  s->max_candidates = max_candidates;
+  sampler_layout(s, m, max_candidates, &b);
   s->ws = nfp_model_ws_create(m, max_candidates);
   if (!s->ws) {
     nfp_sampler_free(s);
     return NULL;
   }
   return s;
-oom:
-  nfp_sampler_free(s);
-  nfp_error_set("sampler: out of memory for %d candidates", max_candidates);
-  return NULL;
 }
 
+// The model's workspace, then ours (the struct and its buffers).
 void nfp_sampler_free(nfp_sampler* s) {
   if (!s) return;
   nfp_model_ws_free(s->ws);
-  free(s->state);
-  free(s->ctx);
-  free(s->u);
-  free(s->a);
-  free(s->logp);
-  free(s->grad);
-  free(s->best);
-  free(s->trial);
-  free(s->chunk);
-  free(s->shrunk);
-  free(s->image);
   free(s);
 }
 
