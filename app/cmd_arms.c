@@ -34,10 +34,11 @@ static const char* serve_about =
     "hardware driver (--driver). Lock-step by default: the rig advances only when the\n"
     "client sends a step, so evaluations through the bridge are reproducible. --realtime\n"
     "steps on the rig's clock; the newest command wins. Whatever the client sends, the\n"
-    "server clamps targets to the joint limits and to --max-vel, holds position when no\n"
-    "valid command arrives for --watchdog-ms (real-time), stops when the controlling\n"
-    "client is silent for --heartbeat-ms (real-time), and latches an emergency stop until\n"
-    "the next reset. Connections are CURVE-encrypted; only keys in --allow get in.\n"
+    "server clamps targets to the joint limits and to within --max-vel of the measured\n"
+    "joint positions, holds position when no valid command arrives for --watchdog-ms\n"
+    "(real-time; by default one control period), stops when the controlling client is\n"
+    "silent for --heartbeat-ms (real-time), and latches an emergency stop until the next\n"
+    "reset. Connections are CURVE-encrypted; only keys in --allow get in.\n"
     "Plain TCP needs --insecure and a loopback --bind.";
 
 static int serve(int argc, char** argv) {
@@ -70,7 +71,8 @@ static int serve(int argc, char** argv) {
       {"--max-vel", NFP_ARG_DOUBLE, &o.safety.max_vel, "RAD/S",
        "largest joint target change per second (0 = off)", 0, 1e6, 0},
       {"--watchdog-ms", NFP_ARG_INT, &o.safety.watchdog_ms, "MS",
-       "real-time: hold position after this long without a valid command", 1, 600000, 0},
+       "real-time: hold position after this long without a valid command (0 = one control "
+       "period)", 0, 600000, 0},
       {"--heartbeat-ms", NFP_ARG_INT, &o.safety.heartbeat_ms, "MS",
        "real-time: stop the rig after this long without a message from the client", 1, 600000,
        0},
@@ -180,9 +182,12 @@ static int query(int argc, char** argv, int estop) {
 
 int nfp_cmd_arms(int argc, char** argv) {
   const char* sub = argc >= 2 ? argv[1] : "";
-  if (!strcmp(sub, "serve")) return serve(argc - 1, argv + 1);
-  if (!strcmp(sub, "status")) return query(argc - 1, argv + 1, 0);
-  if (!strcmp(sub, "estop")) return query(argc - 1, argv + 1, 1);
+  // The sub-verb's own name, so that flag errors point at "nfp arms serve --help".
+  static char serve_name[] = "arms serve", status_name[] = "arms status",
+              estop_name[] = "arms estop";
+  if (!strcmp(sub, "serve")) return argv[1] = serve_name, serve(argc - 1, argv + 1);
+  if (!strcmp(sub, "status")) return argv[1] = status_name, query(argc - 1, argv + 1, 0);
+  if (!strcmp(sub, "estop")) return argv[1] = estop_name, query(argc - 1, argv + 1, 1);
   FILE* f = !strcmp(sub, "--help") || !strcmp(sub, "-h") ? stdout : stderr;
   fprintf(f,
           "usage: nfp arms serve|status|estop [options]   (nfp arms SUB --help)\n\n"

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "codec.h"
+#include "endpoint.h"
 #include "nfp/bridge.h"
 #include "nfp/error.h"
 
@@ -209,8 +210,12 @@ static int setup_socket(arms_zmq* z, const char* endpoint, const nfp_bridge_clie
   }
   if (!o->insecure) {
     char server[NFP_KEY_TEXT], secret[NFP_KEY_TEXT], pub[NFP_KEY_TEXT];
-    if (nfp_bridge_key_read(server, o->server_key)) return nfp_error_wrap("server public key (--server-key)");
-    if (nfp_bridge_key_read(secret, o->client_key)) return nfp_error_wrap("client secret key (--key)");
+    if (nfp_bridge_key_read_public(server, o->server_key)) {
+      return nfp_error_wrap("server public key (--server-key)");
+    }
+    if (nfp_bridge_key_read_secret(secret, o->client_key)) {
+      return nfp_error_wrap("client secret key (--key)");
+    }
     int rc = nfp_bridge_key_public(pub, secret) ||
              zmq_setsockopt(z->sock, ZMQ_CURVE_SERVERKEY, server, 40) ||
              zmq_setsockopt(z->sock, ZMQ_CURVE_PUBLICKEY, pub, 40) ||
@@ -221,7 +226,9 @@ static int setup_socket(arms_zmq* z, const char* endpoint, const nfp_bridge_clie
     return nfp_error_set("plain TCP (--insecure) only on loopback; %s is not (use CURVE keys)",
                          endpoint);
   }
-  if (zmq_connect(z->sock, endpoint)) {
+  char to[sizeof(z->endpoint)];
+  if (nfp_endpoint_prepare(z->sock, endpoint, 0, to, sizeof(to))) return -1;
+  if (zmq_connect(z->sock, to)) {
     return nfp_error_set("cannot connect to %s: %s", endpoint, zmq_strerror(errno));
   }
   return 0;

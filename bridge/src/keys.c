@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
 static int key_text_ok(const char* s) {
@@ -17,24 +18,11 @@ static int key_text_ok(const char* s) {
   return zmq_z85_decode(bin, s) != NULL;
 }
 
-// Write one line atomically with the given mode (tmp file created with it, then rename).
+// One line, written atomically with the given mode (0600 stays 0600 whatever the umask).
 static int write_key(const char* path, const char* key, mode_t mode) {
-  char tmp[4200];
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
-    return nfp_error_set("key path too long: %s", path);
-  }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, mode);
-  if (fd < 0) return nfp_error_set("cannot create %s: %s", tmp, strerror(errno));
   char line[NFP_KEY_TEXT + 1];
   int n = snprintf(line, sizeof(line), "%s\n", key);
-  int ok = write(fd, line, (size_t)n) == n && fchmod(fd, mode) == 0 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path)) {
-    int e = errno;
-    unlink(tmp);
-    return nfp_error_set("cannot write %s: %s", path, strerror(e));
-  }
-  return 0;
+  return nfp_atomic_write_file(path, line, (size_t)n, mode);
 }
 
 int nfp_bridge_keys_gen(const char* name) {
@@ -47,13 +35,16 @@ int nfp_bridge_keys_gen(const char* name) {
   return write_key(path, pub, 0644);
 }
 
-int nfp_bridge_key_read(char out[NFP_KEY_TEXT], const char* path) {
-  if (!path) return nfp_error_set("no key file given");
-  FILE* f = fopen(path, "r");
-  if (!f) return nfp_error_set("cannot open key file %s: %s", path, strerror(errno));
+// Does s end in tail?
+static int ends_with(const char* s, const char* tail) {
+  size_t n = strlen(s), k = strlen(tail);
+  return n >= k && !strcmp(s + n - k, tail);
+}
+
+// Read one line of 40 Z85 characters from an open key file into out. 0 or -1.
+static int read_key_line(char out[NFP_KEY_TEXT], FILE* f, const char* path) {
   char line[256] = "";
   char* got = fgets(line, sizeof(line), f);
-  fclose(f);
   line[strcspn(line, "\r\n")] = '\0';
   if (!got || !key_text_ok(line)) {
     return nfp_error_set("%s does not hold a key (one line of 40 Z85 characters; make one "
@@ -63,27 +54,47 @@ int nfp_bridge_key_read(char out[NFP_KEY_TEXT], const char* path) {
   return 0;
 }
 
-int nfp_bridge_key_public(char pub[NFP_KEY_TEXT], const char* secret) {
-  if (zmq_curve_public(pub, secret)) return nfp_error_set("not a CURVE secret key");
+// Refuse a secret key file that anyone but its owner may read or write (like ssh).
+static int check_private(FILE* f, const char* path) {
+  struct stat st;
+  if (fstat(fileno(f), &st)) {
+    return nfp_error_set("cannot stat key file %s: %s", path, strerror(errno));
+  }
+  if (st.st_mode & 077) {
+    return nfp_error_set("permissions %04o on secret key %s are too open: others could read it "
+                         "and pose as this machine (chmod 600 %s)",
+                         (unsigned)(st.st_mode & 0777), path, path);
+  }
   return 0;
 }
 
-int nfp_bridge_endpoint_is_local(const char* e) {
-  if (!strncmp(e, "ipc://", 6) || !strncmp(e, "inproc://", 9)) return 1;
-  if (strncmp(e, "tcp://", 6)) return 0;
-  const char* host = e + 6;
-  const char* colon = strrchr(host, ':');
-  if (!colon) return 0;
-  size_t n = (size_t)(colon - host);
-  if ((n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5))) {
-    return 1;
+int nfp_bridge_key_read_secret(char out[NFP_KEY_TEXT], const char* path) {
+  if (!path) return nfp_error_set("no secret key file given");
+  if (ends_with(path, ".pub")) {
+    return nfp_error_set("%s is a public key; this needs the secret one (NAME.key from nfp "
+                         "keys gen)", path);
   }
-  // 127.x.y.z: a numeric address in the loopback block, never a name that starts so
-  if (n < 4 || strncmp(host, "127.", 4)) return 0;
-  int dots = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (host[i] == '.') dots++;
-    else if (host[i] < '0' || host[i] > '9') return 0;
+  FILE* f = fopen(path, "r");
+  if (!f) return nfp_error_set("cannot open key file %s: %s", path, strerror(errno));
+  int rc = check_private(f, path) || read_key_line(out, f, path) ? -1 : 0;
+  fclose(f);
+  return rc;
+}
+
+int nfp_bridge_key_read_public(char out[NFP_KEY_TEXT], const char* path) {
+  if (!path) return nfp_error_set("no public key file given");
+  if (ends_with(path, ".key")) {
+    return nfp_error_set("%s looks like a secret key; this needs the public one (NAME.pub "
+                         "from nfp keys gen; a secret key never leaves its machine)", path);
   }
-  return dots == 3;
+  FILE* f = fopen(path, "r");
+  if (!f) return nfp_error_set("cannot open key file %s: %s", path, strerror(errno));
+  int rc = read_key_line(out, f, path);
+  fclose(f);
+  return rc;
+}
+
+int nfp_bridge_key_public(char pub[NFP_KEY_TEXT], const char* secret) {
+  if (zmq_curve_public(pub, secret)) return nfp_error_set("not a CURVE secret key");
+  return 0;
 }

@@ -5,7 +5,8 @@
 // per control period), so a simulated episode through the bridge is the in-process one.
 // Real-time: the server steps on its own clock at the rig's control rate; the newest
 // command wins, a STEP is answered after the next tick, and the watchdog holds position
-// when commands stop coming.
+// when commands stop coming (by default at the first tick more than one control period
+// after the last command, so within two periods of it).
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -14,11 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "codec.h"
+#include "endpoint.h"
 #include "nfp/bridge.h"
+#include "nfp/clock.h"
 #include "nfp/driver.h"
 #include "nfp/error.h"
 #include "zap.h"
@@ -60,7 +62,8 @@ struct nfp_bridge_server_ {
   int64_t cmd_deadline;
   double cmd[NFP_ARMS_MAX_NQ];
   double last_cmd;                    // server time of the last valid command
-  double next_tick;
+  double next_tick;                   // when the next tick is due (during tick(): this one)
+  double watchdog_s;                  // hold after this long without a valid command
   struct {
     peer_id who;
     uint32_t seq;
@@ -72,13 +75,7 @@ struct nfp_bridge_server_ {
   uint64_t count[NFP_WIRE_NCOUNT];
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double server_time(const nfp_bridge_server* s) { return now_s() - s->t0; }
+static double server_time(const nfp_bridge_server* s) { return nfp_clock_seconds() - s->t0; }
 
 static void logf_(const nfp_bridge_server* s, const char* fmt, ...) {
   if (!s->opts.verbose) return;
@@ -197,17 +194,20 @@ static void send_state(nfp_bridge_server* s, const peer_id* to, uint32_t seq, in
 
 //---------------------------------- safety ---------------------------------------------------
 
-// Give the arms a target through the clamp. hold: the client's confidence gate, passed
-// through as the rig defines it (keep the present target).
+// Give the arms a target through the clamp, which limits the step from the measured
+// position. hold: the client's confidence gate, passed through as the rig defines it
+// (keep the present target).
 static int command(nfp_bridge_server* s, const double* target, int hold) {
   if (hold) {
     s->last_flags = 0;
     return nfp_arms_command(s->arms, s->prev, 1);
   }
+  nfp_arms_obs obs;
+  if (nfp_arms_observe(s->arms, &obs, 0)) return -1;
   double q[NFP_ARMS_MAX_NQ];
   double max_step = s->opts.safety.max_vel / s->rig.control_hz;
-  int hit = nfp_bridge_safety_clamp(q, target, s->prev, &s->arms->info, s->rig.gripper_mask,
-                                    max_step);
+  int hit = nfp_bridge_safety_clamp(q, target, obs.qpos, s->prev, &s->arms->info,
+                                    s->rig.gripper_mask, max_step);
   if (hit & NFP_SAFETY_LIMIT) bump(s, NFP_WIRE_C_LIMIT_CLAMPS);
   if (hit & NFP_SAFETY_RATE) bump(s, NFP_WIRE_C_RATE_CLAMPS);
   s->last_flags = hit ? NFP_WIRE_S_CLAMPED : 0;
@@ -220,8 +220,10 @@ static int command(nfp_bridge_server* s, const double* target, int hold) {
 static int hold_here(nfp_bridge_server* s, int state) {
   nfp_arms_obs obs;
   if (nfp_arms_observe(s->arms, &obs, 0)) return -1;
-  double q[NFP_ARMS_MAX_NQ];
-  nfp_bridge_safety_clamp(q, obs.qpos, obs.qpos, &s->arms->info, 0, 0);
+  double q[NFP_ARMS_MAX_NQ], here[NFP_ARMS_MAX_NQ];
+  // A broken reading (NaN) holds the last target rather than sending the joint to a limit.
+  for (int j = 0; j < s->rig.nq; j++) here[j] = isfinite(obs.qpos[j]) ? obs.qpos[j] : s->prev[j];
+  nfp_bridge_safety_clamp(q, here, here, here, &s->arms->info, 0, 0);
   memcpy(s->hold_q, q, sizeof(q));
   memcpy(s->prev, q, sizeof(q));
   set_state(s, state);
@@ -389,6 +391,13 @@ static void handle(nfp_bridge_server* s, const peer_id* from, const uint8_t* buf
 
 //---------------------------------- clock ----------------------------------------------------
 
+// Has the client been silent past the watchdog period at this tick? Measured at the
+// tick's scheduled time, so a late wake-up cannot hold a client that sent a command
+// every period (each arrives after the previous tick, at most one period before this).
+static int watchdog_expired(const nfp_bridge_server* s) {
+  return s->next_tick - s->last_cmd > s->watchdog_s;
+}
+
 static int tick(nfp_bridge_server* s) {
   double t = server_time(s);
   if (s->state == NFP_WIRE_ST_RUNNING) {
@@ -400,9 +409,9 @@ static int tick(nfp_bridge_server* s) {
         return -1;
       }
     }
-    if (t - s->last_cmd > 1e-3 * s->opts.safety.watchdog_ms) {
+    if (watchdog_expired(s)) {
       bump(s, NFP_WIRE_C_WATCHDOG_HOLDS);
-      logf_(s, "watchdog: no valid command for %d ms, holding position", s->opts.safety.watchdog_ms);
+      logf_(s, "watchdog: no valid command for %.0f ms, holding position", 1e3 * (t - s->last_cmd));
       if (hold_here(s, NFP_WIRE_ST_HOLDING)) return -1;
     }
   }
@@ -448,7 +457,7 @@ static void check_heartbeat(nfp_bridge_server* s) {
 
 void nfp_bridge_server_opts_default(nfp_bridge_server_opts* o) {
   *o = (nfp_bridge_server_opts){.bind = "tcp://127.0.0.1:5555"};
-  o->safety = (nfp_bridge_safety){.max_vel = 3.0, .watchdog_ms = 200, .heartbeat_ms = 1000};
+  o->safety = (nfp_bridge_safety){.max_vel = 3.0, .watchdog_ms = 0, .heartbeat_ms = 1000};
 }
 
 static void describe(nfp_bridge_server* s) {
@@ -461,7 +470,7 @@ static void describe(nfp_bridge_server* s) {
   r->control_hz = in->control_hz;
   r->step_cap = in->step_cap;
   r->max_vel = s->opts.safety.max_vel;
-  r->watchdog_ms = s->opts.safety.watchdog_ms;
+  r->watchdog_ms = (int)ceil(1e3 * s->watchdog_s - 1e-6);  // 60 ms at 16.7 Hz, not 61
   r->heartbeat_ms = s->opts.safety.heartbeat_ms;
   r->n_cam = in->cam_h > 0 && in->cam_w > 0;
   if (r->n_cam) {
@@ -504,8 +513,9 @@ nfp_bridge_server* nfp_bridge_server_create(nfp_arms* arms, const nfp_bridge_ser
     nfp_error_set("plain TCP (--insecure) only on loopback; %s is not (use CURVE keys)", o->bind);
     return NULL;
   }
-  if (o->safety.max_vel < 0 || o->safety.watchdog_ms < 1 || o->safety.heartbeat_ms < 1) {
-    nfp_error_set("safety: max velocity must be >= 0, watchdog and heartbeat periods >= 1 ms");
+  if (o->safety.max_vel < 0 || o->safety.watchdog_ms < 0 || o->safety.heartbeat_ms < 1) {
+    nfp_error_set("safety: max velocity must be >= 0, the watchdog period >= 0 ms (0: one "
+                  "control period) and the heartbeat period >= 1 ms");
     return NULL;
   }
   if (check_arms(&arms->info)) return NULL;
@@ -516,7 +526,9 @@ nfp_bridge_server* nfp_bridge_server_create(nfp_arms* arms, const nfp_bridge_ser
   }
   s->arms = arms;
   s->opts = *o;
-  s->t0 = now_s();
+  s->t0 = nfp_clock_seconds();
+  s->watchdog_s = o->safety.watchdog_ms ? 1e-3 * o->safety.watchdog_ms  // else one period
+                                        : 1.0 / arms->info.control_hz;
   pthread_mutex_init(&s->lock, NULL);
   describe(s);
   s->ctx = zmq_ctx_new();
@@ -526,7 +538,7 @@ nfp_bridge_server* nfp_bridge_server_create(nfp_arms* arms, const nfp_bridge_ser
     nfp_error_set("zmq_ctx_new failed");
     goto fail;
   }
-  if (curve && nfp_bridge_key_read(secret, o->server_key)) {
+  if (curve && nfp_bridge_key_read_secret(secret, o->server_key)) {
     nfp_error_wrap("server key (--key; make one with nfp keys gen)");
     goto fail;
   }
@@ -544,7 +556,9 @@ nfp_bridge_server* nfp_bridge_server_create(nfp_arms* arms, const nfp_bridge_ser
     nfp_error_set("configuring the server socket: %s", zmq_strerror(errno));
     goto fail;
   }
-  if (zmq_bind(s->sock, o->bind)) {
+  char where[sizeof(s->endpoint)];
+  if (nfp_endpoint_prepare(s->sock, o->bind, 1, where, sizeof(where))) goto fail;
+  if (zmq_bind(s->sock, where)) {
     nfp_error_set("cannot bind %s: %s", o->bind, zmq_strerror(errno));
     goto fail;
   }

@@ -94,6 +94,11 @@ static void test_flags_that_do_not_fit(void** state) {
   assert_int_equal(cli_run(&r, "", "bench --no-torch --json /nonexistent_nfp/x.json"), 1);
   assert_has(r.err, "/nonexistent_nfp/x.json");
   assert_has(r.err, "--json");
+  // Flag errors of a sub-verb name the sub-verb (it read "see: nfp serve --help").
+  assert_int_equal(cli_run(&r, "", "arms serve --bogus"), 2);
+  assert_has(r.err, "see: nfp arms serve --help");
+  assert_int_equal(cli_run(&r, "", "arms status --bogus"), 2);
+  assert_has(r.err, "see: nfp arms status --help");
 }
 
 int main(void) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_serve.h"
 #include "nfp/arms_sim.h"
 #include "nfp/bridge.h"
 #include "nfp/checkpoint.h"
@@ -103,25 +104,9 @@ static int make_policy(const char* task) {
   return rc ? -1 : 0;
 }
 
-typedef struct {
-  nfp_arms* arms;
-  nfp_bridge_server* server;
-  pthread_t thread;
-  int rc;
-} server_run;
-
-static void* server_main(void* arg) {
-  server_run* r = arg;
-  r->rc = nfp_bridge_server_run(r->server);
-  return NULL;
-}
-
 // Simulated `task` served on a free loopback port with the test keys.
 static int server_start(server_run* r, const char* task, int realtime,
                         const nfp_bridge_safety* safety) {
-  memset(r, 0, sizeof(*r));
-  r->arms = nfp_arms_sim_create(task, NFP_TEST_ASSETS);
-  if (!r->arms) return -1;
   nfp_bridge_server_opts o;
   nfp_bridge_server_opts_default(&o);
   o.bind = "tcp://127.0.0.1:*";
@@ -130,16 +115,7 @@ static int server_start(server_run* r, const char* task, int realtime,
   o.allow = allow;
   o.verbose = getenv("NFP_TEST_VERBOSE") != NULL;
   if (safety) o.safety = *safety;
-  r->server = nfp_bridge_server_create(r->arms, &o);
-  if (!r->server) return -1;
-  return pthread_create(&r->thread, NULL, server_main, r) ? -1 : 0;
-}
-
-static void server_finish(server_run* r) {
-  nfp_bridge_server_stop(r->server);
-  pthread_join(r->thread, NULL);
-  nfp_bridge_server_free(r->server);
-  nfp_arms_close(r->arms);
+  return server_launch(r, nfp_arms_sim_create(task, NFP_TEST_ASSETS), &o);
 }
 
 static void client_opts(nfp_bridge_client_opts* o, const char* key) {

@@ -182,20 +182,58 @@ static void safety_clamp(void** state) {
   double prev[3] = {0.0, 0.95, 0.0}, out[3];
   // inside limits and rate: unchanged
   double t1[3] = {0.05, 0.9, 1.0};
-  assert_int_equal(nfp_bridge_safety_clamp(out, t1, prev, &info, 1u << 2, 0.1), 0);
+  assert_int_equal(nfp_bridge_safety_clamp(out, t1, prev, prev, &info, 1u << 2, 0.1), 0);
   assert_memory_equal(out, t1, sizeof(t1));
   // too fast on joint 0, past the limit on joint 1; the gripper (slot 2) is not
   // rate-limited, only clamped to its range
   double t2[3] = {0.5, 3.0, 1.5};
-  int hit = nfp_bridge_safety_clamp(out, t2, prev, &info, 1u << 2, 0.1);
+  int hit = nfp_bridge_safety_clamp(out, t2, prev, prev, &info, 1u << 2, 0.1);
   assert_int_equal(hit, NFP_SAFETY_RATE | NFP_SAFETY_LIMIT);
   assert_true(fabs(out[0] - 0.1) < 1e-12);
   assert_true(out[1] == 1.0);
   assert_true(out[2] == 1.0);
   // max_step 0: limits only
   double t3[3] = {-5, 0.5, -1};
-  assert_int_equal(nfp_bridge_safety_clamp(out, t3, prev, &info, 0, 0), NFP_SAFETY_LIMIT);
+  assert_int_equal(nfp_bridge_safety_clamp(out, t3, prev, prev, &info, 0, 0), NFP_SAFETY_LIMIT);
   assert_true(out[0] == -1 && out[1] == 0.5 && out[2] == 0);
+}
+
+// The rate limit measures from where the joints are, not from the last target: a joint
+// pushed far from its target is moved at most max_step from there (issue 18: it used to
+// snap back toward the old target). Grippers stay exempt, NaN targets go to the lower
+// limit, and a reading that is not finite falls back to the last target.
+static void safety_clamp_from_measured(void** state) {
+  (void)state;
+  nfp_arms_info info = {.nq = 4};
+  for (int j = 0; j < 4; j++) info.q_lo[j] = -3, info.q_hi[j] = 3;
+  info.q_lo[3] = 0, info.q_hi[3] = 1;
+  const double step = 0.18;
+  double target[4] = {3.0, 3.0, 3.0, 1.0};        // everything at the upper limit
+  double prev[4] = {3.0, 3.0, 3.0, 0.0};          // what the arms were told last
+  double measured[4] = {0.0, 2.95, -2.5, 0.0};    // joint 0 and 2 held far away
+  double out[4];
+  int hit = nfp_bridge_safety_clamp(out, target, measured, prev, &info, 1u << 3, step);
+  assert_int_equal(hit, NFP_SAFETY_RATE);
+  for (int j = 0; j < 3; j++) {
+    if (fabs(out[j] - measured[j]) > step + 1e-12) {
+      fail_msg("joint %d: target %.3f is %.3f from the measured %.3f (max_step %.2f)", j, out[j],
+               fabs(out[j] - measured[j]), measured[j], step);
+    }
+  }
+  assert_true(fabs(out[0] - 0.18) < 1e-12 && out[1] == 3.0 && fabs(out[2] + 2.32) < 1e-12);
+  assert_true(out[3] == 1.0);  // the gripper goes straight to its target
+  // Pulled down; NaN goes to the lower limit; the limits win over the rate limit when a
+  // joint sits beyond one (pushed past it).
+  double low[4] = {-9.0, NAN, 3.0, 0.5}, beyond[4] = {0.0, 2.95, 3.5, 0.0};
+  hit = nfp_bridge_safety_clamp(out, low, beyond, prev, &info, 1u << 3, step);
+  assert_int_equal(hit, NFP_SAFETY_RATE | NFP_SAFETY_LIMIT);
+  assert_true(fabs(out[0] + 0.18) < 1e-12);   // -9 -> limit -3 -> 0.18 below measured 0
+  assert_true(fabs(out[1] - 2.77) < 1e-12);   // NaN -> lower limit -> 0.18 below 2.95
+  assert_true(out[2] == 3.0 && out[3] == 0.5);
+  // A broken reading: the rate limit measures from the last target instead.
+  double broken[4] = {NAN, INFINITY, 0.0, 0.0}, back[4] = {0.0, 0.0, 0.0, 0.0};
+  nfp_bridge_safety_clamp(out, back, broken, prev, &info, 1u << 3, step);
+  assert_true(fabs(out[0] - 2.82) < 1e-12 && fabs(out[1] - 2.82) < 1e-12 && out[2] == 0.0);
 }
 
 static void loopback_endpoints(void** state) {
@@ -215,7 +253,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(step_round_trip),       cmocka_unit_test(rig_state_round_trip),
       cmocka_unit_test(small_messages_round_trip), cmocka_unit_test(refusals),
-      cmocka_unit_test(safety_clamp),          cmocka_unit_test(loopback_endpoints),
+      cmocka_unit_test(safety_clamp),          cmocka_unit_test(safety_clamp_from_measured),
+      cmocka_unit_test(loopback_endpoints),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,8 @@ typedef struct {
 
 static void raw_open(raw_client* c, const char* endpoint) {
   char server[NFP_KEY_TEXT], secret[NFP_KEY_TEXT], pub[NFP_KEY_TEXT];
-  assert_int_equal(nfp_bridge_key_read(server, srv_pub), 0);
-  assert_int_equal(nfp_bridge_key_read(secret, cli_key), 0);
+  assert_int_equal(nfp_bridge_key_read_public(server, srv_pub), 0);
+  assert_int_equal(nfp_bridge_key_read_secret(secret, cli_key), 0);
   assert_int_equal(nfp_bridge_key_public(pub, secret), 0);
   c->ctx = zmq_ctx_new();
   c->sock = zmq_socket(c->ctx, ZMQ_DEALER);

@@ -3,10 +3,10 @@
 // The arm client is an nfp_arms, so the rollout runner drives a remote rig exactly as
 // it drives the in-process simulator. The arm server wraps ANY nfp_arms (the simulated
 // rig, a hardware driver from nfp/driver.h) and puts a safety layer between the wire and
-// the arms that does not trust the policy: joint-limit clamp, per-step change limit,
-// command watchdog, heartbeat stop, emergency stop. Connections are CURVE-encrypted and
-// only clients whose public key is on the allow-list get in; plain TCP exists only on
-// loopback and only when asked for.
+// the arms that does not trust the policy: joint-limit clamp, per-step change limit from
+// the measured position, command watchdog, heartbeat stop, emergency stop. Connections
+// are CURVE-encrypted and only clients whose public key is on the allow-list get in;
+// plain TCP exists only on loopback and only when asked for.
 #ifndef NFP_BRIDGE_H
 #define NFP_BRIDGE_H
 
@@ -25,8 +25,12 @@ extern "C" {
 // Make a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub (public), each one
 // line of Z85 text, written atomically. 0 or -1 (error set).
 int nfp_bridge_keys_gen(const char* name);
-// Read a key file (one line of 40 Z85 characters) into out. 0 or -1.
-int nfp_bridge_key_read(char out[NFP_KEY_TEXT], const char* path);
+// Read a secret key file (one line of 40 Z85 characters) into out. Refuses a NAME.pub
+// (a public key used as a secret would let anyone holding the .pub in) and a file that
+// group or others may access (chmod 600). 0 or -1.
+int nfp_bridge_key_read_secret(char out[NFP_KEY_TEXT], const char* path);
+// Read a public key file into out. Refuses a NAME.key (a secret key). 0 or -1.
+int nfp_bridge_key_read_public(char out[NFP_KEY_TEXT], const char* path);
 // Public key of a secret key (both Z85). 0 or -1.
 int nfp_bridge_key_public(char pub[NFP_KEY_TEXT], const char* secret);
 // Is this endpoint on this machine (tcp loopback, ipc, inproc)? Plain TCP needs it.
@@ -53,7 +57,7 @@ int nfp_arms_is_zmq(const nfp_arms* a);
 typedef struct {
   int mode;                // 1 lock-step, 2 real-time
   double max_vel;          // rad/s, 0 = off
-  int watchdog_ms, heartbeat_ms;
+  int watchdog_ms, heartbeat_ms;  // the watchdog in effect (one period when set to auto)
   uint32_t gripper_mask;
   char joint_names[NFP_ARMS_MAX_NQ][32];
 } nfp_bridge_rig;
@@ -77,8 +81,13 @@ int nfp_arms_zmq_estop(nfp_arms* a);
 //---------------------------------- server ---------------------------------------------------
 
 typedef struct {
-  double max_vel;          // per-step change limit of arm joints, rad/s (0 = off)
-  int watchdog_ms;         // real-time: hold position when no valid command for this long
+  // Arm joints: a target at most max_vel / control_hz from the measured position, rad/s
+  // (0 = off).
+  double max_vel;
+  // Real-time: hold position when no valid command came for this long, checked at each
+  // tick. 0 (the default): one control period, so the hold comes at most two control
+  // periods after the last command, and a client that sends one per period never trips it.
+  int watchdog_ms;
   int heartbeat_ms;        // stop when the controlling client is silent for this long
 } nfp_bridge_safety;
 
@@ -115,12 +124,18 @@ void nfp_bridge_server_free(nfp_bridge_server* s);
 //---------------------------------- safety (pure) --------------------------------------------
 
 #define NFP_SAFETY_LIMIT 1  // a target was outside the joint limits
-#define NFP_SAFETY_RATE 2   // a target moved further than max_step from the previous one
+#define NFP_SAFETY_RATE 2   // a target was further than max_step from the joint's position
 
-// out = target clamped into [q_lo, q_hi] and within max_step of prev on every slot not in
-// gripper_mask (max_step <= 0: no rate limit). Returns NFP_SAFETY_* bits of what bit.
-int nfp_bridge_safety_clamp(double* out, const double* target, const double* prev,
-                            const nfp_arms_info* info, uint32_t gripper_mask, double max_step);
+// out = target clamped into [q_lo, q_hi] and within max_step of the MEASURED joint
+// position on every slot not in gripper_mask (max_step <= 0: no rate limit), so a joint
+// held or pushed away from its target is never told to jump back to it: the goal is at
+// most max_step from where the joint is (LeRobot's max_relative_target). Where a reading
+// is not finite the rate limit measures from prev, the last target given. A NaN target
+// goes to the lower limit; the joint limits win where the joint sits outside them.
+// Returns NFP_SAFETY_* bits of what bit.
+int nfp_bridge_safety_clamp(double* out, const double* target, const double* measured,
+                            const double* prev, const nfp_arms_info* info,
+                            uint32_t gripper_mask, double max_step);
 
 #ifdef __cplusplus
 }
