@@ -5,18 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
 #include "args.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/agent.h"
 #include "nfp/arms_sim.h"
 #include "nfp/clock.h"
 #include "nfp/demo.h"
 #include "nfp/error.h"
 #include "nfp/render.h"
 #include "nfp/rng.h"
+#include "nfp/rollout.h"
 #include "nfp/tasks.h"
-#include "rollout.h"
 
 #define OBJ_CAP 256  // widest object state a task may report
 

@@ -13,21 +13,21 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 
-#include "agent.h"
 #include "args.h"
 #include "bridge_flags.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/agent.h"
 #include "nfp/arms_sim.h"
 #include "nfp/bridge.h"
 #include "nfp/checkpoint.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
 #include "nfp/picture.h"
+#include "nfp/rollout.h"
 #include "nfp/stats.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
-#include "rollout.h"
 
 #define EVAL_MAX_JOBS 64
 #define EVAL_MAX_MODES 3

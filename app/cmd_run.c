@@ -7,18 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
 #include "args.h"
 #include "bridge_flags.h"
 #include "commands.h"
 #include "files.h"
+#include "nfp/agent.h"
 #include "nfp/arms_sim.h"
 #include "nfp/bridge.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
+#include "nfp/rollout.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
-#include "rollout.h"
 
 static const char* run_about =
     "Runs a policy on a rig for --episodes episodes with the rollout runner eval uses\n"

@@ -7,15 +7,15 @@
 
 #include <GLFW/glfw3.h>
 
-#include "agent.h"
 #include "args.h"
 #include "commands.h"
+#include "nfp/agent.h"
 #include "nfp/arms_sim.h"
 #include "nfp/error.h"
 #include "nfp/picture.h"
+#include "nfp/rollout.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
-#include "rollout.h"
 #include "view_camera.h"
 #include "view_plan.h"
 

@@ -3,7 +3,7 @@
 #ifndef NFP_APP_POLICY_FLAGS_H
 #define NFP_APP_POLICY_FLAGS_H
 
-#include "agent.h"
+#include "nfp/agent.h"
 #include "args.h"
 #include "nfp/model.h"
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nfp/checkpoint.h"
+#include "nfp/agent.h"
 #include "nfp/error.h"
 #include "nfp/plugin.h"
 #include "nfp/sampler.h"
@@ -302,22 +303,16 @@ static void ctl_act(const mjModel* m, mjData* d, ctl_inst* ci, mjtNum* st, long 
                     uint64_t seed) {
   if (step == 0) nfp_controller_reset(ci->c, seed);
   st[CS_ACTED] = (mjtNum)step;
-  // The state frame as nfp eval builds it: joint positions, then (for models trained
-  // with it) the task's object state.
-  double state[NFP_NJ + 64], target[NFP_NJ];
+  // The state frame as nfp eval builds it (nfp_state_frame): joint positions, then (for
+  // models trained with it) the task's object state.
+  double qpos[NFP_NJ], object[NFP_ARMS_MAX_OBJECT];
+  double state[NFP_NJ + NFP_ARMS_MAX_OBJECT], target[NFP_NJ];
   int ns = ci->model->cfg.state_dim;
-  nfp_rig_observe(state, NULL, &ci->rig, d);
-  int ok = 1;
-  if (ns > NFP_NJ) {
-    double object[64];
-    int k = nfp_plugin_task_object_state(m, d, ci->task, object, 64);
-    ok = k == ns - NFP_NJ;
-    if (ok) {
-      memcpy(state + NFP_NJ, object, sizeof(double) * (size_t)k);
-    } else {
-      nfp_error_set("the policy expects %d object values, the task gives %d", ns - NFP_NJ, k);
-    }
-  }
+  nfp_rig_observe(qpos, NULL, &ci->rig, d);
+  int k = ns > NFP_NJ ? nfp_plugin_task_object_state(m, d, ci->task, object, NFP_ARMS_MAX_OBJECT)
+                      : 0;
+  if (k < 0) k = 0;  // no nfp.task in the model: no object state
+  int ok = nfp_state_frame(state, ns, qpos, NFP_NJ, object, k, "the nfp.task plugin") == 0;
   // An image policy plans only from a frame given for this very step: an older one
   // would show another state, and planning without one would be blind.
   const uint8_t* image = NULL;

@@ -8,10 +8,10 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "nfp/agent.h"
 #include "bridge_util.h"
 #include "policy_flags.h"
-#include "rollout.h"
+#include "nfp/rollout.h"
 
 #define NSEEDS 3
 #define MAX_STEPS 400

@@ -1,5 +1,5 @@
 // The agent registry: each kind is a constructor filling the nfp_agent hooks.
-#include "agent.h"
+#include "nfp/agent.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,19 +55,15 @@ static int policy_reset(nfp_agent* a, nfp_arms* arms, uint64_t seed) {
   return 0;
 }
 
-// The model's state frame: the joint positions, then the object state when the model was
-// trained with it (state_dim = nq + n_object).
+// Observation -> state frame -> the controller's next target (and its plan statistics).
 static int policy_act(nfp_agent* a, nfp_arms* arms, const nfp_arms_obs* obs, double* target,
                       nfp_agent_step* info) {
   policy_agent* p = a->ctx;
-  int nq = arms->info.nq, ns = p->model->cfg.state_dim;
   double state[NFP_ARMS_MAX_NQ + NFP_ARMS_MAX_OBJECT];
-  if (ns != nq && ns != nq + obs->n_object) {
-    return nfp_error_set("the policy observes %d state values per frame, but %s gives %d joints "
-                         "and %d object values", ns, arms->info.name, nq, obs->n_object);
+  if (nfp_state_frame(state, p->model->cfg.state_dim, obs->qpos, arms->info.nq, obs->object,
+                      obs->n_object, arms->info.name)) {
+    return -1;
   }
-  memcpy(state, obs->qpos, sizeof(double) * (size_t)nq);
-  memcpy(state + nq, obs->object, sizeof(double) * (size_t)(ns - nq));
   nfp_controller_info ci;
   if (nfp_controller_act(p->controller, state, obs->image, target, &ci)) return -1;
   info->planned = ci.planned;

@@ -2,8 +2,8 @@
 // reads the simulator's state, so it needs simulated arms) or a trained NF-P policy
 // (which sees only the observation, so it drives any nfp_arms). eval, view and
 // collect drive agents only through this.
-#ifndef NFP_APP_AGENT_H
-#define NFP_APP_AGENT_H
+#ifndef NFP_AGENT_H
+#define NFP_AGENT_H
 
 #include <stdint.h>
 
@@ -40,6 +40,12 @@ typedef struct {
   const nfp_model* model;         // the loaded checkpoint, shared by every agent (policy)
   nfp_controller_opts controller; // sampling mode, re-planning, gate (policy)
 } nfp_agent_spec;
+
+// The state frame a policy observes: the joint positions, then the object state when the
+// model was trained with it (state_dim = nq + n_object), into out[state_dim]. Every host
+// (the agent, the MuJoCo plugin) builds it with this. 0, or -1 naming source and sizes.
+int nfp_state_frame(double* out, int state_dim, const double* qpos, int nq,
+                    const double* object, int n_object, const char* source);
 
 // Known kinds, for --help and error messages.
 const char* nfp_agent_kinds(void);

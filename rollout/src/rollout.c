@@ -1,5 +1,5 @@
 // Episode bookkeeping shared by eval, collect and view.
-#include "rollout.h"
+#include "nfp/rollout.h"
 
 #include <math.h>
 #include <stdlib.h>

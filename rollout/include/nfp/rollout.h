@@ -1,12 +1,12 @@
 // One episode of an agent on a pair of arms, a control step at a time, so that eval
 // (whole episodes), collect (recording every step) and view (paced, pausable) share
 // the same rules for when an episode ends.
-#ifndef NFP_APP_ROLLOUT_H
-#define NFP_APP_ROLLOUT_H
+#ifndef NFP_ROLLOUT_H
+#define NFP_ROLLOUT_H
 
 #include <stdint.h>
 
-#include "agent.h"
+#include "nfp/agent.h"
 #include "nfp/arms.h"
 #include "nfp/tasks.h"   // NFP_SUCCESS_HOLD
 
