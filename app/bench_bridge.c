@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -15,7 +14,9 @@
 #include "bridge_flags.h"
 #include "files.h"
 #include "nfp/bridge.h"
+#include "nfp/clock.h"
 #include "nfp/error.h"
+#include "nfp/stats.h"
 
 #define CAM_W 320
 #define CAM_H 240
@@ -57,22 +58,6 @@ static const nfp_arms_ops null_ops = {null_reset, null_observe, null_command, nu
 
 //---------------------------------- timing ---------------------------------------------------
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
-
-static double pct(const double* sorted, int n, double p) {
-  int k = (int)(p / 100.0 * n + 0.5) - 1;
-  return sorted[k < 0 ? 0 : k >= n ? n - 1 : k];
-}
-
 typedef struct {
   nfp_bridge_server* s;
   int rc;
@@ -91,15 +76,14 @@ static int time_steps(double out[2], nfp_arms* c, int with_image, int n) {
   nfp_arms_obs obs;
   int rc = nfp_arms_reset(c, 0) || nfp_arms_observe(c, &obs, with_image);
   for (int i = 0; i < n + n / 10 && !rc; i++) {  // the first tenth warms up
-    double t0 = now_ms();
+    double t0 = nfp_clock_ms();
     rc = nfp_arms_command(c, obs.qpos, 0) || nfp_arms_step(c) || nfp_arms_observe(c, &obs, with_image);
-    if (i >= n / 10) t[i - n / 10] = now_ms() - t0;
+    if (i >= n / 10) t[i - n / 10] = nfp_clock_ms() - t0;
   }
   if (!rc && with_image && !obs.image) rc = nfp_error_set("no camera frame came back");
   if (!rc) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    out[0] = pct(t, n, 50);
-    out[1] = pct(t, n, 99);
+    out[0] = nfp_percentile(t, n, 0.5);  // nearest rank, as every report of nfp
+    out[1] = nfp_percentile(t, n, 0.99);
   }
   free(t);
   return rc ? -1 : 0;
@@ -147,14 +131,100 @@ static int bench_one(double state[2], double image[2], nfp_arms* rig, int insecu
   return rc;
 }
 
+// The four figures of one transport: state-only and image round trips, p50 and p99.
+typedef struct {
+  double state[2], image[2];
+} bridge_figures;
+
+// The stand-in rig behind the server: 14 joints and a patterned 320x240 frame.
+static void null_rig_init(nfp_arms* rig, null_rig* impl) {
+  for (size_t i = 0; i < sizeof(impl->image); i++) impl->image[i] = (uint8_t)(i * 31);
+  *rig = (nfp_arms){.ops = &null_ops, .impl = impl};
+  snprintf(rig->info.name, sizeof(rig->info.name), "null rig");
+  rig->info.nq = 14;
+  rig->info.control_hz = 50.0 / 3.0;
+  rig->info.cam_h = CAM_H;
+  rig->info.cam_w = CAM_W;
+  for (int j = 0; j < 14; j++) rig->info.q_lo[j] = -3, rig->info.q_hi[j] = 3;
+}
+
+// Fresh keys in a temporary folder -> the rig timed over CURVE (*curve) and plain TCP
+// (*plain); the folder is removed after. 0, or 1 (reported).
+static int bench_transports(bridge_figures* curve, bridge_figures* plain, nfp_arms* rig,
+                            int repeats) {
+  char dir[] = "/tmp/nfp_bench_bridge.XXXXXX";
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "nfp bench: cannot make a temporary folder\n");
+    return 1;
+  }
+  char base[64];
+  snprintf(base, sizeof(base), "%s/server", dir);
+  int rc = nfp_bridge_keys_gen(base);
+  snprintf(base, sizeof(base), "%s/client", dir);
+  rc = rc || nfp_bridge_keys_gen(base);
+  rc = rc || bench_one(curve->state, curve->image, rig, 0, dir, repeats) ||
+       bench_one(plain->state, plain->image, rig, 1, dir, repeats);
+  const char* files[] = {"server.key", "server.pub", "client.key", "client.pub"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(base, sizeof(base), "%s/%s", dir, files[i]);
+    unlink(base);
+  }
+  rmdir(dir);
+  if (rc) {
+    fprintf(stderr, "nfp bench: %s\n", nfp_error_last());
+    return 1;
+  }
+  return 0;
+}
+
+// The figures and the target, on stdout.
+static void bridge_print(const bridge_figures* curve, const bridge_figures* plain,
+                         int repeats) {
+  printf("bridge round trip over loopback (one control step), %d state / %d image repeats\n",
+         repeats, repeats / 4 > 50 ? repeats / 4 : 50);
+  printf("  CURVE      state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f "
+         "ms\n", curve->state[0], curve->state[1], curve->image[0], curve->image[1]);
+  printf("  plain TCP  state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f "
+         "ms\n", plain->state[0], plain->state[1], plain->image[0], plain->image[1]);
+  printf("target state-only p99 < 1 ms (CURVE): %s\n", curve->state[1] < 1.0 ? "met" : "NOT met");
+}
+
+// The figures as JSON -> path. 0, or 1 (reported).
+static int bridge_write_json(const char* path, const bridge_figures* curve,
+                             const bridge_figures* plain, int repeats) {
+  cJSON* o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "bridge_state_p50_ms", curve->state[0]);
+  cJSON_AddNumberToObject(o, "bridge_state_p99_ms", curve->state[1]);
+  cJSON_AddNumberToObject(o, "bridge_image_p50_ms", curve->image[0]);
+  cJSON_AddNumberToObject(o, "bridge_image_p99_ms", curve->image[1]);
+  cJSON_AddNumberToObject(o, "bridge_state_plain_p50_ms", plain->state[0]);
+  cJSON_AddNumberToObject(o, "bridge_state_plain_p99_ms", plain->state[1]);
+  cJSON_AddNumberToObject(o, "bridge_image_plain_p50_ms", plain->image[0]);
+  cJSON_AddNumberToObject(o, "bridge_image_plain_p99_ms", plain->image[1]);
+  cJSON_AddNumberToObject(o, "image_width", CAM_W);
+  cJSON_AddNumberToObject(o, "image_height", CAM_H);
+  cJSON_AddStringToObject(o, "image_encoding", "raw RGB8");
+  cJSON_AddNumberToObject(o, "repeats", repeats);
+  cJSON_AddBoolToObject(o, "state_p99_lt_1ms", curve->state[1] < 1.0);
+  char* text = cJSON_Print(o);
+  cJSON_Delete(o);
+  int rc = text && !nfp_text_write(path, text) ? 0 : 1;
+  free(text);
+  if (rc) fprintf(stderr, "nfp bench: %s\n", nfp_error_last());
+  else printf("wrote %s\n", path);
+  return rc;
+}
+
+// Flags -> the null rig served over CURVE and plain TCP -> printed and JSON figures.
 int nfp_bench_bridge(int argc, char** argv) {
   const char* json = NULL;
   int bridge = 0, repeats = 2000;
   nfp_arg args[] = {
-      {"--bridge", NFP_ARG_FLAG, &bridge, NULL, "measure the arm bridge (this benchmark)", 0, 0, 0},
+      {"--bridge", NFP_ARG_FLAG, &bridge, NULL, "measure the arm bridge (this benchmark)", 0, 0,
+       0},
       {"--json", NFP_ARG_STR, &json, "FILE", "write the figures as JSON", 0, 0, 0},
-      {"--repeats", NFP_ARG_INT, &repeats, "N", "timed state-only round trips (a quarter with images)",
-       100, 1000000, 0},
+      {"--repeats", NFP_ARG_INT, &repeats, "N",
+       "timed state-only round trips (a quarter with images)", 100, 1000000, 0},
   };
   int rc = nfp_args_parse(argc, argv, args, 3, "nfp bench --bridge [--json FILE] [--repeats N]",
                           "Round-trip time of one control step through the arm bridge over "
@@ -168,65 +238,10 @@ int nfp_bench_bridge(int argc, char** argv) {
     return 1;
   }
   static null_rig impl;
-  for (size_t i = 0; i < sizeof(impl.image); i++) impl.image[i] = (uint8_t)(i * 31);
-  nfp_arms rig = {.ops = &null_ops, .impl = &impl};
-  snprintf(rig.info.name, sizeof(rig.info.name), "null rig");
-  rig.info.nq = 14;
-  rig.info.control_hz = 50.0 / 3.0;
-  rig.info.cam_h = CAM_H;
-  rig.info.cam_w = CAM_W;
-  for (int j = 0; j < 14; j++) rig.info.q_lo[j] = -3, rig.info.q_hi[j] = 3;
-
-  char dir[] = "/tmp/nfp_bench_bridge.XXXXXX";
-  if (!mkdtemp(dir)) {
-    fprintf(stderr, "nfp bench: cannot make a temporary folder\n");
-    return 1;
-  }
-  char base[64];
-  snprintf(base, sizeof(base), "%s/server", dir);
-  rc = nfp_bridge_keys_gen(base);
-  snprintf(base, sizeof(base), "%s/client", dir);
-  rc = rc || nfp_bridge_keys_gen(base);
-  double st[2], im[2], st_plain[2], im_plain[2];
-  rc = rc || bench_one(st, im, &rig, 0, dir, repeats) || bench_one(st_plain, im_plain, &rig, 1, dir, repeats);
-  const char* files[] = {"server.key", "server.pub", "client.key", "client.pub"};
-  for (int i = 0; i < 4; i++) {
-    snprintf(base, sizeof(base), "%s/%s", dir, files[i]);
-    unlink(base);
-  }
-  rmdir(dir);
-  if (rc) {
-    fprintf(stderr, "nfp bench: %s\n", nfp_error_last());
-    return 1;
-  }
-  printf("bridge round trip over loopback (one control step), %d state / %d image repeats\n",
-         repeats, repeats / 4 > 50 ? repeats / 4 : 50);
-  printf("  CURVE      state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f ms\n",
-         st[0], st[1], im[0], im[1]);
-  printf("  plain TCP  state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f ms\n",
-         st_plain[0], st_plain[1], im_plain[0], im_plain[1]);
-  printf("target state-only p99 < 1 ms (CURVE): %s\n", st[1] < 1.0 ? "met" : "NOT met");
-  if (json) {
-    cJSON* o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "bridge_state_p50_ms", st[0]);
-    cJSON_AddNumberToObject(o, "bridge_state_p99_ms", st[1]);
-    cJSON_AddNumberToObject(o, "bridge_image_p50_ms", im[0]);
-    cJSON_AddNumberToObject(o, "bridge_image_p99_ms", im[1]);
-    cJSON_AddNumberToObject(o, "bridge_state_plain_p50_ms", st_plain[0]);
-    cJSON_AddNumberToObject(o, "bridge_state_plain_p99_ms", st_plain[1]);
-    cJSON_AddNumberToObject(o, "bridge_image_plain_p50_ms", im_plain[0]);
-    cJSON_AddNumberToObject(o, "bridge_image_plain_p99_ms", im_plain[1]);
-    cJSON_AddNumberToObject(o, "image_width", CAM_W);
-    cJSON_AddNumberToObject(o, "image_height", CAM_H);
-    cJSON_AddStringToObject(o, "image_encoding", "raw RGB8");
-    cJSON_AddNumberToObject(o, "repeats", repeats);
-    cJSON_AddBoolToObject(o, "state_p99_lt_1ms", st[1] < 1.0);
-    char* text = cJSON_Print(o);
-    cJSON_Delete(o);
-    rc = text && !nfp_text_write(json, text) ? 0 : 1;
-    free(text);
-    if (rc) fprintf(stderr, "nfp bench: %s\n", nfp_error_last());
-    else printf("wrote %s\n", json);
-  }
-  return rc;
+  nfp_arms rig;
+  null_rig_init(&rig, &impl);
+  bridge_figures curve, plain;
+  if (bench_transports(&curve, &plain, &rig, repeats)) return 1;
+  bridge_print(&curve, &plain, repeats);
+  return json ? bridge_write_json(json, &curve, &plain, repeats) : 0;
 }

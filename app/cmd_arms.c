@@ -41,90 +41,109 @@ static const char* serve_about =
     "reset. Connections are CURVE-encrypted; only keys in --allow get in.\n"
     "Plain TCP needs --insecure and a loopback --bind.";
 
-static int serve(int argc, char** argv) {
-  const char* task = "lift_pot";
-  const char* assets = NULL;
-  const char* driver = NULL;
-  const char* driver_config = NULL;
-  int sim = 0, quiet = 0;
+typedef struct {
+  const char *task, *assets, *driver, *driver_config;
+  int sim, quiet;
   nfp_bridge_server_opts o;
-  nfp_bridge_server_opts_default(&o);
+} serve_opts;
+
+// argv -> serve_opts, checked. 0, 1 (help shown) or 2 (bad flags, reported).
+static int serve_parse(serve_opts* so, int argc, char** argv) {
+  *so = (serve_opts){.task = "lift_pot"};
+  nfp_bridge_server_opts* o = &so->o;
+  nfp_bridge_server_opts_default(o);
   nfp_arg args[] = {
-      {"--sim", NFP_ARG_FLAG, &sim, NULL, "serve the simulated rig of --task", 0, 0, 0},
-      {"--task", NFP_ARG_STR, &task, "NAME", "task of the simulated rig", 0, 0, 0},
-      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
+      {"--sim", NFP_ARG_FLAG, &so->sim, NULL, "serve the simulated rig of --task", 0, 0, 0},
+      {"--task", NFP_ARG_STR, &so->task, "NAME", "task of the simulated rig", 0, 0, 0},
+      {"--assets", NFP_ARG_STR, &so->assets, "DIR",
+       "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
+      {"--driver", NFP_ARG_STR, &so->driver, "NAME", "serve a hardware driver (built in: replay)",
        0, 0, 0},
-      {"--driver", NFP_ARG_STR, &driver, "NAME", "serve a hardware driver (built in: replay)", 0, 0,
-       0},
-      {"--driver-config", NFP_ARG_STR, &driver_config, "ARG",
+      {"--driver-config", NFP_ARG_STR, &so->driver_config, "ARG",
        "the driver's configuration (replay: an episode .hdf5)", 0, 0, 0},
-      {"--bind", NFP_ARG_STR, &o.bind, "ENDPOINT", "where to listen (port * picks a free one)", 0, 0,
-       0},
-      {"--realtime", NFP_ARG_FLAG, &o.realtime, NULL,
+      {"--bind", NFP_ARG_STR, &o->bind, "ENDPOINT", "where to listen (port * picks a free one)", 0,
+       0, 0},
+      {"--realtime", NFP_ARG_FLAG, &o->realtime, NULL,
        "step on the rig's clock instead of lock-step", 0, 0, 0},
-      {"--key", NFP_ARG_STR, &o.server_key, "FILE", "the server's secret key (nfp keys gen)", 0, 0,
+      {"--key", NFP_ARG_STR, &o->server_key, "FILE", "the server's secret key (nfp keys gen)", 0,
+       0, 0},
+      {"--allow", NFP_ARG_STR, &o->allow, "FILE", "allowed client public keys, one per line", 0, 0,
        0},
-      {"--allow", NFP_ARG_STR, &o.allow, "FILE", "allowed client public keys, one per line", 0, 0,
-       0},
-      {"--insecure", NFP_ARG_FLAG, &o.insecure, NULL,
+      {"--insecure", NFP_ARG_FLAG, &o->insecure, NULL,
        "plain TCP, no authentication (loopback --bind only)", 0, 0, 0},
-      {"--max-vel", NFP_ARG_DOUBLE, &o.safety.max_vel, "RAD/S",
+      {"--max-vel", NFP_ARG_DOUBLE, &o->safety.max_vel, "RAD/S",
        "largest joint target change per second (0 = off)", 0, 1e6, 0},
-      {"--watchdog-ms", NFP_ARG_INT, &o.safety.watchdog_ms, "MS",
+      {"--watchdog-ms", NFP_ARG_INT, &o->safety.watchdog_ms, "MS",
        "real-time: hold position after this long without a valid command (0 = one control "
        "period)", 0, 600000, 0},
-      {"--heartbeat-ms", NFP_ARG_INT, &o.safety.heartbeat_ms, "MS",
+      {"--heartbeat-ms", NFP_ARG_INT, &o->safety.heartbeat_ms, "MS",
        "real-time: stop the rig after this long without a message from the client", 1, 600000,
        0},
-      {"--quiet", NFP_ARG_FLAG, &quiet, NULL, "do not log sessions and safety events", 0, 0, 0},
+      {"--quiet", NFP_ARG_FLAG, &so->quiet, NULL, "do not log sessions and safety events", 0, 0,
+       0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
   int rc = nfp_args_parse(argc, argv, args, nargs,
                           "nfp arms serve (--sim [--task T] | --driver NAME --driver-config ARG) "
                           "--bind ENDPOINT (--key FILE --allow FILE | --insecure)",
                           serve_about);
-  if (rc) return rc == 1 ? 0 : 2;
-  if (sim == (driver != NULL)) {
+  if (rc) return rc;
+  if (so->sim == (so->driver != NULL)) {
     fprintf(stderr, "nfp arms serve: give exactly one of --sim and --driver NAME\n");
     return 2;
   }
-  if (!o.insecure && (!o.server_key || !o.allow)) {
+  if (!o->insecure && (!o->server_key || !o->allow)) {
     fprintf(stderr, "nfp arms serve: give --key FILE and --allow FILE (CURVE), or --insecure "
                     "with a loopback --bind\n");
     return 2;
   }
-  if (sim && !nfp_task_find(task)) {
-    fprintf(stderr, "nfp arms serve: unknown task '%s' (known: %s)\n", task, nfp_task_names());
+  if (so->sim && !nfp_task_find(so->task)) {
+    fprintf(stderr, "nfp arms serve: unknown task '%s' (known: %s)\n", so->task,
+            nfp_task_names());
     return 2;
   }
-  o.verbose = !quiet;
-  char names[NFP_ARMS_MAX_NQ][32];
-  nfp_arms* arms = NULL;
-  if (sim) {
-    arms = nfp_arms_sim_create(task, assets);
-    sim_joint_names(names);
-    o.joint_names = (const char(*)[32])names;
-  } else {
-    const nfp_driver* d = nfp_driver_find(driver);
-    arms = d ? nfp_arms_driver_open(d, driver_config) : NULL;
-  }
-  nfp_bridge_server* s = arms ? nfp_bridge_server_create(arms, &o) : NULL;
-  if (!s) {
-    fprintf(stderr, "nfp arms serve: %s\n", nfp_error_last());
-    nfp_arms_close(arms);
-    return 1;
-  }
-  printf("serving %s on %s (%s, %s)\n", arms->info.name, nfp_bridge_server_endpoint(s),
-         o.realtime ? "real-time" : "lock-step", o.insecure ? "insecure" : "CURVE");
-  fflush(stdout);
+  o->verbose = !so->quiet;
+  return 0;
+}
+
+// The server until SIGINT/SIGTERM or a fatal rig error. 0 or -1 (error set).
+static int serve_until_stopped(nfp_bridge_server* s) {
   serving = s;
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  rc = nfp_bridge_server_run(s);
+  int rc = nfp_bridge_server_run(s);
   serving = NULL;
+  return rc;
+}
+
+// Flags -> the simulated rig or a driver -> a bridge server in front of it, served.
+static int serve(int argc, char** argv) {
+  serve_opts so;
+  int rc = serve_parse(&so, argc, argv);
+  if (rc) return rc == 1 ? 0 : 2;
+  char names[NFP_ARMS_MAX_NQ][32];
+  nfp_arms* arms = NULL;
+  if (so.sim) {
+    arms = nfp_arms_sim_create(so.task, so.assets);
+    sim_joint_names(names);
+    so.o.joint_names = (const char(*)[32])names;
+  } else {
+    const nfp_driver* d = nfp_driver_find(so.driver);
+    arms = d ? nfp_arms_driver_open(d, so.driver_config) : NULL;
+  }
+  nfp_bridge_server* s = arms ? nfp_bridge_server_create(arms, &so.o) : NULL;
+  if (!s) {
+    fprintf(stderr, "nfp arms serve: %s\n", nfp_error_last());
+    nfp_arms_close(arms);
+    return 1;
+  }
+  printf("serving %s on %s (%s, %s)\n", arms->info.name, nfp_bridge_server_endpoint(s),
+         so.o.realtime ? "real-time" : "lock-step", so.o.insecure ? "insecure" : "CURVE");
+  fflush(stdout);
+  rc = serve_until_stopped(s);
   if (rc) fprintf(stderr, "nfp arms serve: %s\n", nfp_error_last());
   nfp_bridge_server_free(s);
   nfp_arms_close(arms);

@@ -328,104 +328,116 @@ static void print_result(const bench_result* r, int torch) {
   print_row(what, "samples/s", r->train_sps, r->t_train_sps, torch, 1);
 }
 
-static int run(int argc, char** argv) {
-  const char *json = NULL, *python = "/usr/bin/python3", *peer_arg = NULL;
-  int threads = 1, no_torch = 0, repeats = 30, no_reference = 0, no_encoders = 0;
-  int encoders_only = 0, enc_train_repeats = 3;
+// nfp bench's flags, and what one run measures and learns about the PyTorch peer.
+typedef struct {
+  const char *json, *python, *peer_arg;
+  int threads, no_torch, repeats, no_reference, no_encoders, encoders_only, enc_train_repeats;
+  bench_result r[2];   // the default and the reference model
+  int n;               // how many of r are measured
+  nfp_bench_enc e[2];  // the image encoders
+  int ne, enc_repeats;
+  int torch;           // the peer ran: the torch fields are filled
+  char version[64];    // its torch version
+  const char* why_not;  // else why not
+  char why_buf[1100], peer_buf[PATH_MAX + 64];
+} bench_run;
+
+// One target of the default model, met or not.
+typedef struct {
+  const char* key;
+  int met;
+} bench_target;
+
+#define BENCH_NTARGETS 6
+#define BENCH_FIRST_TORCH_TARGET 3  // the targets from here on compare with PyTorch
+
+// argv -> b through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int bench_parse(bench_run* b, int argc, char** argv) {
   nfp_arg args[] = {
-      {"--json", NFP_ARG_STR, &json, "FILE", "write the report as JSON here", 0, 0, 0},
-      {"--threads", NFP_ARG_INT, &threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1, 64, 0},
-      {"--repeats", NFP_ARG_INT, &repeats, "N",
+      {"--json", NFP_ARG_STR, &b->json, "FILE", "write the report as JSON here", 0, 0, 0},
+      {"--threads", NFP_ARG_INT, &b->threads, "N", "threads for nfp (OpenBLAS) and PyTorch", 1,
+       64, 0},
+      {"--repeats", NFP_ARG_INT, &b->repeats, "N",
        "timed runs of the single sample (a third of that for SBS, GR, training; 4x for the "
        "encoders)", 5, 10000, 0},
-      {"--no-torch", NFP_ARG_FLAG, &no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
+      {"--no-torch", NFP_ARG_FLAG, &b->no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
       {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
-      {"--no-reference", NFP_ARG_FLAG, &no_reference, NULL,
+      {"--no-reference", NFP_ARG_FLAG, &b->no_reference, NULL,
        "only the default model, not the reference size", 0, 0, 0},
-      {"--no-encoders", NFP_ARG_FLAG, &no_encoders, NULL,
+      {"--no-encoders", NFP_ARG_FLAG, &b->no_encoders, NULL,
        "skip the image encoders (ResNet18-GroupNorm, small CNN)", 0, 0, 0},
-      {"--encoders-only", NFP_ARG_FLAG, &encoders_only, NULL,
+      {"--encoders-only", NFP_ARG_FLAG, &b->encoders_only, NULL,
        "only the image encoders, not the state-conditioned models", 0, 0, 0},
-      {"--encoder-train-repeats", NFP_ARG_INT, &enc_train_repeats, "N",
+      {"--encoder-train-repeats", NFP_ARG_INT, &b->enc_train_repeats, "N",
        "timed training steps of each image-encoder model (after one warm-up step)", 1, 1000, 0},
-      {"--python", NFP_ARG_STR, &python, "EXE", "Python with torch for the peer", 0, 0, 0},
-      {"--peer", NFP_ARG_STR, &peer_arg, "FILE", "the peer script (default: bench/torch_peer.py)",
-       0, 0, 0},
+      {"--python", NFP_ARG_STR, &b->python, "EXE", "Python with torch for the peer", 0, 0, 0},
+      {"--peer", NFP_ARG_STR, &b->peer_arg, "FILE",
+       "the peer script (default: bench/torch_peer.py)", 0, 0, 0},
   };
-  int prc = nfp_args_parse(argc, argv, args, (int)(sizeof(args) / sizeof(args[0])),
-                           "nfp bench [--json FILE] [--threads N] [--no-torch]",
-                           "Measures, for the default state-conditioned model and the reference "
-                           "size\n(D 112, context 128, L 10, K 8, hidden 256 "
-                           "x 2 blocks): single-sample, SBS and GR latency\nand training "
-                           "throughput (NLL forward + backward + AdamW at batch 256). Medians "
-                           "after\nwarm-up. The same models in PyTorch run in the same process "
-                           "tree with the same thread\ncount (torch.set_num_threads, OpenBLAS "
-                           "threads, OMP_WAIT_POLICY=PASSIVE) and the ratios\nare reported. "
-                           "Targets: single <= 1 ms, SBS-128 <= 10 ms, GR <= 20 ms, >= 5x "
-                           "PyTorch at\nbatch 1, >= PyTorch at SBS-128 and training.\n\n"
-                           "Image encoders (the default model with --encoder resnet18 and cnn, "
-                           "one 56 x 72 camera):\nencoder latency for one observation (median "
-                           "and p99 of 4 x --repeats calls) and\ntraining throughput of the "
-                           "whole model at batch 64. Targets: >= PyTorch on both.");
-  if (prc) return prc;
-  if (no_encoders && encoders_only) {
-    fprintf(stderr, "nfp bench: --no-encoders and --encoders-only leave nothing to measure\n");
-    return 2;
-  }
-  // before minutes of measuring, not after
-  if (json && nfp_file_check_writable(json)) return nfp_error_wrap("--json");
-  openblas_set_num_threads(threads);
+  return nfp_args_parse(argc, argv, args, (int)(sizeof(args) / sizeof(args[0])),
+                        "nfp bench [--json FILE] [--threads N] [--no-torch]",
+                        "Measures, for the default state-conditioned model and the reference "
+                        "size\n(D 112, context 128, L 10, K 8, hidden 256 "
+                        "x 2 blocks): single-sample, SBS and GR latency\nand training "
+                        "throughput (NLL forward + backward + AdamW at batch 256). Medians "
+                        "after\nwarm-up. The same models in PyTorch run in the same process "
+                        "tree with the same thread\ncount (torch.set_num_threads, OpenBLAS "
+                        "threads, OMP_WAIT_POLICY=PASSIVE) and the ratios\nare reported. "
+                        "Targets: single <= 1 ms, SBS-128 <= 10 ms, GR <= 20 ms, >= 5x "
+                        "PyTorch at\nbatch 1, >= PyTorch at SBS-128 and training.\n\n"
+                        "Image encoders (the default model with --encoder resnet18 and cnn, "
+                        "one 56 x 72 camera):\nencoder latency for one observation (median "
+                        "and p99 of 4 x --repeats calls) and\ntraining throughput of the "
+                        "whole model at batch 64. Targets: >= PyTorch on both.");
+}
 
-  bench_result r[2];
-  memset(r, 0, sizeof(r));
+// The models and encoders the flags ask for, timed in nfp -> b->r, b->e. 0 or -1.
+static int bench_measure(bench_run* b) {
+  bench_result* r = b->r;
   r[0].name = "default";
   nfp_model_config_default(&r[0].cfg);
   r[1].name = "reference";
   nfp_model_config_reference(&r[1].cfg);
-  int n = encoders_only ? 0 : no_reference ? 1 : 2;
-  for (int i = 0; i < n; i++) {
+  b->n = b->encoders_only ? 0 : b->no_reference ? 1 : 2;
+  for (int i = 0; i < b->n; i++) {
     r[i].t_single_ms = r[i].t_sbs_ms = r[i].t_gr_ms = r[i].t_train_sps = NAN;
-    if (bench_c(&r[i], repeats) != 0) return nfp_error_wrap("%s model", r[i].name);
+    if (bench_c(&r[i], b->repeats) != 0) return nfp_error_wrap("%s model", r[i].name);
   }
-  nfp_bench_enc e[2];
-  nfp_bench_enc_setup(&e[0], NFP_ENCODER_RESNET18);
-  nfp_bench_enc_setup(&e[1], NFP_ENCODER_CNN);
-  int ne = no_encoders ? 0 : 2, enc_repeats = 4 * repeats;
-  for (int i = 0; i < ne; i++) {
-    if (nfp_bench_enc_run(&e[i], enc_repeats, enc_train_repeats) != 0) return -1;
+  nfp_bench_enc_setup(&b->e[0], NFP_ENCODER_RESNET18);
+  nfp_bench_enc_setup(&b->e[1], NFP_ENCODER_CNN);
+  b->ne = b->no_encoders ? 0 : 2;
+  b->enc_repeats = 4 * b->repeats;
+  for (int i = 0; i < b->ne; i++) {
+    if (nfp_bench_enc_run(&b->e[i], b->enc_repeats, b->enc_train_repeats) != 0) return -1;
   }
+  return 0;
+}
 
-  char peer_buf[PATH_MAX + 64], version[64] = "";
-  const char* why_not = NULL;
-  char why_buf[1100];
-  int torch = 0;
-  if (no_torch) {
-    why_not = "skipped (--no-torch)";
+// The same models in PyTorch -> their torch fields and b->torch, or b->why_not.
+static void bench_torch(bench_run* b) {
+  if (b->no_torch) {
+    b->why_not = "skipped (--no-torch)";
+    return;
+  }
+  const char* peer = find_peer(b->peer_arg, b->peer_buf, sizeof(b->peer_buf));
+  if (!peer) {
+    b->why_not = "bench/torch_peer.py not found (give --peer FILE or set NFP_TORCH_PEER)";
+  } else if (run_peer(b->r, b->n, b->e, b->ne, b->python, peer, b->threads, b->repeats,
+                      b->enc_repeats, b->enc_train_repeats, b->version,
+                      sizeof(b->version)) != 0) {
+    snprintf(b->why_buf, sizeof(b->why_buf), "%s", nfp_error_last());
+    b->why_not = b->why_buf;
   } else {
-    const char* peer = find_peer(peer_arg, peer_buf, sizeof(peer_buf));
-    if (!peer) {
-      why_not = "bench/torch_peer.py not found (give --peer FILE or set NFP_TORCH_PEER)";
-    } else if (run_peer(r, n, e, ne, python, peer, threads, repeats, enc_repeats,
-                        enc_train_repeats, version, sizeof(version)) != 0) {
-      snprintf(why_buf, sizeof(why_buf), "%s", nfp_error_last());
-      why_not = why_buf;
-    } else {
-      torch = 1;
-    }
+    b->torch = 1;
   }
+}
 
-  printf("nfp bench: %d thread%s, medians after warm-up%s%s\n", threads, threads > 1 ? "s" : "",
-         torch ? "; PyTorch " : "", torch ? version : "");
-  for (int i = 0; i < n; i++) print_result(&r[i], torch);
-  for (int i = 0; i < ne; i++) nfp_bench_enc_print(&e[i], torch);
-  if (!torch) printf("PyTorch peer: %s\n", why_not);
-
-  const bench_result* d = &r[0];
-  struct {
-    const char* key;
-    int met;
-  } targets[] = {
+// The default model's figures against the targets (the last three need the peer).
+static void bench_targets(bench_target t[BENCH_NTARGETS], const bench_run* b) {
+  const bench_result* d = &b->r[0];
+  int torch = b->torch;
+  bench_target all[BENCH_NTARGETS] = {
       {"single_le_1ms", d->single_ms <= 1.0},
       {"sbs128_le_10ms", d->sbs_ms <= 10.0},
       {"gr_le_20ms", d->gr_ms <= 20.0},
@@ -433,55 +445,87 @@ static int run(int argc, char** argv) {
       {"sbs128_ge_torch", torch && d->t_sbs_ms / d->sbs_ms >= 1.0},
       {"train_ge_torch", torch && d->train_sps / d->t_train_sps >= 1.0},
   };
-  if (n > 0) {
+  memcpy(t, all, sizeof(all));
+}
+
+// The figures and the targets met, on stdout.
+static void bench_print(const bench_run* b, const bench_target t[BENCH_NTARGETS]) {
+  int torch = b->torch;
+  printf("nfp bench: %d thread%s, medians after warm-up%s%s\n", b->threads,
+         b->threads > 1 ? "s" : "", torch ? "; PyTorch " : "", torch ? b->version : "");
+  for (int i = 0; i < b->n; i++) print_result(&b->r[i], torch);
+  for (int i = 0; i < b->ne; i++) nfp_bench_enc_print(&b->e[i], torch);
+  if (!torch) printf("PyTorch peer: %s\n", b->why_not);
+  if (b->n > 0) {
     printf("targets (default model):");
-    for (int i = 0; i < 6; i++) {
-      int needs_torch = i >= 3;
-      printf("  %s %s", targets[i].key,
-             needs_torch && !torch ? "n/a" : (targets[i].met ? "met" : "NOT met"));
+    for (int i = 0; i < BENCH_NTARGETS; i++) {
+      int needs_torch = i >= BENCH_FIRST_TORCH_TARGET;
+      printf("  %s %s", t[i].key, needs_torch && !torch ? "n/a" : (t[i].met ? "met" : "NOT met"));
     }
     printf("\n");
   }
-  for (int i = 0; i < ne; i++) {
-    printf("targets (%s encoder):  encode_ge_torch %s  train_ge_torch %s\n", e[i].name,
-           !torch ? "n/a" : nfp_bench_enc_encode_met(&e[i]) ? "met" : "NOT met",
-           !torch ? "n/a" : nfp_bench_enc_train_met(&e[i]) ? "met" : "NOT met");
+  for (int i = 0; i < b->ne; i++) {
+    printf("targets (%s encoder):  encode_ge_torch %s  train_ge_torch %s\n", b->e[i].name,
+           !torch ? "n/a" : nfp_bench_enc_encode_met(&b->e[i]) ? "met" : "NOT met",
+           !torch ? "n/a" : nfp_bench_enc_train_met(&b->e[i]) ? "met" : "NOT met");
   }
+}
 
-  int rc = 0;
-  if (json) {
-    // the default model's figures at the top level (as before the encoders came)
-    cJSON* root = n > 0 ? result_json(d, torch) : cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "threads", threads);
-    cJSON* tj = cJSON_AddObjectToObject(root, "torch");
-    cJSON_AddBoolToObject(tj, "available", torch);
-    if (torch) {
-      cJSON_AddStringToObject(tj, "version", version);
-      cJSON_AddStringToObject(tj, "thread_setup",
-                              "torch.set_num_threads, OPENBLAS_NUM_THREADS and "
-                              "openblas_set_num_threads, OMP_WAIT_POLICY=PASSIVE");
-    } else {
-      cJSON_AddStringToObject(tj, "reason", why_not);
-    }
-    if (n > 0) {
-      cJSON* tg = cJSON_AddObjectToObject(root, "targets");
-      for (int i = 0; i < 6; i++) {
-        if (i >= 3 && !torch) cJSON_AddNullToObject(tg, targets[i].key);
-        else cJSON_AddBoolToObject(tg, targets[i].key, targets[i].met);
-      }
-    }
-    if (n > 1) cJSON_AddItemToObject(root, "reference", result_json(&r[1], torch));
-    if (ne > 0) {
-      cJSON* ej = cJSON_AddArrayToObject(root, "encoders");
-      for (int i = 0; i < ne; i++) cJSON_AddItemToArray(ej, nfp_bench_enc_json(&e[i], torch));
-    }
-    char* text = cJSON_Print(root);
-    cJSON_Delete(root);
-    rc = text ? nfp_text_write(json, text) : nfp_error_set("out of memory");
-    free(text);
-    if (rc == 0) printf("wrote %s\n", json);
+// The report as JSON -> --json. 0 or -1.
+static int bench_write_json(const bench_run* b, const bench_target t[BENCH_NTARGETS]) {
+  int torch = b->torch;
+  // the default model's figures at the top level (as before the encoders came)
+  cJSON* root = b->n > 0 ? result_json(&b->r[0], torch) : cJSON_CreateObject();
+  cJSON_AddNumberToObject(root, "threads", b->threads);
+  cJSON* tj = cJSON_AddObjectToObject(root, "torch");
+  cJSON_AddBoolToObject(tj, "available", torch);
+  if (torch) {
+    cJSON_AddStringToObject(tj, "version", b->version);
+    cJSON_AddStringToObject(tj, "thread_setup",
+                            "torch.set_num_threads, OPENBLAS_NUM_THREADS and "
+                            "openblas_set_num_threads, OMP_WAIT_POLICY=PASSIVE");
+  } else {
+    cJSON_AddStringToObject(tj, "reason", b->why_not);
   }
+  if (b->n > 0) {
+    cJSON* tg = cJSON_AddObjectToObject(root, "targets");
+    for (int i = 0; i < BENCH_NTARGETS; i++) {
+      if (i >= BENCH_FIRST_TORCH_TARGET && !torch) cJSON_AddNullToObject(tg, t[i].key);
+      else cJSON_AddBoolToObject(tg, t[i].key, t[i].met);
+    }
+  }
+  if (b->n > 1) cJSON_AddItemToObject(root, "reference", result_json(&b->r[1], torch));
+  if (b->ne > 0) {
+    cJSON* ej = cJSON_AddArrayToObject(root, "encoders");
+    for (int i = 0; i < b->ne; i++) cJSON_AddItemToArray(ej, nfp_bench_enc_json(&b->e[i], torch));
+  }
+  char* text = cJSON_Print(root);
+  cJSON_Delete(root);
+  int rc = text ? nfp_text_write(b->json, text) : nfp_error_set("out of memory");
+  free(text);
+  if (rc == 0) printf("wrote %s\n", b->json);
   return rc;
+}
+
+// Flags -> nfp timings -> PyTorch peer timings -> printed and JSON report.
+static int run(int argc, char** argv) {
+  bench_run b = {.python = "/usr/bin/python3", .threads = 1, .repeats = 30,
+                 .enc_train_repeats = 3};
+  int prc = bench_parse(&b, argc, argv);
+  if (prc) return prc;
+  if (b.no_encoders && b.encoders_only) {
+    fprintf(stderr, "nfp bench: --no-encoders and --encoders-only leave nothing to measure\n");
+    return 2;
+  }
+  // before minutes of measuring, not after
+  if (b.json && nfp_file_check_writable(b.json)) return nfp_error_wrap("--json");
+  openblas_set_num_threads(b.threads);
+  if (bench_measure(&b) != 0) return -1;
+  bench_torch(&b);
+  bench_target targets[BENCH_NTARGETS];
+  bench_targets(targets, &b);
+  bench_print(&b, targets);
+  return b.json ? bench_write_json(&b, targets) : 0;
 }
 
 int nfp_cmd_bench(int argc, char** argv) {

@@ -121,118 +121,161 @@ static void collector_close(collector* c) {
   nfp_arms_close(c->arms);
 }
 
-int nfp_cmd_collect(int argc, char** argv) {
-  const char* task_name = "lift_pot";
-  const char* out = NULL;
-  const char* assets = NULL;
-  int episodes = 50, images = 0, max_attempts = 0;
-  double noise = 0.0;
-  long long seed0 = 0;
+// nfp collect's flags.
+typedef struct {
+  const char* task_name;
+  const char* out;
+  const char* assets;
+  int episodes, images, max_attempts;
+  double noise;
+  long long seed0;
+} collect_opts;
+
+// What the seeds tried so far gave.
+typedef struct {
+  long long* skipped;  // [max_attempts] seeds on which the expert failed
+  int nsaved, nskipped, attempts;
+} collect_tally;
+
+// argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int collect_parse(collect_opts* o, int argc, char** argv) {
   nfp_arg args[] = {
-      {"--task", NFP_ARG_STR, &task_name, "NAME", "task whose expert is recorded", 0, 0, 0},
-      {"--episodes", NFP_ARG_INT, &episodes, "N", "successful episodes to save", 1, 1e6, 0},
-      {"--out", NFP_ARG_STR, &out, "DIR", "output folder, created if its parent exists", 0, 0, 1},
-      {"--images", NFP_ARG_FLAG, &images, NULL,
+      {"--task", NFP_ARG_STR, &o->task_name, "NAME", "task whose expert is recorded", 0, 0, 0},
+      {"--episodes", NFP_ARG_INT, &o->episodes, "N", "successful episodes to save", 1, 1e6, 0},
+      {"--out", NFP_ARG_STR, &o->out, "DIR", "output folder, created if its parent exists", 0, 0,
+       1},
+      {"--images", NFP_ARG_FLAG, &o->images, NULL,
        "also record the head camera (320x240 RGB, rendered offscreen) every step", 0, 0, 0},
-      {"--seed", NFP_ARG_SEED, &seed0, "S", "first seed; episodes use S, S+1, ...", 0, 9e15, 0},
-      {"--noise", NFP_ARG_DOUBLE, &noise, "RAD",
+      {"--seed", NFP_ARG_SEED, &o->seed0, "S", "first seed; episodes use S, S+1, ...", 0, 9e15,
+       0},
+      {"--noise", NFP_ARG_DOUBLE, &o->noise, "RAD",
        "perturb the executed arm joint targets by this std (slowly varying); the demos "
        "record the expert's clean targets",
        0, 0.5, 0},
-      {"--max-attempts", NFP_ARG_INT, &max_attempts, "N",
+      {"--max-attempts", NFP_ARG_INT, &o->max_attempts, "N",
        "give up after this many seeds (0 = 2*episodes+20)", 0, 1e7, 0},
-      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
-       0, 0, 0},
+      {"--assets", NFP_ARG_STR, &o->assets, "DIR",
+       "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
-  int rc =
-      nfp_args_parse(argc, argv, args, nargs,
-                     "nfp collect --out DIR [--task NAME] [--episodes N] [--images] [--seed S]",
-                     "Runs the task's scripted expert on seeds S, S+1, ... and saves every "
-                     "successful episode\nas DIR/episode_NNNNNN.hdf5 (qpos, qvel, action, "
-                     "object state, optional head images),\nuntil N episodes are saved. "
-                     "Seeds on which the expert fails are skipped and listed.");
-  if (rc) return rc == 1 ? 0 : 2;
-  if (!nfp_task_find(task_name)) {
-    fprintf(stderr, "nfp collect: unknown task '%s' (known: %s)\n", task_name, nfp_task_names());
+  return nfp_args_parse(argc, argv, args, nargs,
+                        "nfp collect --out DIR [--task NAME] [--episodes N] [--images] [--seed S]",
+                        "Runs the task's scripted expert on seeds S, S+1, ... and saves every "
+                        "successful episode\nas DIR/episode_NNNNNN.hdf5 (qpos, qvel, action, "
+                        "object state, optional head images),\nuntil N episodes are saved. "
+                        "Seeds on which the expert fails are skipped and listed.");
+}
+
+// The task and the seed budget, checked; defaults that depend on other flags. 0 or 2
+// (reported).
+static int collect_check(collect_opts* o) {
+  if (!nfp_task_find(o->task_name)) {
+    fprintf(stderr, "nfp collect: unknown task '%s' (known: %s)\n", o->task_name,
+            nfp_task_names());
     return 2;
   }
-  if (!assets) assets = nfp_asset_dir();
-  if (max_attempts == 0) max_attempts = 2 * episodes + 20;
-  if (max_attempts < episodes) {
-    fprintf(stderr, "nfp collect: --max-attempts %d is below --episodes %d\n", max_attempts,
-            episodes);
+  if (!o->assets) o->assets = nfp_asset_dir();
+  if (o->max_attempts == 0) o->max_attempts = 2 * o->episodes + 20;
+  if (o->max_attempts < o->episodes) {
+    fprintf(stderr, "nfp collect: --max-attempts %d is below --episodes %d\n", o->max_attempts,
+            o->episodes);
     return 2;
   }
+  return 0;
+}
+
+// The output folder (made if missing, said so) and the collector for the task. 0 or 1
+// (reported; c is closed).
+static int collect_open(collector* c, const collect_opts* o) {
   int created = 0;
-  if (nfp_dir_prepare(out, &created)) {
+  if (nfp_dir_prepare(o->out, &created)) {
     fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
     return 1;
   }
-  if (created) printf("created output folder %s\n", out);
-
-  collector c;
-  int opened = collector_open(&c, task_name, assets, images);
-  c.noise = noise;
+  if (created) printf("created output folder %s\n", o->out);
+  int opened = collector_open(c, o->task_name, o->assets, o->images);
+  c->noise = o->noise;
   if (opened) {
     fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
-    collector_close(&c);
+    collector_close(c);
     return 1;
   }
-  printf("collecting %d %s episodes%s into %s, seeds from %lld", episodes, task_name,
-         images ? " with head images" : "", out, seed0);
-  if (noise > 0) printf(", execution perturbed by %.3g rad", noise);
-  printf("\n");
-  double t0 = nfp_clock_seconds();
-  long long* skipped = calloc((size_t)max_attempts, sizeof(long long));
-  int nsaved = 0, nskipped = 0, attempts = 0;
+  return 0;
+}
+
+// Seeds from --seed on until --episodes are saved or --max-attempts are tried: each
+// successful episode -> DIR/episode_NNNNNN.hdf5, each failure -> t->skipped. 0 or 1.
+static int collect_seeds(collector* c, const collect_opts* o, collect_tally* t) {
   nfp_rollout r = {0};
-  rc = 0;
-  while (nsaved < episodes && attempts < max_attempts && skipped) {
-    uint64_t seed = (uint64_t)(seed0 + attempts);
-    attempts++;
+  int rc = 0;
+  while (t->nsaved < o->episodes && t->attempts < o->max_attempts && t->skipped) {
+    uint64_t seed = (uint64_t)(o->seed0 + t->attempts);
+    t->attempts++;
     double te = nfp_clock_seconds();
-    if (collect_episode(&c, seed, &r)) {
+    if (collect_episode(c, seed, &r)) {
       fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
       rc = 1;
       break;
     }
-    if (!c.ep.success) {
-      skipped[nskipped++] = (long long)seed;
+    if (!c->ep.success) {
+      t->skipped[t->nskipped++] = (long long)seed;
       printf("seed %llu: expert failed after %d steps, skipped\n", (unsigned long long)seed,
              r.steps);
       fflush(stdout);
       continue;
     }
     char path[4096];
-    snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", out, nsaved);
-    if (nfp_demo_write(path, &c.ep)) {
+    snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", o->out, t->nsaved);
+    if (nfp_demo_write(path, &c->ep)) {
       fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
       rc = 1;
       break;
     }
-    nsaved++;
+    t->nsaved++;
     printf("seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n", (unsigned long long)seed,
-           r.steps, nfp_clock_seconds() - te, path, nsaved, episodes);
+           r.steps, nfp_clock_seconds() - te, path, t->nsaved, o->episodes);
     fflush(stdout);
   }
-  if (!skipped) {
+  nfp_rollout_free(&r);
+  return rc;
+}
+
+// The closing line: episodes saved, seeds tried and the ones skipped.
+static void collect_summary(const collect_opts* o, const collect_tally* t, double seconds) {
+  printf("saved %d of %d episodes in %.1f s; tried seeds %lld..%lld", t->nsaved, o->episodes,
+         seconds, o->seed0, o->seed0 + t->attempts - 1);
+  printf("; skipped %d failed seed%s", t->nskipped, t->nskipped == 1 ? "" : "s");
+  for (int i = 0; i < t->nskipped; i++) printf("%s%lld", i ? ", " : ": ", t->skipped[i]);
+  printf("\n");
+}
+
+// Flags -> output folder and collector -> an HDF5 file per successful seed -> summary.
+int nfp_cmd_collect(int argc, char** argv) {
+  collect_opts o = {.task_name = "lift_pot", .episodes = 50};
+  int rc = collect_parse(&o, argc, argv);
+  if (rc) return rc == 1 ? 0 : 2;
+  if (collect_check(&o)) return 2;
+  collector c;
+  if (collect_open(&c, &o)) return 1;
+  printf("collecting %d %s episodes%s into %s, seeds from %lld", o.episodes, o.task_name,
+         o.images ? " with head images" : "", o.out, o.seed0);
+  if (o.noise > 0) printf(", execution perturbed by %.3g rad", o.noise);
+  printf("\n");
+  double t0 = nfp_clock_seconds();
+  collect_tally t = {.skipped = calloc((size_t)o.max_attempts, sizeof(long long))};
+  rc = collect_seeds(&c, &o, &t);
+  if (!t.skipped) {
     fprintf(stderr, "nfp collect: out of memory\n");
     rc = 1;
   }
-  printf("saved %d of %d episodes in %.1f s; tried seeds %lld..%lld", nsaved, episodes,
-         nfp_clock_seconds() - t0, seed0, seed0 + attempts - 1);
-  printf("; skipped %d failed seed%s", nskipped, nskipped == 1 ? "" : "s");
-  for (int i = 0; i < nskipped; i++) printf("%s%lld", i ? ", " : ": ", skipped[i]);
-  printf("\n");
-  if (!rc && nsaved < episodes) {
+  collect_summary(&o, &t, nfp_clock_seconds() - t0);
+  if (!rc && t.nsaved < o.episodes) {
     fprintf(stderr,
             "nfp collect: the expert succeeded on only %d of %d seeds (raise --max-attempts)\n",
-            nsaved, attempts);
+            t.nsaved, t.attempts);
     rc = 1;
   }
-  free(skipped);
-  nfp_rollout_free(&r);
+  free(t.skipped);
   collector_close(&c);
   return rc;
 }

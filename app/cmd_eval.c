@@ -432,40 +432,45 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
   return rc;
 }
 
-int nfp_cmd_eval(int argc, char** argv) {
-  const char* task_name = "lift_pot";
-  const char* agent = NULL;
-  const char* json = NULL;
-  const char* chart = NULL;
-  eval_opts o = {.modes = "sbs", .trials = 100, .jobs = 1, .seed0 = 100000};
-  nfp_policy_flags_default(&o.pf);
-  nfp_bridge_flags_default(&o.bridge);
+// nfp eval's flags: the options every task's evaluation shares, and what to run and write.
+typedef struct {
+  eval_opts o;
+  const char* task_name;  // a task, or "all"
+  int all;                // --task all
+  const char* json;       // --json report
+  const char* chart;      // --chart, or the --json path with .svg
+  char chart_buf[4096];
+} eval_request;
+
+// argv -> r through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int eval_parse(eval_request* r, int argc, char** argv) {
+  eval_opts* o = &r->o;
   nfp_arg args[16 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS] = {
-      {"--task", NFP_ARG_STR, &task_name, "NAME", "task to evaluate, or 'all' for every task", 0,
-       0, 0},
-      {"--agent", NFP_ARG_STR, &agent, "KIND",
-       "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
-      {"--mode", NFP_ARG_STR, &o.modes, "M", "policy sampling: single, sbs, gr or all",
+      {"--task", NFP_ARG_STR, &r->task_name, "NAME", "task to evaluate, or 'all' for every task",
        0, 0, 0},
-      {"--trials", NFP_ARG_INT, &o.trials, "N", "number of trials", 1, 1e6, 0},
-      {"--seed0", NFP_ARG_SEED, &o.seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
-      {"--jobs", NFP_ARG_INT, &o.jobs, "N", "worker threads (results do not depend on it)", 1,
+      {"--agent", NFP_ARG_STR, &o->agent, "KIND",
+       "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
+      {"--mode", NFP_ARG_STR, &o->modes, "M", "policy sampling: single, sbs, gr or all",
+       0, 0, 0},
+      {"--trials", NFP_ARG_INT, &o->trials, "N", "number of trials", 1, 1e6, 0},
+      {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
+      {"--jobs", NFP_ARG_INT, &o->jobs, "N", "worker threads (results do not depend on it)", 1,
        EVAL_MAX_JOBS, 0},
-      {"--keep-expert-failures", NFP_ARG_FLAG, &o.keep_expert_failures, NULL,
+      {"--keep-expert-failures", NFP_ARG_FLAG, &o->keep_expert_failures, NULL,
        "evaluate a policy on every seed, not only where the scripted expert succeeds", 0, 0, 0},
-      {"--json", NFP_ARG_STR, &json, "FILE", "write a JSON report (per-trial records) here", 0, 0,
-       0},
-      {"--chart", NFP_ARG_STR, &chart, "FILE.svg",
+      {"--json", NFP_ARG_STR, &r->json, "FILE", "write a JSON report (per-trial records) here", 0,
+       0, 0},
+      {"--chart", NFP_ARG_STR, &r->chart, "FILE.svg",
        "success-rate bar chart (default: the --json path with .svg)", 0, 0, 0},
-      {"--assets", NFP_ARG_STR, &o.assets, "DIR",
+      {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
   int nargs = 10;
-  nfp_policy_flags_args(args + nargs, &o.pf);
+  nfp_policy_flags_args(args + nargs, &o->pf);
   nargs += NFP_POLICY_NARGS;
-  nfp_bridge_flags_args(args + nargs, &o.bridge);
+  nfp_bridge_flags_args(args + nargs, &o->bridge);
   nargs += NFP_BRIDGE_NARGS;
-  int rc = nfp_args_parse(
+  return nfp_args_parse(
       argc, argv, args, nargs,
       "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--trials N] "
       "[--seed0 S] [--jobs N] [--json FILE]",
@@ -479,115 +484,156 @@ int nfp_cmd_eval(int argc, char** argv) {
       "simulated server gives the in-process results. The expert-seed check still runs the\n"
       "scripted expert in process on --task (it reads the simulator's state); against a rig\n"
       "that is not this simulator, add --keep-expert-failures.");
-  if (rc) return rc == 1 ? 0 : 2;
-  if (!agent) agent = o.pf.path ? "policy" : "expert";
-  o.agent = agent;
-  int all = !strcmp(task_name, "all");
-  if (!all && !nfp_task_find(task_name)) {
-    fprintf(stderr, "nfp eval: unknown task '%s' (known: %s, or all)\n", task_name,
+}
+
+// The parsed flags, checked together, and the defaults that depend on others (agent, chart,
+// assets). 0 to go on, else the exit code (message on stderr).
+static int eval_check(eval_request* r) {
+  eval_opts* o = &r->o;
+  if (!o->agent) o->agent = o->pf.path ? "policy" : "expert";
+  r->all = !strcmp(r->task_name, "all");
+  if (!r->all && !nfp_task_find(r->task_name)) {
+    fprintf(stderr, "nfp eval: unknown task '%s' (known: %s, or all)\n", r->task_name,
             nfp_task_names());
     return 2;
   }
-  nfp_agent_spec check = {.kind = agent, .policy_path = o.pf.path};
+  nfp_agent_spec check = {.kind = o->agent, .policy_path = o->pf.path};
   nfp_sample_mode mode;
   if (nfp_agent_check(&check)) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
     return 2;
   }
   // eval also takes "all", which the sampler's own message cannot list
-  if (strcmp(o.modes, "all") && nfp_sample_mode_parse(&mode, o.modes)) {
-    fprintf(stderr, "nfp eval: unknown --mode '%s' (use single, sbs, gr or all)\n", o.modes);
+  if (strcmp(o->modes, "all") && nfp_sample_mode_parse(&mode, o->modes)) {
+    fprintf(stderr, "nfp eval: unknown --mode '%s' (use single, sbs, gr or all)\n", o->modes);
     return 2;
   }
-  if (o.bridge.endpoint && (all || o.jobs != 1)) {
+  if (o->bridge.endpoint && (r->all || o->jobs != 1)) {
     fprintf(stderr, "nfp eval: --arms drives one rig: give one --task and --jobs 1\n");
     return 2;
   }
-  if (nfp_bridge_flags_check(&o.bridge)) {
+  if (nfp_bridge_flags_check(&o->bridge)) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
     return 2;
   }
-  if (json && nfp_file_check_writable(json)) {
+  if (r->json && nfp_file_check_writable(r->json)) {
     fprintf(stderr, "nfp eval: --json: %s\n", nfp_error_last());
     return 1;
   }
-  char chart_buf[4096];
-  if (!chart && json) {
-    snprintf(chart_buf, sizeof(chart_buf), "%s", json);
-    char* dot = strrchr(chart_buf, '.');
+  if (!r->chart && r->json) {
+    snprintf(r->chart_buf, sizeof(r->chart_buf), "%s", r->json);
+    char* dot = strrchr(r->chart_buf, '.');
     if (dot && !strchr(dot, '/')) *dot = '\0';
-    strncat(chart_buf, ".svg", sizeof(chart_buf) - strlen(chart_buf) - 1);
-    chart = chart_buf;
+    strncat(r->chart_buf, ".svg", sizeof(r->chart_buf) - strlen(r->chart_buf) - 1);
+    r->chart = r->chart_buf;
   }
-  if (!o.assets) o.assets = nfp_asset_dir();
-  // One BLAS thread per worker: the workers already use the cores, and latency figures
-  // are then per-core figures, comparable with nfp bench.
-  openblas_set_num_threads(1);
-  o.policy = nfp_agent_needs_policy(agent);
+  if (!o->assets) o->assets = nfp_asset_dir();
+  return 0;
+}
 
-  // Every task's checkpoint must be there before the first trial runs.
-  for (int k = 0; o.policy && k < (all ? nfp_task_count() : 1); k++) {
+// The tasks this run covers: every task with --task all, else the one named.
+static int eval_task_count(const eval_request* r) { return r->all ? nfp_task_count() : 1; }
+
+static const char* eval_task_name(const eval_request* r, int k) {
+  return r->all ? nfp_task_at(k)->name : r->task_name;
+}
+
+// Every task's checkpoint must be there before the first trial runs. 0 or 1 (reported).
+static int eval_find_policies(const eval_request* r) {
+  for (int k = 0; r->o.policy && k < eval_task_count(r); k++) {
     char path[4096];
-    if (policy_path_for(path, sizeof(path), o.pf.path, all ? nfp_task_at(k)->name : task_name,
-                        all)) {
+    if (policy_path_for(path, sizeof(path), r->o.pf.path, eval_task_name(r, k), r->all)) {
       fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
       return 1;
     }
   }
-  double t0 = nfp_clock_seconds();
-  cJSON* root = cJSON_CreateObject();
-  cJSON_AddStringToObject(root, "agent", agent);
-  if (o.policy) cJSON_AddStringToObject(root, "policy", o.pf.path);
-  cJSON* runs = cJSON_AddArrayToObject(root, "runs");
-  int ntasks = all ? nfp_task_count() : 1;
-  nfp_bar* bars = calloc((size_t)ntasks * (EVAL_MAX_MODES + 1), sizeof(nfp_bar));
-  int nbars = 0;
-  for (int k = 0; k < ntasks && !rc && bars; k++) {
-    const char* name = all ? nfp_task_at(k)->name : task_name;
-    if (eval_task(runs, bars, &nbars, name, &o, all)) {
-      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
-      rc = 1;
-    }
-  }
-  // A single run of the agent (beside the expert's reference run) keeps its fields at the
-  // top level too (task, trials, success_rate, records, ...).
-  cJSON* only = NULL;
+  return 0;
+}
+
+// A single run of the agent (beside the expert's reference run) keeps its fields at the
+// top level of root too (task, trials, success_rate, records, ...).
+static void hoist_single_run(cJSON* root, const cJSON* runs, const char* agent) {
+  const cJSON* only = NULL;
   int n_own = 0;
-  for (cJSON* run = runs->child; run; run = run->next) {
+  for (const cJSON* run = runs->child; run; run = run->next) {
     if (!strcmp(cJSON_GetObjectItem(run, "agent")->valuestring, agent)) {
       only = run;
       n_own++;
     }
   }
-  if (!rc && n_own == 1) {
-    for (cJSON* it = only->child; it; it = it->next) {
-      if (!cJSON_GetObjectItemCaseSensitive(root, it->string)) {
-        cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
-      }
+  if (n_own != 1) return;
+  for (const cJSON* it = only->child; it; it = it->next) {
+    if (!cJSON_GetObjectItemCaseSensitive(root, it->string)) {
+      cJSON_AddItemToObject(root, it->string, cJSON_Duplicate(it, 1));
     }
   }
-  cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_clock_seconds() - t0);
-  if (!rc && json) {
+}
+
+// The report -> --json and the bars -> the chart, each announced on stdout. 0 or 1.
+static int eval_write(const eval_request* r, const cJSON* root, const nfp_bar* bars,
+                      int nbars) {
+  if (r->json) {
     char* text = cJSON_Print(root);
-    if (!text || nfp_text_write(json, text)) {
+    int failed = !text || nfp_text_write(r->json, text);
+    if (failed) {
       fprintf(stderr, "nfp eval: %s\n", text ? nfp_error_last() : "out of memory");
-      rc = 1;
     } else {
-      printf("report: %s\n", json);
+      printf("report: %s\n", r->json);
     }
     free(text);
+    if (failed) return 1;
   }
-  if (!rc && chart) {
+  if (r->chart) {
     char title[256];
-    snprintf(title, sizeof(title), "success rate over %d trials (%s)", o.trials, agent);
-    if (nfp_bars_write_svg(chart, title, bars, nbars)) {
+    snprintf(title, sizeof(title), "success rate over %d trials (%s)", r->o.trials, r->o.agent);
+    if (nfp_bars_write_svg(r->chart, title, bars, nbars)) {
+      fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
+      return 1;
+    }
+    printf("chart: %s\n", r->chart);
+  }
+  return 0;
+}
+
+// Every task in turn -> one JSON report (and chart); the exit code.
+static int eval_run(const eval_request* r) {
+  const eval_opts* o = &r->o;
+  double t0 = nfp_clock_seconds();
+  cJSON* root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "agent", o->agent);
+  if (o->policy) cJSON_AddStringToObject(root, "policy", o->pf.path);
+  cJSON* runs = cJSON_AddArrayToObject(root, "runs");
+  int ntasks = eval_task_count(r);
+  nfp_bar* bars = calloc((size_t)ntasks * (EVAL_MAX_MODES + 1), sizeof(nfp_bar));
+  int nbars = 0, rc = 0;
+  for (int k = 0; k < ntasks && !rc && bars; k++) {
+    if (eval_task(runs, bars, &nbars, eval_task_name(r, k), o, r->all)) {
       fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
       rc = 1;
-    } else {
-      printf("chart: %s\n", chart);
     }
   }
+  if (!rc) hoist_single_run(root, runs, o->agent);
+  cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_clock_seconds() - t0);
+  if (!rc) rc = eval_write(r, root, bars, nbars);
   free(bars);
   cJSON_Delete(root);
   return rc;
+}
+
+// Flags -> checks -> every task's trials -> report and chart.
+int nfp_cmd_eval(int argc, char** argv) {
+  eval_request r = {.task_name = "lift_pot",
+                    .o = {.modes = "sbs", .trials = 100, .jobs = 1, .seed0 = 100000}};
+  nfp_policy_flags_default(&r.o.pf);
+  nfp_bridge_flags_default(&r.o.bridge);
+  int rc = eval_parse(&r, argc, argv);
+  if (rc) return rc == 1 ? 0 : 2;
+  rc = eval_check(&r);
+  if (rc) return rc;
+  // One BLAS thread per worker: the workers already use the cores, and latency figures
+  // are then per-core figures, comparable with nfp bench.
+  openblas_set_num_threads(1);
+  r.o.policy = nfp_agent_needs_policy(r.o.agent);
+  if (eval_find_policies(&r)) return 1;
+  return eval_run(&r);
 }

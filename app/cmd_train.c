@@ -1,5 +1,6 @@
 // nfp train: fit an NF-P policy to a folder of demonstrations by exact maximum likelihood.
 #include <cblas.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,226 +143,330 @@ static int draw_curve(const nfp_trainer* tr, const char* out_path, void* ctx) {
   return rc;
 }
 
-static int run(int argc, char** argv) {
+// nfp train's flags, and the model, training and dataset configs they fill.
+typedef struct {
+  int argc;
+  char** argv;  // kept to tell a flag given now from its default (given())
   nfp_model_config mc;
   nfp_train_config tc;
   nfp_dataset_config dc;
-  nfp_model_config_default(&mc);
-  nfp_train_config_default(&tc);
-  nfp_dataset_config_default(&dc);
-  const char *data = NULL, *out = NULL, *resume = NULL, *obs_kind = "auto";
-  const char *encoder = "resnet18", *crop = "56x72", *mirror = "auto";
-  int img_down = 4;
-  int threads = 0, quiet = 0;
-  double val_frac = dc.val_frac, lr = tc.lr, wd = tc.weight_decay, clip = tc.clip,
-         ema = tc.ema_decay, noise = tc.action_noise, obs_noise = tc.obs_noise;
-  long long seed = (long long)tc.seed;
+  const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror;
+  int img_down, threads, quiet;
+  double val_frac, lr, wd, clip, ema, noise, obs_noise;  // parsed as doubles, kept as floats
+  long long seed;
+  int image;  // --obs image+state
+} train_opts;
+
+// What one run builds, freed together by train_job_free.
+typedef struct {
+  nfp_model* model;  // resumed from the checkpoint, or created for the dataset
+  nfp_norm sn, an;   // a resumed run's state and action statistics
+  int have_norm;
+  int twins;         // the dataset holds mirror images too
+  nfp_dataset ds;
+  int have_ds;
+  nfp_trainer tr;
+} train_job;
+
+// Library defaults -> o, before parsing (they are what --help shows).
+static void train_opts_default(train_opts* o, int argc, char** argv) {
+  memset(o, 0, sizeof(*o));
+  o->argc = argc;
+  o->argv = argv;
+  nfp_model_config_default(&o->mc);
+  nfp_train_config_default(&o->tc);
+  nfp_dataset_config_default(&o->dc);
+  o->obs_kind = "auto";
+  o->encoder = "resnet18";
+  o->crop = "56x72";
+  o->mirror = "auto";
+  o->img_down = 4;
+  o->val_frac = o->dc.val_frac;
+  o->lr = o->tc.lr;
+  o->wd = o->tc.weight_decay;
+  o->clip = o->tc.clip;
+  o->ema = o->tc.ema_decay;
+  o->noise = o->tc.action_noise;
+  o->obs_noise = o->tc.obs_noise;
+  o->seed = (long long)o->tc.seed;
+}
+
+// argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int train_parse(train_opts* o) {
   nfp_arg args[] = {
-      {"--data", NFP_ARG_STR, &data, "DIR", "folder of demo episodes (*.hdf5)", 0, 0, 1},
-      {"--out", NFP_ARG_STR, &out, "FILE", "checkpoint to write (.safetensors)", 0, 0, 1},
-      {"--resume", NFP_ARG_STR, &resume, "FILE", "continue the run saved in FILE", 0, 0, 0},
-      {"--horizon", NFP_ARG_INT, &mc.horizon, "H", "actions per chunk", 1, 256, 0},
-      {"--stride", NFP_ARG_INT, &mc.stride, "S", "frames between chunk actions", 1, 1000, 0},
-      {"--n-obs", NFP_ARG_INT, &mc.n_obs, "N", "frames of state history", 1, 64, 0},
-      {"--obs", NFP_ARG_STR, &obs_kind, "KIND",
+      {"--data", NFP_ARG_STR, &o->data, "DIR", "folder of demo episodes (*.hdf5)", 0, 0, 1},
+      {"--out", NFP_ARG_STR, &o->out, "FILE", "checkpoint to write (.safetensors)", 0, 0, 1},
+      {"--resume", NFP_ARG_STR, &o->resume, "FILE", "continue the run saved in FILE", 0, 0, 0},
+      {"--horizon", NFP_ARG_INT, &o->mc.horizon, "H", "actions per chunk", 1, 256, 0},
+      {"--stride", NFP_ARG_INT, &o->mc.stride, "S", "frames between chunk actions", 1, 1000, 0},
+      {"--n-obs", NFP_ARG_INT, &o->mc.n_obs, "N", "frames of state history", 1, 64, 0},
+      {"--obs", NFP_ARG_STR, &o->obs_kind, "KIND",
        "state frame: qpos (joints), qpos+object (joints, then the object pose), auto "
        "(qpos+object when the demos record an object state), or image+state (the head camera "
        "through --encoder, plus qpos; demos from nfp collect --images)", 0, 0, 0},
-      {"--encoder", NFP_ARG_STR, &encoder, "KIND",
+      {"--encoder", NFP_ARG_STR, &o->encoder, "KIND",
        "image encoder for --obs image+state: resnet18 (GroupNorm), cnn (small, faster) or "
        "cnn-kp (small, spatial-softmax keypoints)", 0, 0, 0},
-      {"--img-down", NFP_ARG_INT, &img_down, "N",
+      {"--img-down", NFP_ARG_INT, &o->img_down, "N",
        "box-average camera frames N times before cropping (240x320 -> 60x80 at 4)", 1, 16, 0},
-      {"--crop", NFP_ARG_STR, &crop, "HxW",
+      {"--crop", NFP_ARG_STR, &o->crop, "HxW",
        "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
        0, 0},
-      {"--mirror", NFP_ARG_STR, &mirror, "WHEN",
+      {"--mirror", NFP_ARG_STR, &o->mirror, "WHEN",
        "also train on the left-right mirror image of every demo: auto (for the tasks where it "
        "helps, lift_pot and stack_block_two, when the observation is the state), on (any "
        "symmetric task: also towel_folding) or off", 0, 0, 0},
-      {"--val-frac", NFP_ARG_DOUBLE, &val_frac, "F",
+      {"--val-frac", NFP_ARG_DOUBLE, &o->val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
-      {"--layers", NFP_ARG_INT, &mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
-      {"--bins", NFP_ARG_INT, &mc.n_bins, "K", "spline bins per coordinate", 2, 64, 0},
-      {"--hidden", NFP_ARG_INT, &mc.hidden, "N", "conditioner width", 1, 4096, 0},
-      {"--blocks", NFP_ARG_INT, &mc.n_blocks, "N", "conditioner residual blocks", 0, 8, 0},
-      {"--context", NFP_ARG_INT, &mc.context_dim, "N", "observation context size", 1, 4096, 0},
-      {"--epochs", NFP_ARG_INT, &tc.epochs, "N", "passes over the training windows", 1, 1e6, 0},
-      {"--batch", NFP_ARG_INT, &tc.batch, "N", "stage-3 batch (stages 1, 2: batch/4, batch/2)",
+      {"--layers", NFP_ARG_INT, &o->mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
+      {"--bins", NFP_ARG_INT, &o->mc.n_bins, "K", "spline bins per coordinate", 2, 64, 0},
+      {"--hidden", NFP_ARG_INT, &o->mc.hidden, "N", "conditioner width", 1, 4096, 0},
+      {"--blocks", NFP_ARG_INT, &o->mc.n_blocks, "N", "conditioner residual blocks", 0, 8, 0},
+      {"--context", NFP_ARG_INT, &o->mc.context_dim, "N", "observation context size", 1, 4096, 0},
+      {"--epochs", NFP_ARG_INT, &o->tc.epochs, "N", "passes over the training windows", 1, 1e6, 0},
+      {"--batch", NFP_ARG_INT, &o->tc.batch, "N", "stage-3 batch (stages 1, 2: batch/4, batch/2)",
        4, 65536, 0},
-      {"--lr", NFP_ARG_DOUBLE, &lr, "X", "stage-1 learning rate", 1e-9, 1, 0},
-      {"--weight-decay", NFP_ARG_DOUBLE, &wd, "X", "AdamW decay of weight matrices", 0, 1, 0},
-      {"--clip", NFP_ARG_DOUBLE, &clip, "X", "max global gradient norm, 0 = off", 0, 1e9, 0},
-      {"--ema", NFP_ARG_DOUBLE, &ema, "X", "EMA decay of the saved weights", 0, 0.99999, 0},
-      {"--noise", NFP_ARG_DOUBLE, &noise, "X",
+      {"--lr", NFP_ARG_DOUBLE, &o->lr, "X", "stage-1 learning rate", 1e-9, 1, 0},
+      {"--weight-decay", NFP_ARG_DOUBLE, &o->wd, "X", "AdamW decay of weight matrices", 0, 1, 0},
+      {"--clip", NFP_ARG_DOUBLE, &o->clip, "X", "max global gradient norm, 0 = off", 0, 1e9, 0},
+      {"--ema", NFP_ARG_DOUBLE, &o->ema, "X", "EMA decay of the saved weights", 0, 0.99999, 0},
+      {"--noise", NFP_ARG_DOUBLE, &o->noise, "X",
        "std of Gaussian noise on normalised training actions, 0 = off", 0, 1, 0},
-      {"--obs-noise", NFP_ARG_DOUBLE, &obs_noise, "X",
+      {"--obs-noise", NFP_ARG_DOUBLE, &o->obs_noise, "X",
        "std of Gaussian noise on the normalised observed state in training, 0 = off", 0, 1, 0},
-      {"--seed", NFP_ARG_SEED, &seed, "N", "seeds init, episode split, shuffling", 0, 9e15, 0},
-      {"--ckpt-every", NFP_ARG_INT, &tc.ckpt_every, "N",
+      {"--seed", NFP_ARG_SEED, &o->seed, "N", "seeds init, episode split, shuffling", 0, 9e15, 0},
+      {"--ckpt-every", NFP_ARG_INT, &o->tc.ckpt_every, "N",
        "epochs between periodic checkpoints, 0 = only at the end", 0, 1e6, 0},
-      {"--threads", NFP_ARG_INT, &threads, "N",
+      {"--threads", NFP_ARG_INT, &o->threads, "N",
        "threads for OpenBLAS and the optimiser update, 0 = OpenBLAS's choice", 0,
        256, 0},
-      {"--quiet", NFP_ARG_FLAG, &quiet, NULL, "no per-epoch progress lines", 0, 0, 0},
+      {"--quiet", NFP_ARG_FLAG, &o->quiet, NULL, "no per-epoch progress lines", 0, 0, 0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
-  int prc = nfp_args_parse(argc, argv, args, nargs,
-                           "nfp train --data DIR --out FILE.safetensors [options]", about);
-  if (prc == 1) return 1;
-  if (prc == 2) return 2;
-  dc.val_frac = (float)val_frac;
-  tc.lr = (float)lr;
-  tc.weight_decay = (float)wd;
-  tc.clip = (float)clip;
-  tc.ema_decay = (float)ema;
-  tc.action_noise = (float)noise;
-  tc.obs_noise = (float)obs_noise;
-  tc.seed = (uint64_t)seed;
+  return nfp_args_parse(o->argc, o->argv, args, nargs,
+                        "nfp train --data DIR --out FILE.safetensors [options]", about);
+}
+
+// The flags parsed as doubles -> the float (and seed) fields of the configs.
+static void train_opts_store_numbers(train_opts* o) {
+  o->dc.val_frac = (float)o->val_frac;
+  o->tc.lr = (float)o->lr;
+  o->tc.weight_decay = (float)o->wd;
+  o->tc.clip = (float)o->clip;
+  o->tc.ema_decay = (float)o->ema;
+  o->tc.action_noise = (float)o->noise;
+  o->tc.obs_noise = (float)o->obs_noise;
+  o->tc.seed = (uint64_t)o->seed;
+}
+
+// The flags that shape the model, chunking or split, which a resumed run takes from its
+// checkpoint: were any given?
+static int arch_flags_given(const train_opts* o) {
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
                                      "--layers",  "--bins",   "--hidden", "--blocks",
                                      "--context", "--obs",    "--encoder", "--img-down",
                                      "--crop",    "--mirror"};
-  int arch_given = 0;
-  for (int i = 0; i < 14; i++) arch_given |= given(argc, argv, arch_flags[i]);
-  int image = !strcmp(obs_kind, "image+state");
-  if (strcmp(obs_kind, "qpos") && strcmp(obs_kind, "qpos+object") && strcmp(obs_kind, "auto") &&
-      !image) {
+  int n = (int)(sizeof(arch_flags) / sizeof(arch_flags[0]));
+  int any = 0;
+  for (int i = 0; i < n; i++) any |= given(o->argc, o->argv, arch_flags[i]);
+  return any;
+}
+
+// --obs and the camera flags -> o->dc.use_object, o->image and o->mc's image fields; then
+// whether --out can be written. 0 or -1 (error set), before any data is read.
+static int train_check(train_opts* o) {
+  o->image = !strcmp(o->obs_kind, "image+state");
+  if (strcmp(o->obs_kind, "qpos") && strcmp(o->obs_kind, "qpos+object") &&
+      strcmp(o->obs_kind, "auto") && !o->image) {
     return nfp_error_set("--obs must be qpos, qpos+object, auto or image+state, got '%s'",
-                         obs_kind);
+                         o->obs_kind);
   }
-  dc.use_object = !strcmp(obs_kind, "auto") ? -1 : !strcmp(obs_kind, "qpos+object");
-  if (!image) {
+  o->dc.use_object = !strcmp(o->obs_kind, "auto") ? -1 : !strcmp(o->obs_kind, "qpos+object");
+  if (!o->image) {
     static const char* image_flags[] = {"--encoder", "--img-down", "--crop"};
     for (int i = 0; i < 3; i++) {
-      if (given(argc, argv, image_flags[i])) {
-        return nfp_error_set("%s shapes the camera input: it needs --obs image+state", image_flags[i]);
+      if (given(o->argc, o->argv, image_flags[i])) {
+        return nfp_error_set("%s shapes the camera input: it needs --obs image+state",
+                             image_flags[i]);
       }
     }
   }
-  if (image && image_config(&mc, encoder, img_down, crop) != 0) return -1;
-  if (check_output(out) != 0) return -1;
-  if (threads > 0) openblas_set_num_threads(threads);
-  int update_threads = threads > 0 ? threads : openblas_get_num_threads();
+  if (o->image && image_config(&o->mc, o->encoder, o->img_down, o->crop) != 0) return -1;
+  return check_output(o->out);
+}
 
-  nfp_model* model = NULL;
-  nfp_norm sn, an;
-  int have_norm = 0;
-  if (resume) {
-    nfp_meta meta = {0};
-    model = nfp_checkpoint_load(resume, NULL, &meta);
-    if (!model) return nfp_error_wrap("--resume");
-    const char* stored = nfp_meta_get(&meta, "train_config");
-    nfp_train_config st = tc, cli = tc;
-    int rc = stored ? nfp_train_config_from_json(&st, &dc, stored)
-                    : nfp_error_set("%s has no train_config (not written by nfp train)", resume);
-    if (rc == 0) mirror = stored_twins(stored) ? "on" : "off";
-    nfp_meta_free(&meta);
-    if (rc == 0 && arch_given) {
-      rc = nfp_error_set("--resume takes the model, chunking and split from %s; "
-                         "drop the architecture flags", resume);
-    }
-    if (rc != 0) {
-      nfp_model_free(model);
-      return nfp_error_wrap("--resume %s", resume);
-    }
-    // Stored values, except for training flags given explicitly now.
-    tc = st;
-    if (given(argc, argv, "--epochs")) tc.epochs = cli.epochs;
-    if (given(argc, argv, "--batch")) tc.batch = cli.batch;
-    if (given(argc, argv, "--lr")) tc.lr = cli.lr;
-    if (given(argc, argv, "--weight-decay")) tc.weight_decay = cli.weight_decay;
-    if (given(argc, argv, "--clip")) tc.clip = cli.clip;
-    if (given(argc, argv, "--ema")) tc.ema_decay = cli.ema_decay;
-    if (given(argc, argv, "--noise")) tc.action_noise = cli.action_noise;
-    if (given(argc, argv, "--obs-noise")) tc.obs_noise = cli.obs_noise;
-    if (given(argc, argv, "--seed")) tc.seed = cli.seed;
-    if (given(argc, argv, "--ckpt-every")) tc.ckpt_every = cli.ckpt_every;
-    mc = model->cfg;
-    norm_from_model(&sn, &an, model);
-    have_norm = 1;
-  } else {
-    dc.seed = tc.seed;
-    // an image model's frame size comes from the demos: validated when it is built
-    if (!image && nfp_model_config_validate(&mc) != 0) return -1;
-  }
-  dc.horizon = mc.horizon;
-  dc.stride = mc.stride;
-  dc.n_obs = mc.n_obs;
-  int twins = mirror_wanted(mirror, data, image);
-  if (twins < 0) {
-    nfp_model_free(model);
-    return -1;
-  }
-  if (twins) dc.twin = nfp_demo_mirror;
-  if (mc.n_cam > 0) {
-    dc.use_object = 0;  // the camera shows the objects
-    dc.img_down = mc.img_down;
-    dc.img_crop_h = mc.img_h;
-    dc.img_crop_w = mc.img_w;
-  }
+// The training flags a resumed run takes from the command line when given there, else from
+// the checkpoint: where each lives in nfp_train_config.
+#define TRAIN_FIELD(flag, field) \
+  {flag, offsetof(nfp_train_config, field), sizeof(((nfp_train_config*)0)->field)}
+static const struct {
+  const char* flag;
+  size_t offset, size;
+} resume_overrides[] = {
+    TRAIN_FIELD("--epochs", epochs),          TRAIN_FIELD("--batch", batch),
+    TRAIN_FIELD("--lr", lr),                  TRAIN_FIELD("--weight-decay", weight_decay),
+    TRAIN_FIELD("--clip", clip),              TRAIN_FIELD("--ema", ema_decay),
+    TRAIN_FIELD("--noise", action_noise),     TRAIN_FIELD("--obs-noise", obs_noise),
+    TRAIN_FIELD("--seed", seed),              TRAIN_FIELD("--ckpt-every", ckpt_every),
+};
+#undef TRAIN_FIELD
 
-  nfp_dataset ds;
+// stored (the checkpoint's config) with the training flags given now copied in from cli.
+static void merge_resume_config(nfp_train_config* stored, const nfp_train_config* cli,
+                                const train_opts* o) {
+  int n = (int)(sizeof(resume_overrides) / sizeof(resume_overrides[0]));
+  for (int i = 0; i < n; i++) {
+    if (given(o->argc, o->argv, resume_overrides[i].flag)) {
+      memcpy((char*)stored + resume_overrides[i].offset,
+             (const char*)cli + resume_overrides[i].offset, resume_overrides[i].size);
+    }
+  }
+}
+
+// --resume FILE -> j->model, its statistics, and o's configs (stored, overridden by the
+// training flags given now). 0 or -1 (error set).
+static int train_resume_setup(train_opts* o, train_job* j, int arch_given) {
+  nfp_meta meta = {0};
+  j->model = nfp_checkpoint_load(o->resume, NULL, &meta);
+  if (!j->model) return nfp_error_wrap("--resume");
+  const char* stored = nfp_meta_get(&meta, "train_config");
+  nfp_train_config st = o->tc;
+  int rc = stored ? nfp_train_config_from_json(&st, &o->dc, stored)
+                  : nfp_error_set("%s has no train_config (not written by nfp train)", o->resume);
+  if (rc == 0) o->mirror = stored_twins(stored) ? "on" : "off";
+  nfp_meta_free(&meta);
+  if (rc == 0 && arch_given) {
+    rc = nfp_error_set("--resume takes the model, chunking and split from %s; "
+                       "drop the architecture flags", o->resume);
+  }
+  if (rc != 0) return nfp_error_wrap("--resume %s", o->resume);
+  merge_resume_config(&st, &o->tc, o);
+  o->tc = st;
+  o->mc = j->model->cfg;
+  norm_from_model(&j->sn, &j->an, j->model);
+  j->have_norm = 1;
+  return 0;
+}
+
+// A fresh run: the split follows --seed, and a state model's config is checked now (an
+// image model's frame size comes from the demos: validated when it is built). 0 or -1.
+static int train_fresh_setup(train_opts* o) {
+  o->dc.seed = o->tc.seed;
+  if (!o->image && nfp_model_config_validate(&o->mc) != 0) return -1;
+  return 0;
+}
+
+// The demos in --data, windowed as the model wants -> j->ds (and j->twins). 0 or -1.
+static int train_dataset(train_opts* o, train_job* j) {
+  nfp_dataset_config* dc = &o->dc;
+  dc->horizon = o->mc.horizon;
+  dc->stride = o->mc.stride;
+  dc->n_obs = o->mc.n_obs;
+  j->twins = mirror_wanted(o->mirror, o->data, o->image);
+  if (j->twins < 0) return -1;
+  if (j->twins) dc->twin = nfp_demo_mirror;
+  if (o->mc.n_cam > 0) {
+    dc->use_object = 0;  // the camera shows the objects
+    dc->img_down = o->mc.img_down;
+    dc->img_crop_h = o->mc.img_h;
+    dc->img_crop_w = o->mc.img_w;
+  }
   nfp_episode* eps = NULL;
-  int n_eps = nfp_demo_read_folder(data, &eps, dc.img_down > 0);
-  int built = n_eps > 0 && nfp_dataset_build(&ds, eps, n_eps, &dc, have_norm ? &sn : NULL,
-                                             have_norm ? &an : NULL) == 0;
+  int n_eps = nfp_demo_read_folder(o->data, &eps, dc->img_down > 0);
+  j->have_ds = n_eps > 0 && nfp_dataset_build(&j->ds, eps, n_eps, dc,
+                                              j->have_norm ? &j->sn : NULL,
+                                              j->have_norm ? &j->an : NULL) == 0;
   nfp_demo_free_all(eps, n_eps > 0 ? n_eps : 0);
-  if (!built) {
-    nfp_model_free(model);
-    return -1;
+  return j->have_ds ? 0 : -1;
+}
+
+// A fresh run's model, sized by the dataset (a resumed one is already loaded). 0 or -1.
+static int train_model(train_opts* o, train_job* j) {
+  if (j->model) return 0;
+  o->mc.action_dim = j->ds.nq;
+  o->mc.state_dim = j->ds.ns;
+  o->mc.img_src_h = j->ds.img_src_h;
+  o->mc.img_src_w = j->ds.img_src_w;
+  j->model = nfp_model_create(&o->mc, o->tc.seed);
+  return j->model ? 0 : -1;
+}
+
+// Before the first epoch: the data, the model and the schedule, on stdout.
+static void print_plan(const train_opts* o, const train_job* j) {
+  const nfp_model_config* mc = &o->mc;
+  const nfp_dataset* ds = &j->ds;
+  int n_val_eps = 0;
+  for (int e = 0; e < ds->n_episodes; e++) n_val_eps += ds->is_val[e];
+  printf("nfp train: %s: %d episodes%s (%d held out), %d training / %d validation windows\n",
+         o->data, ds->n_episodes, j->twins ? ", half of them mirror images" : "", n_val_eps,
+         ds->n_train, ds->n_val);
+  printf("model: %zu parameters, state %d x %d frames (%s), horizon %d stride %d, %d layers, "
+         "%d bins, hidden %d x %d blocks, context %d\n",
+         j->model->num_params, mc->state_dim, mc->n_obs,
+         ds->cfg.use_object ? "qpos+object" : "qpos", mc->horizon, mc->stride, mc->n_layers,
+         mc->n_bins, mc->hidden, mc->n_blocks, mc->context_dim);
+  if (mc->n_cam > 0) {
+    printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
+           "crops\n", encoder_names[mc->encoder], mc->img_src_h,
+           mc->img_src_w, mc->img_down, mc->img_h, mc->img_w);
   }
-  if (!model) {
-    mc.action_dim = ds.nq;
-    mc.state_dim = ds.ns;
-    mc.img_src_h = ds.img_src_h;
-    mc.img_src_w = ds.img_src_w;
-    model = nfp_model_create(&mc, tc.seed);
-    if (!model) {
-      nfp_dataset_free(&ds);
-      return -1;
-    }
+  for (int k = 0; k < 3; k++) {
+    const nfp_stage* s = &j->tr.sched.stage[k];
+    printf("stage %d: epochs %d-%d, batch %d, lr %.1e%s\n", k + 1, s->first_epoch + 1,
+           s->first_epoch + s->epochs, s->batch, (double)s->lr,
+           k == 2 ? " cosine-annealed to a tenth" : "");
   }
-  tc.threads = update_threads;
-  nfp_trainer tr;
-  int rc = nfp_trainer_init(&tr, model, &ds, &tc);
-  if (rc == 0 && resume) rc = nfp_trainer_resume(&tr, resume);
-  if (rc == 0 && !quiet) {
-    int n_val_eps = 0;
-    for (int e = 0; e < ds.n_episodes; e++) n_val_eps += ds.is_val[e];
-    printf("nfp train: %s: %d episodes%s (%d held out), %d training / %d validation windows\n",
-           data, ds.n_episodes, twins ? ", half of them mirror images" : "", n_val_eps,
-           ds.n_train, ds.n_val);
-    printf("model: %zu parameters, state %d x %d frames (%s), horizon %d stride %d, %d layers, "
-           "%d bins, hidden %d x %d blocks, context %d\n",
-           model->num_params, mc.state_dim, mc.n_obs, ds.cfg.use_object ? "qpos+object" : "qpos",
-           mc.horizon, mc.stride, mc.n_layers, mc.n_bins, mc.hidden, mc.n_blocks,
-           mc.context_dim);
-    if (mc.n_cam > 0) {
-      printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
-             "crops\n", encoder_names[mc.encoder], mc.img_src_h,
-             mc.img_src_w, mc.img_down, mc.img_h, mc.img_w);
-    }
-    for (int k = 0; k < 3; k++) {
-      const nfp_stage* s = &tr.sched.stage[k];
-      printf("stage %d: epochs %d-%d, batch %d, lr %.1e%s\n", k + 1, s->first_epoch + 1,
-             s->first_epoch + s->epochs, s->batch, (double)s->lr,
-             k == 2 ? " cosine-annealed to a tenth" : "");
-    }
-    if (resume) printf("resumed from %s at epoch %d\n", resume, tr.epoch);
-    fflush(stdout);
-  }
-  if (rc == 0) rc = nfp_trainer_run(&tr, out, data, quiet ? NULL : stdout, draw_curve, NULL);
-  if (rc == 0 && !quiet) {
-    char* curve = nfp_train_curve_path(out);
-    printf("saved %s (EMA weights; final train NLL %.3f, val NLL %.3f) and %s\n", out,
-           (double)tr.hist_train[tr.epoch - 1], (double)tr.hist_val[tr.epoch - 1],
+  if (o->resume) printf("resumed from %s at epoch %d\n", o->resume, j->tr.epoch);
+  fflush(stdout);
+}
+
+// Trainer over j's model and dataset: restore a resumed run, train, save. 0 or -1.
+static int train_fit(const train_opts* o, train_job* j) {
+  nfp_trainer* tr = &j->tr;
+  int rc = nfp_trainer_init(tr, j->model, &j->ds, &o->tc);
+  if (rc == 0 && o->resume) rc = nfp_trainer_resume(tr, o->resume);
+  if (rc == 0 && !o->quiet) print_plan(o, j);
+  FILE* log = o->quiet ? NULL : stdout;
+  if (rc == 0) rc = nfp_trainer_run(tr, o->out, o->data, log, draw_curve, NULL);
+  if (rc == 0 && !o->quiet) {
+    char* curve = nfp_train_curve_path(o->out);
+    printf("saved %s (EMA weights; final train NLL %.3f, val NLL %.3f) and %s\n", o->out,
+           (double)tr->hist_train[tr->epoch - 1], (double)tr->hist_val[tr->epoch - 1],
            curve ? curve : "");
     free(curve);
   }
-  if (tr.model) nfp_trainer_free(&tr);
-  nfp_dataset_free(&ds);
-  nfp_model_free(model);
+  return rc;
+}
+
+// Trainer, dataset and model, in the reverse order of their making.
+static void train_job_free(train_job* j) {
+  if (j->tr.model) nfp_trainer_free(&j->tr);
+  if (j->have_ds) nfp_dataset_free(&j->ds);
+  nfp_model_free(j->model);
+}
+
+// Flags -> checked configs -> (resumed or new) model and dataset -> trained checkpoint.
+static int run(int argc, char** argv) {
+  train_opts o;
+  train_opts_default(&o, argc, argv);
+  int rc = train_parse(&o);
+  if (rc) return rc;  // 1: --help, 2: bad flags
+  train_opts_store_numbers(&o);
+  int arch_given = arch_flags_given(&o);
+  if (train_check(&o) != 0) return -1;
+  if (o.threads > 0) openblas_set_num_threads(o.threads);
+  int update_threads = o.threads > 0 ? o.threads : openblas_get_num_threads();
+
+  train_job j;
+  memset(&j, 0, sizeof(j));
+  rc = o.resume ? train_resume_setup(&o, &j, arch_given) : train_fresh_setup(&o);
+  if (rc == 0) rc = train_dataset(&o, &j);
+  if (rc == 0) rc = train_model(&o, &j);
+  if (rc == 0) {
+    o.tc.threads = update_threads;
+    rc = train_fit(&o, &j);
+  }
+  train_job_free(&j);
   return rc;
 }
 

@@ -342,87 +342,114 @@ static void view_close(viewer* v) {
   nfp_arms_close(v->sim);
 }
 
-int nfp_cmd_view(int argc, char** argv) {
-  const char* task_name = "lift_pot";
-  const char* agent = NULL;
-  const char* mode_name = "sbs";
+// nfp view's flags.
+typedef struct {
+  const char* task_name;
+  const char* agent;
+  const char* mode_name;
   nfp_policy_flags pf;
-  nfp_policy_flags_default(&pf);
-  const char* screenshot = NULL;
-  const char* assets = NULL;
-  long long seed = 0;
-  int frames = 0, width = 1280, height = 720, head = 0;
+  const char* screenshot;
+  const char* assets;
+  long long seed;
+  int frames, width, height, head;
+} view_opts;
+
+// argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int view_parse(view_opts* o, int argc, char** argv) {
   nfp_arg args[11 + NFP_POLICY_NARGS] = {
-      {"--task", NFP_ARG_STR, &task_name, "NAME", "task to show", 0, 0, 0},
-      {"--agent", NFP_ARG_STR, &agent, "KIND",
+      {"--task", NFP_ARG_STR, &o->task_name, "NAME", "task to show", 0, 0, 0},
+      {"--agent", NFP_ARG_STR, &o->agent, "KIND",
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
-      {"--mode", NFP_ARG_STR, &mode_name, "M", "policy sampling: single, sbs or gr (keys 1-3)", 0,
-       0, 0},
-      {"--seed", NFP_ARG_SEED, &seed, "S", "first seed (N moves to the next)", 0, 9e15, 0},
-      {"--frames", NFP_ARG_INT, &frames, "N",
-       "run N control steps unpaced, draw once and exit (no interaction)", 0, 1e6, 0},
-      {"--screenshot", NFP_ARG_STR, &screenshot, "FILE.png",
-       "save the window after --frames steps as PNG and exit", 0, 0, 0},
-      {"--width", NFP_ARG_INT, &width, "PX", "window width", 64, 8192, 0},
-      {"--height", NFP_ARG_INT, &height, "PX", "window height", 64, 8192, 0},
-      {"--head", NFP_ARG_FLAG, &head, NULL,
-       "start on the head camera (key c); an image policy's input is shown top right", 0, 0, 0},
-      {"--assets", NFP_ARG_STR, &assets, "DIR", "asset folder (default $NFP_ASSETS, else built in)",
+      {"--mode", NFP_ARG_STR, &o->mode_name, "M", "policy sampling: single, sbs or gr (keys 1-3)",
        0, 0, 0},
+      {"--seed", NFP_ARG_SEED, &o->seed, "S", "first seed (N moves to the next)", 0, 9e15, 0},
+      {"--frames", NFP_ARG_INT, &o->frames, "N",
+       "run N control steps unpaced, draw once and exit (no interaction)", 0, 1e6, 0},
+      {"--screenshot", NFP_ARG_STR, &o->screenshot, "FILE.png",
+       "save the window after --frames steps as PNG and exit", 0, 0, 0},
+      {"--width", NFP_ARG_INT, &o->width, "PX", "window width", 64, 8192, 0},
+      {"--height", NFP_ARG_INT, &o->height, "PX", "window height", 64, 8192, 0},
+      {"--head", NFP_ARG_FLAG, &o->head, NULL,
+       "start on the head camera (key c); an image policy's input is shown top right", 0, 0, 0},
+      {"--assets", NFP_ARG_STR, &o->assets, "DIR",
+       "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
   int nargs = 10;
-  nfp_policy_flags_args(args + nargs, &pf);
+  nfp_policy_flags_args(args + nargs, &o->pf);
   nargs += NFP_POLICY_NARGS;
-  int rc =
-      nfp_args_parse(argc, argv, args, nargs,
-                     "nfp view [--task NAME] [--agent KIND] [--policy FILE --mode M] [--seed S] "
-                     "[--frames N --screenshot FILE.png]",
-                     "Shows a live rollout in a window with MuJoCo's renderer, paced in real "
-                     "time.\nKeys: space pause, right arrow or n single step while paused, r "
-                     "reset,\nN or page down next seed, c head camera, esc quit; mouse drag "
-                     "rotates\n(shift: other axis, right button: pan), scroll zooms.\nWith "
-                     "--frames/--screenshot it runs unpaced and exits (works under xvfb-run).");
-  if (rc) return rc == 1 ? 0 : 2;
-  if (!nfp_task_find(task_name)) {
-    fprintf(stderr, "nfp view: unknown task '%s' (known: %s)\n", task_name, nfp_task_names());
+  return nfp_args_parse(argc, argv, args, nargs,
+                        "nfp view [--task NAME] [--agent KIND] [--policy FILE --mode M] [--seed S] "
+                        "[--frames N --screenshot FILE.png]",
+                        "Shows a live rollout in a window with MuJoCo's renderer, paced in real "
+                        "time.\nKeys: space pause, right arrow or n single step while paused, r "
+                        "reset,\nN or page down next seed, c head camera, esc quit; mouse drag "
+                        "rotates\n(shift: other axis, right button: pan), scroll zooms.\nWith "
+                        "--frames/--screenshot it runs unpaced and exits (works under xvfb-run).");
+}
+
+// The task, agent and mode checked; a policy's checkpoint -> *model and spec. 0 to go on,
+// else the exit code (message on stderr).
+static int view_agent_spec(view_opts* o, nfp_agent_spec* spec, nfp_model** model) {
+  if (!nfp_task_find(o->task_name)) {
+    fprintf(stderr, "nfp view: unknown task '%s' (known: %s)\n", o->task_name, nfp_task_names());
     return 2;
   }
-  if (!agent) agent = pf.path ? "policy" : "expert";
-  nfp_agent_spec spec = {.kind = agent, .policy_path = pf.path};
+  if (!o->agent) o->agent = o->pf.path ? "policy" : "expert";
+  *spec = (nfp_agent_spec){.kind = o->agent, .policy_path = o->pf.path};
   nfp_sample_mode mode;
-  if (nfp_agent_check(&spec) || nfp_sample_mode_parse(&mode, mode_name)) {
+  if (nfp_agent_check(spec) || nfp_sample_mode_parse(&mode, o->mode_name)) {
     fprintf(stderr, "nfp view: %s\n", nfp_error_last());
     return 2;
   }
-  nfp_model* model = NULL;
-  if (nfp_agent_needs_policy(agent)) {
-    if (nfp_policy_flags_load(&pf, &model)) {
+  if (nfp_agent_needs_policy(o->agent)) {
+    if (nfp_policy_flags_load(&o->pf, model)) {
       fprintf(stderr, "nfp view: %s\n", nfp_error_last());
       return 1;
     }
-    nfp_policy_flags_spec(&spec, &pf, model, mode);
+    nfp_policy_flags_spec(spec, &o->pf, *model, mode);
   }
-  if (!assets) assets = nfp_asset_dir();
-  int batch = frames > 0 || screenshot;
+  return 0;
+}
 
-  viewer v;
-  memset(&v, 0, sizeof(v));
-  v.seed = (uint64_t)seed;
-  v.sim = nfp_arms_sim_create(task_name, assets);
-  v.arms = v.sim;
-  v.task = nfp_arms_sim_task(v.sim);
-  v.model = model;
-  v.spec = spec;
-  v.agent = v.sim ? nfp_agent_create(&spec) : NULL;
-  if (v.agent && model) {
-    v.has_plan = 1;
-    if (view_plan_init(&v.plan, v.task->m, model->cfg.horizon, model->cfg.action_dim)) {
-      nfp_agent_free(v.agent);
-      v.agent = NULL;
+// The simulated task and the agent acting in it (with the plan display for a policy)
+// -> v. 0, or -1 with v->agent NULL.
+static int viewer_setup(viewer* v, const view_opts* o, const nfp_agent_spec* spec,
+                        const nfp_model* model) {
+  memset(v, 0, sizeof(*v));
+  v->seed = (uint64_t)o->seed;
+  v->sim = nfp_arms_sim_create(o->task_name, o->assets);
+  v->arms = v->sim;
+  v->task = nfp_arms_sim_task(v->sim);
+  v->model = model;
+  v->spec = *spec;
+  v->agent = v->sim ? nfp_agent_create(spec) : NULL;
+  if (v->agent && model) {
+    v->has_plan = 1;
+    if (view_plan_init(&v->plan, v->task->m, model->cfg.horizon, model->cfg.action_dim)) {
+      nfp_agent_free(v->agent);
+      v->agent = NULL;
     }
   }
-  rc = !v.agent || view_open_window(&v, width, height, batch, head) || view_begin(&v) ||
-       (batch ? view_batch(&v, frames, screenshot) : view_interactive(&v));
+  return v->agent ? 0 : -1;
+}
+
+// Flags -> agent spec -> window -> batch frames (and screenshot) or the interactive loop.
+int nfp_cmd_view(int argc, char** argv) {
+  view_opts o = {.task_name = "lift_pot", .mode_name = "sbs", .width = 1280, .height = 720};
+  nfp_policy_flags_default(&o.pf);
+  int rc = view_parse(&o, argc, argv);
+  if (rc) return rc == 1 ? 0 : 2;
+  nfp_agent_spec spec;
+  nfp_model* model = NULL;
+  rc = view_agent_spec(&o, &spec, &model);
+  if (rc) return rc;
+  if (!o.assets) o.assets = nfp_asset_dir();
+  int batch = o.frames > 0 || o.screenshot;
+
+  viewer v;
+  rc = viewer_setup(&v, &o, &spec, model) ||
+       view_open_window(&v, o.width, o.height, batch, o.head) || view_begin(&v) ||
+       (batch ? view_batch(&v, o.frames, o.screenshot) : view_interactive(&v));
   if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());
   view_close(&v);
   nfp_model_free(model);

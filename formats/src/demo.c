@@ -267,100 +267,145 @@ static int read_dset(const demo_reader* r, hid_t d, const char* name, hid_t mem_
   return 0;
 }
 
-static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images) {
-  char task[64];
-  int64_t seed;
-  double hz;
+// The datasets of one file, in this order (object state and images are optional).
+enum { DS_QPOS, DS_QVEL, DS_ACTION, DS_OBJECT, DS_IMAGE, DS_N };
+static const char* const ds_name[DS_N] = {"observations/qpos", "observations/qvel", "action",
+                                          "observations/object_state",
+                                          "observations/images/head"};
+
+typedef struct {
+  hid_t id[DS_N];        // -1 when absent (or not wanted: images)
+  hsize_t dim[DS_N][4];  // their shapes
+} demo_dsets;
+
+static void close_dsets(demo_dsets* d) {
+  for (int i = 0; i < DS_N; i++) {
+    if (d->id[i] >= 0) H5Dclose(d->id[i]);
+    d->id[i] = -1;
+  }
+}
+
+// The root attributes -> ep's task, seed, control_hz, success. 0 or -1 (error set).
+static int read_attrs(const demo_reader* r, nfp_episode* ep) {
   int32_t success, version;
   if (read_attr(r, "format_version", H5T_NATIVE_INT32, &version)) return -1;
   if (version != NFP_DEMO_FORMAT_VERSION) {
     return nfp_error_set("%s: format_version %d, this build reads version %d", r->path,
                          (int)version, NFP_DEMO_FORMAT_VERSION);
   }
-  if (read_task_attr(r, task, sizeof(task)) || read_attr(r, "seed", H5T_NATIVE_INT64, &seed) ||
-      read_attr(r, "control_hz", H5T_NATIVE_DOUBLE, &hz) ||
+  if (read_task_attr(r, ep->task, sizeof(ep->task)) ||
+      read_attr(r, "seed", H5T_NATIVE_INT64, &ep->seed) ||
+      read_attr(r, "control_hz", H5T_NATIVE_DOUBLE, &ep->control_hz) ||
       read_attr(r, "success", H5T_NATIVE_INT32, &success)) {
     return -1;
   }
-  hsize_t qd[2], vd[2], ad[2], od[2] = {0, 0}, id[4] = {0, 0, 0, 0};
-  hid_t dq = open_dset(r, "observations/qpos", 2, qd);
-  hid_t dv = dq < 0 ? -1 : open_dset(r, "observations/qvel", 2, vd);
-  hid_t da = dv < 0 ? -1 : open_dset(r, "action", 2, ad);
-  hid_t dob = -1, di = -1;
-  int st = da < 0 ? -1 : 0;
-  if (!st && H5Lexists(r->f, "observations/object_state", H5P_DEFAULT) > 0) {
-    dob = open_dset(r, "observations/object_state", 2, od);
-    st = dob < 0 ? -1 : 0;
+  if (!isfinite(ep->control_hz)) {
+    return nfp_error_set("%s: attribute 'control_hz' is %g", r->path, ep->control_hz);
   }
-  if (!st && with_images && H5Lexists(r->f, "observations/images", H5P_DEFAULT) > 0 &&
-      H5Lexists(r->f, "observations/images/head", H5P_DEFAULT) > 0) {
-    di = open_dset(r, "observations/images/head", 4, id);
-    st = di < 0 ? -1 : 0;
+  ep->success = success;
+  return 0;
+}
+
+// Open the datasets (images only if with_images) with their shapes. 0, or -1 with every
+// dataset closed.
+static int open_dsets(const demo_reader* r, demo_dsets* d, int with_images) {
+  static const int rank[DS_N] = {2, 2, 2, 2, 4};
+  memset(d->dim, 0, sizeof(d->dim));
+  for (int i = 0; i < DS_N; i++) d->id[i] = -1;
+  for (int i = 0; i < DS_N; i++) {
+    int optional = i == DS_OBJECT || i == DS_IMAGE;
+    if (i == DS_IMAGE && (!with_images ||
+                          H5Lexists(r->f, "observations/images", H5P_DEFAULT) <= 0)) {
+      continue;
+    }
+    if (optional && H5Lexists(r->f, ds_name[i], H5P_DEFAULT) <= 0) continue;
+    d->id[i] = open_dset(r, ds_name[i], rank[i], d->dim[i]);
+    if (d->id[i] < 0) {
+      close_dsets(d);
+      return -1;
+    }
   }
-  if (!st) {
-    hsize_t T = qd[0], nq = qd[1];
-    if (T == 0 || T > DEMO_MAX_FRAMES || nq == 0 || nq > DEMO_MAX_NQ) {
-      st = nfp_error_set("%s: qpos has shape [%llu,%llu], expected [1..%d frames, 1..%d joints]",
+  return 0;
+}
+
+// Shapes that agree with each other, within the caps, and backed by what the file
+// stores. 0 or -1 (error set).
+static int check_shapes(const demo_reader* r, const demo_dsets* d) {
+  const hsize_t* q = d->dim[DS_QPOS];
+  const hsize_t *v = d->dim[DS_QVEL], *a = d->dim[DS_ACTION], *o = d->dim[DS_OBJECT],
+                *im = d->dim[DS_IMAGE];
+  hsize_t T = q[0], nq = q[1];
+  if (T == 0 || T > DEMO_MAX_FRAMES || nq == 0 || nq > DEMO_MAX_NQ) {
+    return nfp_error_set("%s: qpos has shape [%llu,%llu], expected [1..%d frames, 1..%d joints]",
                          r->path, (unsigned long long)T, (unsigned long long)nq,
                          DEMO_MAX_FRAMES, DEMO_MAX_NQ);
-    } else if (vd[0] != T || vd[1] != nq || ad[0] != T || ad[1] != nq) {
-      st = nfp_error_set("%s: qvel/action shapes do not match qpos [%llu,%llu]", r->path,
-                         (unsigned long long)T, (unsigned long long)nq);
-    } else if (dob >= 0 && (od[0] != T || od[1] == 0 || od[1] > DEMO_MAX_NOBJ)) {
-      st = nfp_error_set("%s: object_state has %llu frames, qpos has %llu", r->path,
-                         (unsigned long long)od[0], (unsigned long long)T);
-    } else if (di >= 0 && (id[0] != T || id[3] != 3 || id[1] == 0 || id[2] == 0 ||
-                           id[1] > DEMO_MAX_SIDE || id[2] > DEMO_MAX_SIDE)) {
-      st = nfp_error_set("%s: images/head has shape [%llu,%llu,%llu,%llu], expected [%llu,H,W,3]",
-                         r->path, (unsigned long long)id[0], (unsigned long long)id[1],
-                         (unsigned long long)id[2], (unsigned long long)id[3],
-                         (unsigned long long)T);
-    } else {
-      hid_t ds[5] = {dq, dv, da, dob, di};
-      const char* names[5] = {"observations/qpos", "observations/qvel", "action",
-                              "observations/object_state", "observations/images/head"};
-      double bytes[5] = {8.0 * T * nq, 8.0 * T * nq, 8.0 * T * nq, 8.0 * T * od[1],
-                         (double)T * id[1] * id[2] * 3};
-      for (int i = 0; i < 5 && !st; i++) {
-        if (ds[i] >= 0) st = check_backed(r, ds[i], names[i], bytes[i]);
-      }
-    }
-    if (!st) {
-      st = nfp_episode_alloc(ep, (int)T, (int)nq, dob >= 0 ? (int)od[1] : 0,
-                             di >= 0 ? (int)id[1] : 0, di >= 0 ? (int)id[2] : 0);
-    }
   }
-  if (st) {
-    hid_t all[5] = {dq, dv, da, dob, di};
-    for (int i = 0; i < 5; i++) {
-      if (all[i] >= 0) H5Dclose(all[i]);
-    }
+  if (v[0] != T || v[1] != nq || a[0] != T || a[1] != nq) {
+    return nfp_error_set("%s: qvel/action shapes do not match qpos [%llu,%llu]", r->path,
+                         (unsigned long long)T, (unsigned long long)nq);
+  }
+  if (d->id[DS_OBJECT] >= 0 && (o[0] != T || o[1] == 0 || o[1] > DEMO_MAX_NOBJ)) {
+    return nfp_error_set("%s: object_state has %llu frames, qpos has %llu", r->path,
+                         (unsigned long long)o[0], (unsigned long long)T);
+  }
+  if (d->id[DS_IMAGE] >= 0 && (im[0] != T || im[3] != 3 || im[1] == 0 || im[2] == 0 ||
+                               im[1] > DEMO_MAX_SIDE || im[2] > DEMO_MAX_SIDE)) {
+    return nfp_error_set("%s: images/head has shape [%llu,%llu,%llu,%llu], expected "
+                         "[%llu,H,W,3]", r->path, (unsigned long long)im[0],
+                         (unsigned long long)im[1], (unsigned long long)im[2],
+                         (unsigned long long)im[3], (unsigned long long)T);
+  }
+  double bytes[DS_N] = {8.0 * T * nq, 8.0 * T * nq, 8.0 * T * nq, 8.0 * T * o[1],
+                        (double)T * im[1] * im[2] * 3};
+  for (int i = 0; i < DS_N; i++) {
+    if (d->id[i] >= 0 && check_backed(r, d->id[i], ds_name[i], bytes[i])) return -1;
+  }
+  return 0;
+}
+
+// Every open dataset into ep (allocated to their shapes), then the finiteness check.
+// Closes the datasets. 0 or -1 (error set).
+static int read_data(const demo_reader* r, demo_dsets* d, nfp_episode* ep) {
+  int has_obj = d->id[DS_OBJECT] >= 0, has_img = d->id[DS_IMAGE] >= 0;
+  if (nfp_episode_alloc(ep, (int)d->dim[DS_QPOS][0], (int)d->dim[DS_QPOS][1],
+                        has_obj ? (int)d->dim[DS_OBJECT][1] : 0,
+                        has_img ? (int)d->dim[DS_IMAGE][1] : 0,
+                        has_img ? (int)d->dim[DS_IMAGE][2] : 0)) {
+    close_dsets(d);
     return -1;
   }
-  // read_dset closes each dataset, whatever the outcome.
-  st = read_dset(r, dq, "observations/qpos", H5T_NATIVE_DOUBLE, ep->qpos);
-  st |= read_dset(r, dv, "observations/qvel", H5T_NATIVE_DOUBLE, ep->qvel);
-  st |= read_dset(r, da, "action", H5T_NATIVE_DOUBLE, ep->action);
-  if (dob >= 0) {
-    st |= read_dset(r, dob, "observations/object_state", H5T_NATIVE_DOUBLE, ep->object_state);
+  void* into[DS_N] = {ep->qpos, ep->qvel, ep->action, ep->object_state, ep->images};
+  int st = 0;
+  for (int i = 0; i < DS_N; i++) {  // read_dset closes each dataset, whatever the outcome
+    if (d->id[i] < 0) continue;
+    st |= read_dset(r, d->id[i], ds_name[i], i == DS_IMAGE ? H5T_NATIVE_UINT8 : H5T_NATIVE_DOUBLE,
+                    into[i]);
+    d->id[i] = -1;
   }
-  if (di >= 0) st |= read_dset(r, di, "observations/images/head", H5T_NATIVE_UINT8, ep->images);
-  if (!st) {
-    st = check_finite(r, "observations/qpos", ep->qpos, ep->T, ep->nq) ||
-         check_finite(r, "observations/qvel", ep->qvel, ep->T, ep->nq) ||
-         check_finite(r, "action", ep->action, ep->T, ep->nq) ||
-         (ep->nobj > 0 &&
-          check_finite(r, "observations/object_state", ep->object_state, ep->T, ep->nobj));
+  for (int i = 0; i < DS_IMAGE && !st; i++) {
+    int cols = i == DS_OBJECT ? ep->nobj : ep->nq;
+    if (into[i] && cols > 0) st = check_finite(r, ds_name[i], into[i], ep->T, cols);
   }
-  if (!st && !isfinite(hz)) st = nfp_error_set("%s: attribute 'control_hz' is %g", r->path, hz);
-  if (st) {
+  return st ? -1 : 0;
+}
+
+// One open file -> a validated episode in ep. 0 or -1 (error set, nothing left allocated).
+static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images) {
+  nfp_episode head = {0};
+  demo_dsets d;
+  if (read_attrs(r, &head) || open_dsets(r, &d, with_images)) return -1;
+  if (check_shapes(r, &d)) {
+    close_dsets(&d);
+    return -1;
+  }
+  if (read_data(r, &d, ep)) {
     nfp_episode_free(ep);
     return -1;
   }
-  memcpy(ep->task, task, sizeof(ep->task));
-  ep->seed = seed;
-  ep->control_hz = hz;
-  ep->success = success;
+  memcpy(ep->task, head.task, sizeof(ep->task));
+  ep->seed = head.seed;
+  ep->control_hz = head.control_hz;
+  ep->success = head.success;
   return 0;
 }
 
