@@ -242,5 +242,5 @@ const nfp_task_def nfp_task_stack_block_two = {
   .success = success,
   .object_state = object_state,
   .mirror_object = mirror_object,
-  .mirror_by_default = 1,   // single 20 % -> 57 % on 30 trials (README)
+  .mirror_by_default = 1,   // single 20 % -> 57 % on 30 trials (docs/experiments.md)
 };

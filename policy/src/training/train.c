@@ -15,7 +15,7 @@
 #include "nfp/train.h"
 
 void nfp_train_config_default(nfp_train_config* cfg) {
-  cfg->epochs = 200;  // 120 -> 200: stack SBS 67 -> 76 %, the towel 42 -> 31 % (README)
+  cfg->epochs = 200;  // 120 -> 200: stack SBS 67 -> 76 %, the towel 42 -> 31 % (docs/experiments.md)
   cfg->batch = 256;
   cfg->lr = 1e-3f;
   cfg->weight_decay = 1e-4f;
