@@ -151,8 +151,9 @@ typedef struct {
   nfp_train_config tc;
   nfp_dataset_config dc;
   const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror;
-  int img_down, threads, quiet;
+  int img_down, threads, quiet, object_bottleneck;
   double val_frac, lr, wd, clip, ema, noise, obs_noise;  // parsed as doubles, kept as floats
+  double object_head;  // weight of the object-state head's error; 0: no head
   long long seed;
   int image;  // --obs image+state
 } train_opts;
@@ -234,6 +235,13 @@ static int train_parse(train_opts* o) {
        "std of Gaussian noise on normalised training actions, 0 = off", 0, 1, 0},
       {"--obs-noise", NFP_ARG_DOUBLE, &o->obs_noise, "X",
        "std of Gaussian noise on the normalised observed state in training, 0 = off", 0, 1, 0},
+      {"--object-head", NFP_ARG_DOUBLE, &o->object_head, "W",
+       "image models: also train a linear head from the camera features to the demos' "
+       "object state (training-only supervision), weight W on its mean squared error; 0 = no "
+       "head", 0, 1e6, 0},
+      {"--object-bottleneck", NFP_ARG_FLAG, &o->object_bottleneck, NULL,
+       "with --object-head: the encoder's MLP sees the head's object-state estimate instead of "
+       "the camera features", 0, 0, 0},
       {"--seed", NFP_ARG_SEED, &o->seed, "N", "seeds init, episode split, shuffling", 0, 9e15, 0},
       {"--ckpt-every", NFP_ARG_INT, &o->tc.ckpt_every, "N",
        "epochs between periodic checkpoints, 0 = only at the end", 0, 1e6, 0},
@@ -256,6 +264,7 @@ static void train_opts_store_numbers(train_opts* o) {
   o->tc.ema_decay = (float)o->ema;
   o->tc.action_noise = (float)o->noise;
   o->tc.obs_noise = (float)o->obs_noise;
+  if (o->object_head > 0) o->tc.aux_weight = (float)o->object_head;
   o->tc.seed = (uint64_t)o->seed;
 }
 
@@ -265,7 +274,7 @@ static int arch_flags_given(const train_opts* o) {
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
                                      "--layers",  "--bins",   "--hidden", "--blocks",
                                      "--context", "--obs",    "--encoder", "--img-down",
-                                     "--crop",    "--mirror"};
+                                     "--crop",    "--mirror", "--object-bottleneck"};
   int n = (int)(sizeof(arch_flags) / sizeof(arch_flags[0]));
   int any = 0;
   for (int i = 0; i < n; i++) any |= given(o->argc, o->argv, arch_flags[i]);
@@ -292,6 +301,13 @@ static int train_check(train_opts* o) {
     }
   }
   if (o->image && image_config(&o->mc, o->encoder, o->img_down, o->crop) != 0) return -1;
+  if ((o->object_head > 0 || o->object_bottleneck) && !o->image && !o->resume) {
+    return nfp_error_set("--object-head and --object-bottleneck train the camera encoder: they "
+                         "need --obs image+state");
+  }
+  if (o->object_bottleneck && !(o->object_head > 0)) {
+    return nfp_error_set("--object-bottleneck needs --object-head W (W > 0)");
+  }
   return check_output(o->out);
 }
 
@@ -308,6 +324,7 @@ static const struct {
     TRAIN_FIELD("--clip", clip),              TRAIN_FIELD("--ema", ema_decay),
     TRAIN_FIELD("--noise", action_noise),     TRAIN_FIELD("--obs-noise", obs_noise),
     TRAIN_FIELD("--seed", seed),              TRAIN_FIELD("--ckpt-every", ckpt_every),
+    TRAIN_FIELD("--object-head", aux_weight),
 };
 #undef TRAIN_FIELD
 
@@ -343,6 +360,10 @@ static int train_resume_setup(train_opts* o, train_job* j, int arch_given) {
   merge_resume_config(&st, &o->tc, o);
   o->tc = st;
   o->mc = j->model->cfg;
+  if (o->object_head > 0 && o->mc.aux_dim == 0) {
+    return nfp_error_set("--resume %s: its model has no object-state head (--object-head "
+                         "changes the weight of an existing one)", o->resume);
+  }
   norm_from_model(&j->sn, &j->an, j->model);
   j->have_norm = 1;
   return 0;
@@ -371,6 +392,7 @@ static int train_dataset(train_opts* o, train_job* j) {
     dc->img_crop_h = o->mc.img_h;
     dc->img_crop_w = o->mc.img_w;
   }
+  dc->aux_object = o->mc.aux_dim > 0 || o->object_head > 0;
   nfp_episode* eps = NULL;
   int n_eps = nfp_demo_read_folder(o->data, &eps, dc->img_down > 0);
   j->have_ds = n_eps > 0 && nfp_dataset_build(&j->ds, eps, n_eps, dc,
@@ -387,6 +409,10 @@ static int train_model(train_opts* o, train_job* j) {
   o->mc.state_dim = j->ds.ns;
   o->mc.img_src_h = j->ds.img_src_h;
   o->mc.img_src_w = j->ds.img_src_w;
+  if (o->object_head > 0) {
+    o->mc.aux_dim = j->ds.nobj;
+    o->mc.aux_bottleneck = o->object_bottleneck;
+  }
   j->model = nfp_model_create(&o->mc, o->tc.seed);
   return j->model ? 0 : -1;
 }
@@ -409,6 +435,11 @@ static void print_plan(const train_opts* o, const train_job* j) {
     printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
            "crops\n", encoder_names[mc->encoder], mc->img_src_h,
            mc->img_src_w, mc->img_down, mc->img_h, mc->img_w);
+  }
+  if (mc->aux_dim > 0) {
+    printf("object-state head: %d values from the camera features, weight %g%s\n", mc->aux_dim,
+           (double)o->tc.aux_weight,
+           mc->aux_bottleneck ? "; the encoder's MLP sees its estimate (bottleneck)" : "");
   }
   for (int k = 0; k < 3; k++) {
     const nfp_stage* s = &j->tr.sched.stage[k];

@@ -90,6 +90,13 @@ static void test_flags_that_do_not_fit(void** state) {
   assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors --crop 56x72"),
                    1);
   assert_has(r.err, "--crop shapes the camera input: it needs --obs image+state");
+  // The object-state head trains the camera encoder; the bottleneck needs the head.
+  assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors "
+                                   "--object-head 1"), 1);
+  assert_has(r.err, "need --obs image+state");
+  assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors "
+                                   "--obs image+state --object-bottleneck"), 1);
+  assert_has(r.err, "--object-bottleneck needs --object-head W");
   // The report path is checked before minutes of measuring.
   assert_int_equal(cli_run(&r, "", "bench --no-torch --json /nonexistent_nfp/x.json"), 1);
   assert_has(r.err, "/nonexistent_nfp/x.json");

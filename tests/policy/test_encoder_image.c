@@ -100,13 +100,24 @@ typedef struct {
   nfp_ptable table;
   float *params, *grads, *acts, *scratch, *ctx, *state;
   uint8_t* image;
+  float* aux_target;  // [B][aux_dim] with an object-state head, else NULL
+  float aux_weight;
   int B;
 } enc_case;
 
-static void enc_setup(enc_case* e, nfp_encoder_kind kind, int n_cam, int h, int w, int B,
-                      uint64_t seed) {
+// The observation batch of a case (with the head's targets when it has a head).
+static nfp_obs_batch obs_of(const enc_case* e) {
+  return (nfp_obs_batch){.state = e->state, .image = e->image, .n_cam = e->enc.cfg.n_cam,
+                         .img_h = e->enc.cfg.img_h, .img_w = e->enc.cfg.img_w,
+                         .aux_target = e->aux_target, .aux_weight = e->aux_weight};
+}
+
+static void enc_setup_aux(enc_case* e, nfp_encoder_kind kind, int n_cam, int h, int w, int B,
+                          uint64_t seed, int aux_dim, int bottleneck) {
   memset(e, 0, sizeof(*e));
   nfp_encoder_config c = config(kind, n_cam, h, w);
+  c.aux_dim = aux_dim;
+  c.aux_bottleneck = bottleneck;
   assert_int_equal(nfp_encoder_build(&e->enc, &e->table, "enc", &c), 0);
   e->B = B;
   nfp_rng rng;
@@ -122,19 +133,31 @@ static void enc_setup(enc_case* e, nfp_encoder_kind kind, int n_cam, int h, int 
   size_t n_pix = (size_t)B * n_cam * h * w * 3;
   e->image = malloc(n_pix);
   for (size_t i = 0; i < n_pix; i++) e->image[i] = (uint8_t)(nfp_rng_next(&rng) & 255);
+  if (aux_dim > 0) {
+    e->aux_target = malloc(sizeof(float) * (size_t)B * aux_dim);
+    fill_uniform(e->aux_target, (size_t)B * aux_dim, 1.0, &rng);
+    e->aux_weight = 0.7f;
+  }
+}
+
+static void enc_setup(enc_case* e, nfp_encoder_kind kind, int n_cam, int h, int w, int B,
+                      uint64_t seed) {
+  enc_setup_aux(e, kind, n_cam, h, w, B, seed, 0, 0);
 }
 
 static void enc_free(enc_case* e) {
   free(e->params), free(e->grads), free(e->acts), free(e->scratch), free(e->ctx);
-  free(e->state), free(e->image);
+  free(e->state), free(e->image), free(e->aux_target);
   nfp_ptable_free(&e->table);
 }
 
+// <ctx, wout>, plus aux_weight times the head's mean squared error when there is a head.
 static double enc_loss(enc_case* e, const double* wout) {
-  nfp_obs_batch obs = {e->state, e->image, e->enc.cfg.n_cam, e->enc.cfg.img_h, e->enc.cfg.img_w};
+  nfp_obs_batch obs = obs_of(e);
   nfp_encoder_forward(e->ctx, e->acts, e->params, &e->enc, &obs, e->B);
   double s = 0.0;
   for (int i = 0; i < e->B * e->enc.cfg.out_dim; i++) s += e->ctx[i] * wout[i];
+  if (e->aux_target) s += e->aux_weight * nfp_encoder_aux_mse(e->acts, &e->enc, &obs, e->B);
   return s;
 }
 
@@ -142,10 +165,11 @@ static double enc_loss(enc_case* e, const double* wout) {
 // coordinate at once (a small fraction of the tensor's norm), so the loss changes far more than the
 // float rounding of a deep trunk, and the odd ReLU kink a coordinate crosses averages
 // out; a wrong or mis-scaled gradient gives a different slope.
-static void check_encoder_grads(nfp_encoder_kind kind, int n_cam, uint64_t seed) {
+static void check_encoder_grads_aux(nfp_encoder_kind kind, int n_cam, uint64_t seed, int aux_dim,
+                                    int bottleneck) {
   enum { B = 2 };
   enc_case e;
-  enc_setup(&e, kind, n_cam, 32, 40, B, seed);
+  enc_setup_aux(&e, kind, n_cam, 32, 40, B, seed, aux_dim, bottleneck);
   nfp_rng rng;
   nfp_rng_seed(&rng, seed + 100);
   for (int t = 0; t < e.table.n; t++) {  // non-trivial GroupNorm affines
@@ -161,7 +185,7 @@ static void check_encoder_grads(nfp_encoder_kind kind, int n_cam, uint64_t seed)
   float dctx[B * 4];
   for (int i = 0; i < n_out; i++) dctx[i] = (float)(wout[i] = nfp_rng_normal(&rng));
   enc_loss(&e, wout);
-  nfp_obs_batch obs = {e.state, e.image, n_cam, 32, 40};
+  nfp_obs_batch obs = obs_of(&e);
   nfp_encoder_backward(e.grads, e.scratch, dctx, e.acts, e.params, &e.enc, &obs, B);
   float* save = malloc(sizeof(float) * e.table.total);
   memcpy(save, e.params, sizeof(float) * e.table.total);
@@ -201,6 +225,44 @@ static void check_encoder_grads(nfp_encoder_kind kind, int n_cam, uint64_t seed)
   }
   free(g1);
   enc_free(&e);
+}
+
+static void check_encoder_grads(nfp_encoder_kind kind, int n_cam, uint64_t seed) {
+  check_encoder_grads_aux(kind, n_cam, seed, 0, 0);
+}
+
+// The object-state head: its squared error's gradient beside the context's, through the
+// head and the trunk; and as the bottleneck, where the MLP sees only the head's estimate.
+static void test_grads_object_head(void** state) {
+  (void)state;
+  check_encoder_grads_aux(NFP_ENCODER_CNN, 1, 46, 3, 0);
+  check_encoder_grads_aux(NFP_ENCODER_CNN, 1, 47, 3, 1);
+  check_encoder_grads_aux(NFP_ENCODER_CNN_KP, 2, 48, 2, 1);
+  // without targets (acting) the bottleneck still runs the head; the loss term is absent
+  enc_case e;
+  enc_setup_aux(&e, NFP_ENCODER_CNN, 1, 32, 40, 2, 49, 3, 1);
+  nfp_obs_batch obs = obs_of(&e);
+  obs.aux_target = NULL;
+  nfp_encoder_forward(e.ctx, e.acts, e.params, &e.enc, &obs, 2);
+  assert_true(isnan(nfp_encoder_aux_mse(e.acts, &e.enc, &obs, 2)));
+  float ctx1[8];
+  memcpy(ctx1, e.ctx, sizeof(ctx1));
+  obs.aux_target = e.aux_target;  // the target changes the loss, never the context
+  nfp_encoder_forward(e.ctx, e.acts, e.params, &e.enc, &obs, 2);
+  assert_memory_equal(ctx1, e.ctx, sizeof(ctx1));
+  assert_true(nfp_encoder_aux_mse(e.acts, &e.enc, &obs, 2) > 0.0);
+  enc_free(&e);
+  // a state encoder has no head; a bottleneck needs one
+  nfp_encoder enc;
+  nfp_ptable t = {0};
+  nfp_encoder_config c = config(NFP_ENCODER_STATE, 0, 0, 0);
+  c.aux_dim = 2;
+  assert_int_equal(nfp_encoder_build(&enc, &t, "enc", &c), -1);
+  nfp_ptable_free(&t);
+  c = config(NFP_ENCODER_CNN, 1, 32, 40);
+  c.aux_bottleneck = 1;
+  assert_int_equal(nfp_encoder_build(&enc, &t, "enc", &c), -1);
+  nfp_ptable_free(&t);
 }
 
 static void test_grads_cnn(void** state) {
@@ -246,7 +308,7 @@ static void learns_position(nfp_encoder_kind kind) {
       }
     }
     fill_uniform(e.state, (size_t)B * 6, 1.0, &rng);
-    nfp_obs_batch obs = {e.state, e.image, 1, H, W};
+    nfp_obs_batch obs = obs_of(&e);
     nfp_encoder_forward(e.ctx, e.acts, e.params, &e.enc, &obs, B);
     // the first context entry is the prediction; mean squared error
     double loss = 0.0;
@@ -363,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_grads_cnn),
       cmocka_unit_test(test_grads_cnn_kp),
       cmocka_unit_test(test_grads_resnet18),
+      cmocka_unit_test(test_grads_object_head),
       cmocka_unit_test(test_learns_position),
       cmocka_unit_test(test_resnet18_matches_torchvision),
   };

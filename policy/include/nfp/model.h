@@ -142,6 +142,11 @@ typedef struct nfp_obs_batch_ {
   const float* state;    // [B][n_obs * state_dim], newest frame first, normalised
   const uint8_t* image;  // [B][n_cam][img_h][img_w][3], or NULL
   int n_cam, img_h, img_w;
+  // Training only, for an encoder with an object-state head (aux_dim > 0): the newest
+  // frame's object state, normalised, [B][aux_dim], and the weight of its squared error in
+  // the loss. NULL when acting (the head's output is then not computed).
+  const float* aux_target;
+  float aux_weight;
 } nfp_obs_batch;
 
 typedef enum nfp_encoder_kind_ {
@@ -159,6 +164,11 @@ typedef struct nfp_encoder_config_ {
   int blocks;      // residual blocks (1)
   int out_dim;     // context size (64)
   int n_cam, img_h, img_w;  // image encoders only
+  // Image encoders: a linear head from the camera features to the object state (aux_dim
+  // values), trained on the simulator's record of it; with aux_bottleneck the MLP sees
+  // that estimate instead of the features (the policy then conditions on an estimated
+  // object pose, as the state policy does on the true one).
+  int aux_dim, aux_bottleneck;
 } nfp_encoder_config;
 
 typedef struct nfp_encoder_ nfp_encoder;
@@ -182,12 +192,14 @@ struct nfp_encoder_ {
   int in_dim;        // MLP input: n_cam * cnn.out_dim (image kinds) + n_obs * state_dim
   nfp_resmlp mlp;    // "<prefix>.mlp"
   nfp_cnn cnn;       // "<prefix>.trunk" (image kinds only)
+  size_t aux_w, aux_b;  // "<prefix>.aux.weight" [aux_dim, features], ".bias" (aux_dim > 0)
 };
 
 // Limits of the image encoders' input.
 #define NFP_ENCODER_MAX_CAM 8
 #define NFP_ENCODER_MIN_IMG 8
 #define NFP_ENCODER_MAX_IMG 1024
+#define NFP_ENCODER_MAX_AUX 64
 
 // Register the encoder's tensors ("<prefix>.mlp.*", and "<prefix>.trunk.*" for the image
 // kinds) for cfg.kind. 0, or -1 with a message (bad sizes or an unknown kind).
@@ -201,10 +213,15 @@ void nfp_encoder_init(float* params, const nfp_encoder* enc, nfp_rng* rng);
 // ctx[B, out_dim].
 void nfp_encoder_forward(float* ctx, float* acts, const float* params, const nfp_encoder* enc,
                          const nfp_obs_batch* obs, int B);
-// dparams += d/dparams of <dctx, ctx>.
+// dparams += d/dparams of <dctx, ctx>, plus obs->aux_weight times the gradient of the
+// object-state head's mean squared error when obs->aux_target is given.
 void nfp_encoder_backward(float* dparams, float* scratch, const float* dctx, const float* acts,
                           const float* params, const nfp_encoder* enc,
                           const nfp_obs_batch* obs, int B);
+// The head's mean squared error over B rows and aux_dim values, from the forward pass that
+// filled acts with obs->aux_target given; NAN when there is no head or no target.
+double nfp_encoder_aux_mse(const float* acts, const nfp_encoder* enc, const nfp_obs_batch* obs,
+                           int B);
 
 //================================== model =====================================================
 // nfp_model: the NF-P policy network, an observation encoder plus a conditional
@@ -243,6 +260,8 @@ typedef struct nfp_model_config_ {
   int img_src_h, img_src_w; // the camera frames it takes (240 x 320 head camera), which are
   int img_down;             // box-averaged by img_down, then cropped to img_h x img_w (centre
                             // crop when acting, random crop in training)
+  int aux_dim;              // image encoders: object-state head width (0 = none)
+  int aux_bottleneck;       // 1: the encoder's MLP sees the head's estimate, not the features
   // sampling defaults (sampler.h)
   double sigma;          // base noise scale for sampling (0.5)
   int sbs_candidates;    // SBS candidates N (128)
@@ -327,6 +346,9 @@ void nfp_model_backward(const nfp_model* model, nfp_model_ws* ws, const double* 
 // Context vectors for B observations into ctx[B][context_dim] (no cache kept).
 void nfp_model_encode(const nfp_model* model, nfp_model_ws* ws, const nfp_obs_batch* obs,
                       int B, float* ctx);
+// The object-state head's mean squared error in the last nfp_model_logprob (its batch
+// carried aux_target); NAN when the model has no head or the batch no target.
+double nfp_model_aux_mse(const nfp_model* model, const nfp_model_ws* ws);
 // Inverse pass with given contexts ctx[B][context_dim]: action[B][D] = T^-1(u),
 // logp[B] = log p(action | obs) from the inverse log-dets. Normalised units.
 int nfp_model_inverse(const nfp_model* model, nfp_model_ws* ws, const float* ctx,

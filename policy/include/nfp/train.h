@@ -56,6 +56,9 @@ typedef struct nfp_dataset_config_ {
   // img_down times at load time and cropped to img_crop_h x img_crop_w when gathered.
   int img_down;
   int img_crop_h, img_crop_w;
+  // Also keep every frame's object state alone, normalised with its own statistics, as
+  // the target of an image encoder's object-state head (1), or not (0).
+  int aux_object;
   // Optional augmentation (NULL: none): writes the twin of an episode (its left-right
   // mirror image, say) into *twin, allocated with nfp_episode_alloc; 0 or -1 (error set).
   // The dataset then holds every episode and its twin, the twin in its original's split.
@@ -87,6 +90,9 @@ typedef struct nfp_dataset_ {
   int img_src_h, img_src_w;  // recorded frame size (images only)
   int img_h, img_w;          // after shrinking
   uint8_t* images;           // [n_frames][img_h][img_w][3] shrunk frames, or NULL
+  int nobj;                  // object values per frame with cfg.aux_object, else 0
+  float* object;             // [n_frames * nobj] normalised with object_norm, or NULL
+  nfp_norm object_norm;
 } nfp_dataset;
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg);
@@ -102,6 +108,8 @@ void nfp_dataset_free(nfp_dataset* ds);
 
 // Gather the windows at anchors[0..n): obs [n * obs_dim], act [n * act_dim], normalised.
 void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int* anchors, int n);
+// The newest frame's object state of each window, out[n][nobj] (cfg.aux_object only).
+void nfp_dataset_gather_object(float* out, const nfp_dataset* ds, const int* anchors, int n);
 
 // The newest frame of each window at anchors[0..n) into out[n][img_crop_h][img_crop_w][3]:
 // a random crop per window drawn from rng (training augmentation), or the centre crop
@@ -188,6 +196,8 @@ typedef struct nfp_train_config_ {
   float ema_decay;     // EMA of the weights; the EMA is evaluated and saved
   float action_noise;  // std of Gaussian noise on normalised training actions (0: off)
   float obs_noise;     // std of Gaussian noise on the normalised observed state (0: off)
+  float aux_weight;    // weight of the object-state head's mean squared error in the loss
+                       // (models with aux_dim > 0; the demos' object state is the target)
   uint64_t seed;       // shuffling and noise (epoch e uses a stream derived from seed, e)
   int ckpt_every;      // epochs between periodic checkpoints (0: only at the end)
   int threads;         // threads sharing the elementwise AdamW + EMA update (results do not
@@ -210,6 +220,7 @@ typedef struct nfp_trainer_ {
   float* obs;           // [max_batch * obs_dim] batch buffers
   float* act;           // [max_batch * act_dim]
   uint8_t* img;         // [max_batch][n_cam][img_h][img_w][3] cropped frames (image models)
+  float* aux;           // [max_batch * aux_dim] object-state targets (models with a head)
   double* logp;         // [max_batch]
   double* dlogp;        // [max_batch]
   int* order;           // [n_train] shuffled anchors
@@ -218,6 +229,10 @@ typedef struct nfp_trainer_ {
   float* hist_train;    // [cfg.epochs] mean training NLL per epoch (live weights)
   float* hist_val;      // [cfg.epochs] validation NLL per epoch (EMA weights; NaN if none)
   double samples_per_s; // training throughput of the last epoch
+  double aux_mse;       // the object-state head's mean squared error over the last epoch
+                        // (normalised units; NAN without a head)
+  double aux_sum;       // its running sum and count within the epoch
+  long aux_steps;
   double seconds;       // wall time spent in epochs so far (this process)
 } nfp_trainer;
 

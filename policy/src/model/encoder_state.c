@@ -39,6 +39,9 @@ static const nfp_encoder_ops state_ops = {
 };
 
 int nfp_encoder_state_build(nfp_encoder* enc, nfp_ptable* table, const char* prefix) {
+  if (enc->cfg.aux_dim != 0) {
+    return nfp_error_set("state encoder: an object-state head needs an image encoder");
+  }
   const nfp_encoder_config* cfg = &enc->cfg;
   if (cfg->state_dim <= 0 || cfg->n_obs <= 0 || cfg->hidden <= 0 || cfg->blocks < 0 ||
       cfg->out_dim <= 0) {

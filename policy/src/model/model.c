@@ -35,6 +35,8 @@ nfp_model* nfp_model_create_within(const nfp_model_config* cfg, uint64_t seed,
       .n_cam = cfg->n_cam,
       .img_h = cfg->img_h,
       .img_w = cfg->img_w,
+      .aux_dim = cfg->aux_dim,
+      .aux_bottleneck = cfg->aux_bottleneck,
   };
   nfp_spline sp;
   nfp_spline_init(&sp, cfg->n_bins, cfg->tail_bound, cfg->min_bin_width, cfg->min_bin_height,
@@ -228,6 +230,11 @@ static void encode_cached(const nfp_model* m, nfp_model_ws* ws, const nfp_obs_ba
   ws->obs = *obs;
   ws->obs.state = ws->state;
   nfp_encoder_forward(ws->ctx, ws->enc_acts, m->params, &m->enc, &ws->obs, B);
+}
+
+double nfp_model_aux_mse(const nfp_model* m, const nfp_model_ws* ws) {
+  if (ws->B == 0 || ws->ctx_given) return NAN;
+  return nfp_encoder_aux_mse(ws->enc_acts, &m->enc, &ws->obs, ws->B);
 }
 
 // log p of the actions in ws->x under the contexts in ws->ctx.

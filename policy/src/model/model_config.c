@@ -56,7 +56,8 @@ static const field fields[] = {
     FD(min_bin_width),  FD(min_bin_height), FD(min_derivative), FI(hidden),
     FI(n_blocks),       FI(encoder),        FI(context_dim),  FI(enc_hidden),
     FI(enc_blocks),     FI(n_cam),          FI(img_h),        FI(img_w),
-    FO(img_src_h),      FO(img_src_w),      FO(img_down),
+    FO(img_src_h),      FO(img_src_w),      FO(img_down),     FO(aux_dim),
+    FO(aux_bottleneck),
     FD(sigma),          FI(sbs_candidates), FI(gr_steps),     FD(gr_step_size),
 };
 #undef FI
@@ -85,7 +86,8 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       {"enc_blocks", c->enc_blocks, 0, 8},    {"n_cam", c->n_cam, 0, 16},
       {"img_h", c->img_h, 0, 4096},           {"img_w", c->img_w, 0, 4096},
       {"img_src_h", c->img_src_h, 0, 4096},   {"img_src_w", c->img_src_w, 0, 4096},
-      {"img_down", c->img_down, 0, 64},
+      {"img_down", c->img_down, 0, 64},       {"aux_dim", c->aux_dim, 0, NFP_ENCODER_MAX_AUX},
+      {"aux_bottleneck", c->aux_bottleneck, 0, 1},
       {"sbs_candidates", c->sbs_candidates, 1, 65536}, {"gr_steps", c->gr_steps, 0, 100000},
   };
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -99,6 +101,12 @@ int nfp_model_config_validate(const nfp_model_config* c) {
   }
   if (c->encoder == NFP_ENCODER_STATE && c->context_dim < 1) {
     return nfp_error_set("model config: the state encoder needs context_dim >= 1");
+  }
+  if ((c->encoder == NFP_ENCODER_STATE && c->aux_dim != 0) ||
+      (c->aux_bottleneck && c->aux_dim == 0)) {
+    return nfp_error_set("model config: an object-state head (aux_dim %d%s) needs an image "
+                         "encoder%s", c->aux_dim, c->aux_bottleneck ? ", bottleneck" : "",
+                         c->aux_bottleneck ? " and aux_dim >= 1" : "");
   }
   if (c->encoder == NFP_ENCODER_STATE && c->n_cam != 0) {
     return nfp_error_set("model config: the state encoder takes no camera (n_cam = %d)", c->n_cam);

@@ -41,15 +41,19 @@ void nfp_dataset_config_default(nfp_dataset_config* cfg) {
   cfg->seed = 1;
 }
 
-// Value j of frame t's state (qpos, then object state) or action.
-static double field(const nfp_episode* ep, int t, int j, int use_action) {
-  if (use_action) return ep->action[t * ep->nq + j];
+// Which per-frame values a statistic or a normalised array holds.
+enum { FIELD_STATE, FIELD_ACTION, FIELD_OBJECT };
+
+// Value j of frame t's state (qpos, then object state), action or object state alone.
+static double field(const nfp_episode* ep, int t, int j, int which) {
+  if (which == FIELD_ACTION) return ep->action[t * ep->nq + j];
+  if (which == FIELD_OBJECT) return ep->object_state[t * ep->nobj + j];
   return j < ep->nq ? ep->qpos[t * ep->nq + j] : ep->object_state[t * ep->nobj + j - ep->nq];
 }
 
 // min/max over the training episodes' frames of one field, range floored around the middle.
 static void norm_fit(nfp_norm* norm, const nfp_episode* eps, int n_episodes, const char* is_val,
-                     int dim, int use_action) {
+                     int dim, int which) {
   norm->dim = dim;
   for (int j = 0; j < dim; j++) {
     norm->lo[j] = FLT_MAX;
@@ -59,7 +63,7 @@ static void norm_fit(nfp_norm* norm, const nfp_episode* eps, int n_episodes, con
     if (is_val[e]) continue;
     for (int t = 0; t < eps[e].T; t++) {
       for (int j = 0; j < dim; j++) {
-        float v = (float)field(&eps[e], t, j, use_action);
+        float v = (float)field(&eps[e], t, j, which);
         if (v < norm->lo[j]) norm->lo[j] = v;
         if (v > norm->hi[j]) norm->hi[j] = v;
       }
@@ -75,12 +79,12 @@ static void norm_fit(nfp_norm* norm, const nfp_episode* eps, int n_episodes, con
 }
 
 static void normalize_frames(float* out, const nfp_episode* ep, const nfp_norm* norm,
-                             int use_action) {
+                             int which) {
   int d = norm->dim;
   for (int t = 0; t < ep->T; t++) {
     for (int j = 0; j < d; j++) {
       double lo = norm->lo[j], hi = norm->hi[j];
-      out[t * d + j] = (float)(2.0 * (field(ep, t, j, use_action) - lo) / (hi - lo) - 1.0);
+      out[t * d + j] = (float)(2.0 * (field(ep, t, j, which) - lo) / (hi - lo) - 1.0);
     }
   }
 }
@@ -147,6 +151,26 @@ static int shrink_images(nfp_dataset* ds, const nfp_episode* eps, int n_episodes
                        c->img_down);
     }
   }
+  return 0;
+}
+
+// Room and statistics for every frame's object state alone (a training target). 0 or -1.
+static int keep_objects(nfp_dataset* ds, const nfp_episode* eps, int n_episodes) {
+  int k = eps[0].nobj;
+  if (k < 1 || k > NFP_NORM_MAX_DIM) {
+    return nfp_error_set("dataset: the object state was asked for as a training target, but "
+                         "the demos record %d values", k);
+  }
+  for (int e = 0; e < n_episodes; e++) {
+    if (eps[e].nobj != k || !eps[e].object_state) {
+      return nfp_error_set("dataset: episode %d has %d object values, episode 0 has %d", e,
+                           eps[e].nobj, k);
+    }
+  }
+  ds->nobj = k;
+  ds->object = malloc(sizeof(float) * (size_t)ds->n_frames * (size_t)k);
+  if (!ds->object) return nfp_error_set("dataset: out of memory for %d frames", ds->n_frames);
+  norm_fit(&ds->object_norm, eps, n_episodes, ds->is_val, k, FIELD_OBJECT);
   return 0;
 }
 
@@ -224,15 +248,23 @@ static int build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,
     ds->state_norm = *state_norm;
     ds->action_norm = *action_norm;
   } else {
-    norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, ns, 0);
-    norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, 1);
+    norm_fit(&ds->state_norm, eps, n_episodes, ds->is_val, ns, FIELD_STATE);
+    norm_fit(&ds->action_norm, eps, n_episodes, ds->is_val, nq, FIELD_ACTION);
+  }
+  if (cfg->aux_object && keep_objects(ds, eps, n_episodes) != 0) {
+    nfp_dataset_free(ds);
+    return -1;
   }
 
   int f = 0;
   for (int e = 0; e < n_episodes; e++) {
     ds->ep_start[e] = f;
-    normalize_frames(ds->state + (size_t)f * ns, &eps[e], &ds->state_norm, 0);
-    normalize_frames(ds->action + (size_t)f * nq, &eps[e], &ds->action_norm, 1);
+    normalize_frames(ds->state + (size_t)f * ns, &eps[e], &ds->state_norm, FIELD_STATE);
+    normalize_frames(ds->action + (size_t)f * nq, &eps[e], &ds->action_norm, FIELD_ACTION);
+    if (ds->object) {
+      normalize_frames(ds->object + (size_t)f * ds->nobj, &eps[e], &ds->object_norm,
+                       FIELD_OBJECT);
+    }
     for (int t = 0; t < eps[e].T; t++, f++) {
       ds->frame_ep[f] = e;
       if (ds->is_val[e]) {
@@ -278,6 +310,7 @@ void nfp_dataset_free(nfp_dataset* ds) {
   free(ds->train_idx);
   free(ds->val_idx);
   free(ds->images);
+  free(ds->object);
   memset(ds, 0, sizeof(*ds));
 }
 
@@ -313,4 +346,9 @@ void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* a
     nfp_image_crop(out + (size_t)i * crop, ds->images + (size_t)anchors[i] * frame, ds->img_w, ch,
                    cw, y0, x0);
   }
+}
+
+void nfp_dataset_gather_object(float* out, const nfp_dataset* ds, const int* anchors, int n) {
+  size_t k = (size_t)ds->nobj;
+  for (int i = 0; i < n; i++) memcpy(out + i * k, ds->object + (size_t)anchors[i] * k, sizeof(float) * k);
 }

@@ -26,6 +26,7 @@ void nfp_train_config_default(nfp_train_config* cfg) {
   cfg->ema_decay = 0.999f;
   cfg->action_noise = 0.0f;
   cfg->obs_noise = 0.0f;
+  cfg->aux_weight = 1.0f;
   cfg->seed = 1;
   cfg->ckpt_every = 10;
   cfg->threads = 1;
@@ -68,6 +69,11 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
                          mc->img_w, ds->images ? "loaded" : "missing", ds->img_src_h,
                          ds->img_src_w);
   }
+  if (mc->aux_dim > 0 && (!ds->object || ds->nobj != mc->aux_dim)) {
+    return nfp_error_set("the model's object-state head takes %d values; the dataset holds %d "
+                         "(build it with aux_object from demos that record the object state)",
+                         mc->aux_dim, ds->object ? ds->nobj : 0);
+  }
   tr->model = model;
   tr->ds = ds;
   tr->cfg = *cfg;
@@ -81,13 +87,16 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
   tr->act = malloc(sizeof(float) * (size_t)B * ds->act_dim);
   size_t img = (size_t)mc->n_cam * mc->img_h * mc->img_w * 3;
   tr->img = img ? malloc(img * (size_t)B) : NULL;
+  size_t aux = (size_t)mc->aux_dim;
+  tr->aux = aux ? malloc(sizeof(float) * aux * (size_t)B) : NULL;
   tr->logp = malloc(sizeof(double) * (size_t)B);
   tr->dlogp = malloc(sizeof(double) * (size_t)B);
   tr->order = malloc(sizeof(int) * (size_t)ds->n_train);
   tr->hist_train = malloc(sizeof(float) * (size_t)cfg->epochs);
   tr->hist_val = malloc(sizeof(float) * (size_t)cfg->epochs);
   if (!tr->ws || !tr->grads || !tr->decay_mask || !tr->obs || !tr->act || !tr->logp ||
-      !tr->dlogp || !tr->order || !tr->hist_train || !tr->hist_val || (img && !tr->img)) {
+      !tr->dlogp || !tr->order || !tr->hist_train || !tr->hist_val || (img && !tr->img) ||
+      (aux && !tr->aux)) {
     nfp_trainer_free(tr);
     return nfp_error_set("trainer: out of memory (%zu parameters, batch %d)", n, B);
   }
@@ -102,6 +111,7 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
     if (t->ndim >= 2) memset(tr->decay_mask + t->offset, 1, t->size);
   }
   for (int e = 0; e < cfg->epochs; e++) tr->hist_train[e] = tr->hist_val[e] = NAN;
+  tr->aux_mse = NAN;
   return 0;
 }
 
@@ -114,6 +124,7 @@ void nfp_trainer_free(nfp_trainer* tr) {
   free(tr->obs);
   free(tr->act);
   free(tr->img);
+  free(tr->aux);
   free(tr->logp);
   free(tr->dlogp);
   free(tr->order);
@@ -173,11 +184,13 @@ static void update(nfp_trainer* tr, float lr) {
   tr->ema.updates++;
 }
 
-// The batch buffers as the model takes them.
-static nfp_obs_batch batch_of(const nfp_trainer* tr) {
+// The batch buffers as the model takes them (with the object-state targets in training).
+static nfp_obs_batch batch_of(const nfp_trainer* tr, int training) {
   const nfp_model_config* c = &tr->model->cfg;
   return (nfp_obs_batch){.state = tr->obs, .image = tr->img, .n_cam = tr->img ? c->n_cam : 0,
-                         .img_h = c->img_h, .img_w = c->img_w};
+                         .img_h = c->img_h, .img_w = c->img_w,
+                         .aux_target = training ? tr->aux : NULL,
+                         .aux_weight = tr->cfg.aux_weight};
 }
 
 int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll) {
@@ -200,9 +213,11 @@ int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, doubl
       tr->obs[i] += tr->cfg.obs_noise * (float)nfp_rng_normal(&rng);
   }
   if (tr->img) nfp_dataset_gather_images(tr->img, ds, anchors, n, &rng);
-  nfp_obs_batch ob = batch_of(tr);
+  if (tr->aux) nfp_dataset_gather_object(tr->aux, ds, anchors, n);
+  nfp_obs_batch ob = batch_of(tr, 1);
   if (nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, n, tr->logp) != 0) return -1;
   *nll = mean_nll(tr->logp, n);
+  if (tr->aux) tr->aux_sum += nfp_model_aux_mse(tr->model, tr->ws), tr->aux_steps++;
   if (!isfinite(*nll)) {
     return nfp_error_set("training diverged at step %ld (NLL %g); try a lower --lr", tr->step,
                          *nll);
@@ -223,7 +238,7 @@ int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll
   tr->model->params = tr->ema.w;  // evaluate the weights that get saved
   double sum = 0.0;
   int rc = 0;
-  nfp_obs_batch ob = batch_of(tr);
+  nfp_obs_batch ob = batch_of(tr, 0);
   for (int i = 0; i < n && rc == 0; i += B) {
     int m = n - i < B ? n - i : B;
     nfp_dataset_gather(tr->obs, tr->act, tr->ds, anchors + i, m);
@@ -255,6 +270,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   if (B > n) B = n;
   int steps = n / B;  // drop the ragged tail: every step sees a full batch
   double t0 = nfp_clock_seconds(), sum = 0.0;
+  tr->aux_sum = 0.0, tr->aux_steps = 0;
   for (int s = 0; s < steps; s++) {
     float lr = nfp_schedule_lr(&tr->sched, e, (float)s / (float)steps, tr->step);
     double nll;
@@ -266,6 +282,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   double dt = nfp_clock_seconds() - t0;
   tr->samples_per_s = dt > 0.0 ? (double)steps * B / dt : 0.0;
   tr->hist_train[e] = (float)(sum / steps);
+  tr->aux_mse = tr->aux_steps ? tr->aux_sum / tr->aux_steps : NAN;
   double val = NAN;
   if (ds->n_val > 0 && nfp_trainer_evaluate(tr, ds->val_idx, ds->n_val, &val) != 0) return -1;
   if (ds->n_val > 0 && !isfinite(val)) {
@@ -297,6 +314,7 @@ char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_co
   cJSON_AddNumberToObject(j, "ema_decay", cfg->ema_decay);
   cJSON_AddNumberToObject(j, "action_noise", cfg->action_noise);
   cJSON_AddNumberToObject(j, "obs_noise", cfg->obs_noise);
+  cJSON_AddNumberToObject(j, "aux_weight", cfg->aux_weight);
   cJSON_AddStringToObject(j, "seed", seed);  // string: a 64-bit seed does not fit a double
   cJSON_AddNumberToObject(j, "ckpt_every", cfg->ckpt_every);
   cJSON_AddNumberToObject(j, "horizon", dcfg->horizon);
@@ -351,6 +369,8 @@ int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
   // Optional: checkpoints from before --obs-noise existed trained without it.
   const cJSON* on = cJSON_GetObjectItemCaseSensitive(j, "obs_noise");
   cfg->obs_noise = cJSON_IsNumber(on) ? (float)on->valuedouble : 0.0f;
+  const cJSON* aw = cJSON_GetObjectItemCaseSensitive(j, "aux_weight");  // likewise
+  cfg->aux_weight = cJSON_IsNumber(aw) ? (float)aw->valuedouble : 1.0f;
   cJSON_Delete(j);
   if (rc != 0) return rc;
   cfg->epochs = (int)v[0];
@@ -517,12 +537,14 @@ int nfp_trainer_run(nfp_trainer* tr, const char* out_path, const char* data_dir,
       char eta[32];
       format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
       int k = nfp_schedule_stage(&tr->sched, e - 1);
+      char aux[48] = "";  // the object-state head's error, where there is one
+      if (isfinite(tr->aux_mse)) snprintf(aux, sizeof(aux), "  object MSE %.4f", tr->aux_mse);
       fprintf(log,
-              "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f  "
+              "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f%s  "
               "%6.0f samples/s  ETA %s\n",
               e, tr->cfg.epochs, k + 1, tr->sched.stage[k].batch,
               (double)nfp_schedule_lr(&tr->sched, e - 1, 1.0f, tr->step),
-              (double)tr->hist_train[e - 1], (double)tr->hist_val[e - 1], tr->samples_per_s,
+              (double)tr->hist_train[e - 1], (double)tr->hist_val[e - 1], aux, tr->samples_per_s,
               eta);
       fflush(log);
     }
