@@ -87,8 +87,8 @@ static void test_flags_that_do_not_fit(void** state) {
   assert_int_equal(cli_run(&r, "", "eval --agent expert --policy x.safetensors --trials 1"), 2);
   assert_has(r.err, "agent 'expert' takes no --policy");
   // --crop shapes the camera input; with a state observation it did nothing.
-  assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors --crop 56x72"),
-                   1);
+  assert_int_equal(
+      cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors --crop 56x72"), 1);
   assert_has(r.err, "--crop shapes the camera input: it needs --obs image+state");
   // The object-state head trains the camera encoder; the bottleneck needs the head.
   assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors "

@@ -27,6 +27,9 @@ static void test_median(void** state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_percentile), cmocka_unit_test(test_median)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_percentile),
+      cmocka_unit_test(test_median),
+  };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,7 +97,8 @@ typedef struct nfp_dataset_ {
 
 void nfp_dataset_config_default(nfp_dataset_config* cfg);
 
-// Build from episodes in memory (all must share nq, and nobj with use_object). The statistics are fitted on the
+// Build from episodes in memory (all must share nq, and nobj with use_object or
+// aux_object). The statistics are fitted on the
 // training episodes unless state_norm and action_norm are given (e.g. from a checkpoint
 // being resumed); then they are used as they are. 0, or -1 with a message.
 int nfp_dataset_build(nfp_dataset* ds, const nfp_episode* eps, int n_episodes,

@@ -350,5 +350,7 @@ void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* a
 
 void nfp_dataset_gather_object(float* out, const nfp_dataset* ds, const int* anchors, int n) {
   size_t k = (size_t)ds->nobj;
-  for (int i = 0; i < n; i++) memcpy(out + i * k, ds->object + (size_t)anchors[i] * k, sizeof(float) * k);
+  for (int i = 0; i < n; i++) {
+    memcpy(out + i * k, ds->object + (size_t)anchors[i] * k, sizeof(float) * k);
+  }
 }
