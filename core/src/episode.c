@@ -13,8 +13,7 @@
 int nfp_episode_alloc(nfp_episode* ep, int T, int nq, int nobj, int img_h, int img_w) {
   memset(ep, 0, sizeof(*ep));
   if (T <= 0 || nq <= 0 || nq > EPISODE_MAX_NQ || nobj < 0 || nobj > EPISODE_MAX_NOBJ ||
-      img_h < 0 ||
-      img_w < 0 || img_h > EPISODE_MAX_SIDE || img_w > EPISODE_MAX_SIDE) {
+      img_h < 0 || img_w < 0 || img_h > EPISODE_MAX_SIDE || img_w > EPISODE_MAX_SIDE) {
     return nfp_error_set("episode shape out of range (T=%d nq=%d nobj=%d image %dx%d)", T, nq, nobj,
                          img_w, img_h);
   }
