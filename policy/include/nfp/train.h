@@ -232,6 +232,7 @@ typedef struct nfp_trainer_ {
   double samples_per_s; // training throughput of the last epoch
   double aux_mse;       // the object-state head's mean squared error over the last epoch
                         // (normalised units; NAN without a head)
+  double val_aux_mse;   // and on the validation windows (EMA weights) at the last evaluation
   double aux_sum;       // its running sum and count within the epoch
   long aux_steps;
   double seconds;       // wall time spent in epochs so far (this process)

@@ -123,11 +123,15 @@ static void image_backward(float* dparams, float* scratch, const float* dctx, co
   float* rest = daux + (size_t)B * K;
   memset(dcat, 0, sizeof(float) * (size_t)B * enc->in_dim);
   nfp_resmlp_backward(dcat, NULL, dparams, rest, dctx, a.mlp, params, &enc->mlp, a.cat, NULL, B);
-  // the vision share of dcat (features, or the head's estimate) -> dfeat, daux
+  // the features' share of dcat -> dfeat. A bottleneck's estimate gets none: the policy's
+  // gradient stops there, so the head and trunk learn the object state alone (trained
+  // through the policy as well, the estimate drifted from the object state and the policy
+  // failed).
   memset(dfeat, 0, sizeof(float) * (size_t)B * (F + K));
-  float* dvision = c->aux_bottleneck ? daux : dfeat;
-  for (int b = 0; b < B; b++) {
-    memcpy(dvision + (size_t)b * V, dcat + (size_t)b * enc->in_dim, sizeof(float) * V);
+  if (!c->aux_bottleneck) {
+    for (int b = 0; b < B; b++) {
+      memcpy(dfeat + (size_t)b * V, dcat + (size_t)b * enc->in_dim, sizeof(float) * V);
+    }
   }
   if (aux_active(enc, obs)) {
     if (obs->aux_target && obs->aux_weight != 0.0f) aux_loss_grad(daux, a.aux, obs, B, (int)K);

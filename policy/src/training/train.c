@@ -111,7 +111,7 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
     if (t->ndim >= 2) memset(tr->decay_mask + t->offset, 1, t->size);
   }
   for (int e = 0; e < cfg->epochs; e++) tr->hist_train[e] = tr->hist_val[e] = NAN;
-  tr->aux_mse = NAN;
+  tr->aux_mse = tr->val_aux_mse = NAN;
   return 0;
 }
 
@@ -236,18 +236,22 @@ int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll
   int B = nfp_model_ws_max_batch(tr->ws);
   float* live = tr->model->params;
   tr->model->params = tr->ema.w;  // evaluate the weights that get saved
-  double sum = 0.0;
+  double sum = 0.0, aux_sum = 0.0;
   int rc = 0;
   nfp_obs_batch ob = batch_of(tr, 0);
+  ob.aux_target = tr->aux;  // the head's error on these windows too (never the context)
   for (int i = 0; i < n && rc == 0; i += B) {
     int m = n - i < B ? n - i : B;
     nfp_dataset_gather(tr->obs, tr->act, tr->ds, anchors + i, m);
     if (tr->img) nfp_dataset_gather_images(tr->img, tr->ds, anchors + i, m, NULL);
+    if (tr->aux) nfp_dataset_gather_object(tr->aux, tr->ds, anchors + i, m);
     rc = nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, m, tr->logp);
     for (int j = 0; j < m; j++) sum -= tr->logp[j];
+    if (tr->aux && rc == 0) aux_sum += m * nfp_model_aux_mse(tr->model, tr->ws);
   }
   tr->model->params = live;
   *nll = n > 0 ? sum / n : NAN;
+  tr->val_aux_mse = tr->aux && n > 0 ? aux_sum / n : NAN;
   return rc;
 }
 
@@ -538,7 +542,9 @@ int nfp_trainer_run(nfp_trainer* tr, const char* out_path, const char* data_dir,
       format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
       int k = nfp_schedule_stage(&tr->sched, e - 1);
       char aux[48] = "";  // the object-state head's error, where there is one
-      if (isfinite(tr->aux_mse)) snprintf(aux, sizeof(aux), "  object MSE %.4f", tr->aux_mse);
+      if (isfinite(tr->aux_mse)) {
+        snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse, tr->val_aux_mse);
+      }
       fprintf(log,
               "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f%s  "
               "%6.0f samples/s  ETA %s\n",
