@@ -70,10 +70,7 @@ static int mirror_wanted(const char* when, const char* dir, int image) {
     return nfp_error_set("--mirror must be auto, on or off, got '%s'", when);
   }
   int on = !strcmp(when, "on");
-  if (image) {
-    return on ? nfp_error_set("--mirror on: camera frames are not mirrored; use --obs qpos, "
-                              "qpos+object or auto") : 0;
-  }
+  if (image && !on) return 0;  // auto: measured for state observations only
   const nfp_task_def* def;
   if (nfp_demo_task(dir, &def) != 0) return -1;
   int symmetric = def && def->mirror_object;
@@ -216,7 +213,8 @@ static int train_parse(train_opts* o) {
       {"--mirror", NFP_ARG_STR, &o->mirror, "WHEN",
        "also train on the left-right mirror image of every demo: auto (for the tasks where it "
        "helps, lift_pot and stack_block_two, when the observation is the state), on (any "
-       "symmetric task: also towel_folding) or off", 0, 0, 0},
+       "symmetric task: also towel_folding; camera frames are flipped left to right) or off", 0,
+       0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &o->val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &o->mc.n_layers, "L", "spline coupling layers", 1, 64, 0},

@@ -1,5 +1,5 @@
 // Mirror images of demos: the rig's joint mirror on qpos, qvel and the targets, the
-// task's own mirror on the object state.
+// task's own mirror on the object state, head-camera frames flipped left to right.
 #include "demo_mirror.h"
 
 #include <stdio.h>
@@ -22,6 +22,17 @@ int nfp_demo_task(const char* dir, const nfp_task_def** def) {
   return 0;
 }
 
+// Frame t of a head-camera episode flipped left to right: the head camera sits on the
+// rig's plane of symmetry looking along +y, so x -> -x mirrors its image's columns.
+static void mirror_frame(uint8_t* dst, const uint8_t* src, size_t t, int h, int w) {
+  size_t frame = (size_t)h * w * 3;
+  for (int y = 0; y < h; y++) {
+    const uint8_t* in = src + t * frame + (size_t)y * w * 3;
+    uint8_t* out = dst + t * frame + (size_t)y * w * 3;
+    for (int x = 0; x < w; x++) memcpy(out + 3 * (size_t)(w - 1 - x), in + 3 * (size_t)x, 3);
+  }
+}
+
 int nfp_demo_mirror(nfp_episode* twin, const nfp_episode* ep, void* unused) {
   (void)unused;
   const nfp_task_def* def = nfp_task_find(ep->task);
@@ -29,8 +40,8 @@ int nfp_demo_mirror(nfp_episode* twin, const nfp_episode* ep, void* unused) {
   if (ep->nq != NFP_NJ) {
     return nfp_error_set("a %d-joint demo cannot be mirrored (the rig has %d)", ep->nq, NFP_NJ);
   }
-  if (ep->images) return nfp_error_set("demos with camera frames are not mirrored");
-  if (nfp_episode_alloc(twin, ep->T, ep->nq, ep->nobj, 0, 0) != 0) return -1;
+  int h = ep->images ? ep->img_h : 0, w = ep->images ? ep->img_w : 0;
+  if (nfp_episode_alloc(twin, ep->T, ep->nq, ep->nobj, h, w) != 0) return -1;
   snprintf(twin->task, sizeof(twin->task), "%s", ep->task);
   twin->seed = ep->seed;
   twin->control_hz = ep->control_hz;
@@ -45,6 +56,7 @@ int nfp_demo_mirror(nfp_episode* twin, const nfp_episode* ep, void* unused) {
       nfp_episode_free(twin);
       return -1;
     }
+    if (ep->images) mirror_frame(twin->images, ep->images, (size_t)t, h, w);
   }
   return 0;
 }

@@ -11,8 +11,8 @@
 // (error set: no demos, or one cannot be read).
 int nfp_demo_task(const char* dir, const nfp_task_def** def);
 
-// nfp_dataset_config.twin: *twin = the mirror image of ep (joints, targets and object
-// state; camera frames are refused). 0 or -1 (error set).
+// nfp_dataset_config.twin: *twin = the mirror image of ep (joints, targets, object state
+// and head-camera frames). 0 or -1 (error set).
 int nfp_demo_mirror(nfp_episode* twin, const nfp_episode* ep, void* unused);
 
 #endif

@@ -17,7 +17,7 @@ static cli_result r;
 
 static void test_collect_two_with_images(void** state) {
   (void)state;
-  char out[400], args[600];
+  char out[400], args[1200];
   snprintf(out, sizeof(out), "%s/demos", cli_tmpdir);
   snprintf(args, sizeof(args), "collect --task lift_pot --episodes 2 --images --seed 5 --out %s",
            out);
@@ -63,6 +63,18 @@ static void test_collect_two_with_images(void** state) {
   }
   nfp_task_free(t);
   nfp_demo_list_free(paths, n);
+  // A camera policy trains on the frames' mirror images too when asked (not by default).
+  snprintf(args, sizeof(args), "train --data %s --out %s/m.safetensors --obs image+state "
+           "--encoder cnn --crop 60x80 --epochs 1 --layers 2 --hidden 16 --mirror on", out,
+           cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("train --mirror on exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "half of them mirror images"));
+  snprintf(args, sizeof(args), "train --data %s --out %s/m.safetensors --obs image+state "
+           "--encoder cnn --crop 60x80 --epochs 1 --layers 2 --hidden 16", out, cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("train exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_null(strstr(r.out, "mirror images"));
   // No temporary files are left behind.
   snprintf(args, sizeof(args), "test -z \"$(ls -a '%s' | grep tmp)\"", out);
   assert_int_equal(system(args), 0);

@@ -4,12 +4,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "ik.h"
 #include "near.h"
+#include "nfp/render.h"
 #include "nfp/tasks.h"
 #include "task_checks.h"
 
@@ -104,6 +106,59 @@ static void test_mirror_image_succeeds(void** state) {
   for (uint64_t seed = 100000; seed < 100003; seed++) check_mirror_image(*state, seed, pot, 1, 0.01);
 }
 
+// Mean absolute difference of two head-camera frames, per channel value; with flip, the
+// first is read mirrored left to right.
+static double frame_mad(const uint8_t* a, const uint8_t* b, int flip) {
+  double sum = 0.0;
+  for (int y = 0; y < NFP_HEAD_H; y++) {
+    for (int x = 0; x < NFP_HEAD_W; x++) {
+      const uint8_t* pa = a + 3 * ((size_t)y * NFP_HEAD_W + (flip ? NFP_HEAD_W - 1 - x : x));
+      const uint8_t* pb = b + 3 * ((size_t)y * NFP_HEAD_W + x);
+      for (int c = 0; c < 3; c++) sum += fabs((double)pa[c] - pb[c]);
+    }
+  }
+  return sum / (3.0 * NFP_HEAD_H * NFP_HEAD_W);
+}
+
+// Camera policies train on demos' frames flipped left to right as the mirror images'
+// frames: that holds only if the head camera sees the mirrored scene (arms, pot, table,
+// lights) as exactly that flip. Part-way through the expert's grasp, both ways.
+static void test_mirror_camera_image(void** state) {
+  enum { STEPS = 45 };
+  static uint8_t a[NFP_HEAD_H * NFP_HEAD_W * 3], b[NFP_HEAD_H * NFP_HEAD_W * 3];
+  static double targets[STEPS][NFP_NJ];
+  nfp_task* t = *state;
+  nfp_renderer* r = nfp_render_create(t->m, NFP_HEAD_W, NFP_HEAD_H);
+  assert_non_null(r);
+  int cam = mj_name2id(t->m, mjOBJ_CAMERA, "head");
+  assert_true(cam >= 0);
+  int pot = t->m->jnt_qposadr[t->m->body_jntadr[mj_name2id(t->m, mjOBJ_BODY, "pot")]];
+  nfp_task_reset(t, 100001);
+  double obj[7], twin[7];
+  nfp_task_object_state(t, obj, 7);
+  for (int k = 0; k < STEPS; k++) {
+    nfp_task_expert(t, targets[k]);
+    nfp_task_step(t, targets[k]);
+  }
+  assert_int_equal(nfp_render_camera(a, r, t->m, t->d, cam), 0);
+  nfp_task_reset(t, 100001);
+  assert_int_equal(nfp_task_mirror_object(t->def, twin, obj, 7), 0);
+  memcpy(t->d->qpos + pot, twin, sizeof(twin));
+  mj_forward(t->m, t->d);
+  for (int k = 0; k < STEPS; k++) {
+    double q[NFP_NJ];
+    nfp_rig_mirror(q, targets[k]);
+    nfp_task_step(t, q);
+  }
+  assert_int_equal(nfp_render_camera(b, r, t->m, t->d, cam), 0);
+  double mirrored = frame_mad(a, b, 1), unflipped = frame_mad(a, b, 0);
+  printf("head camera: the mirrored scene differs from the flipped frame by %.3f per value "
+         "(from the frame as it is: %.3f)\n", mirrored, unflipped);
+  assert_true(mirrored < 1.0);
+  assert_true(unflipped > 10.0 * mirrored);
+  nfp_render_free(r);
+}
+
 static void test_expert_succeeds(void** state) {
   nfp_task* t = *state;
   // The phases come in RoboTwin's order, each one at least once.
@@ -130,6 +185,7 @@ int main(void) {
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
     cmocka_unit_test(test_mirror_image_succeeds),
+    cmocka_unit_test(test_mirror_camera_image),
   };
   return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }
