@@ -1,7 +1,8 @@
 // nfp bench --bridge: how long one control step takes through the bridge on loopback,
-// for a state-only observation and with a 320x240 camera frame, over CURVE (the default)
-// and plain TCP. The server wraps a stand-in rig that does no work, so the figures are
-// the bridge's own: encode, encrypt, two socket hops, decrypt, decode, both ways.
+// for a state-only observation and with a 320x240 camera frame, raw and as JPEG (with its
+// bytes per frame), over CURVE (the default) and plain TCP. The server wraps a stand-in
+// rig that does no work, so the figures are the bridge's own: encode, encrypt, two
+// socket hops, decrypt, decode, both ways (and JPEG compression and decoding).
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 #define CAM_W 320
 #define CAM_H 240
+#define JPEG_QUALITY 90  // --jpeg's default here
 
 //---------------------------------- a rig that does nothing ----------------------------------
 
@@ -69,6 +71,13 @@ static void* serve_main(void* p) {
   return NULL;
 }
 
+// The four figures of one transport (state-only, raw frame and JPEG frame round trips,
+// p50 and p99) and the bytes a JPEG frame took.
+typedef struct {
+  double state[2], image[2], jpeg[2];
+  uint32_t jpeg_bytes;
+} bridge_figures;
+
 // p50/p99 of n control steps (command + step = one STEP/STATE round trip).
 static int time_steps(double out[2], nfp_arms* c, int with_image, int n) {
   double* t = malloc(sizeof(double) * (size_t)n);
@@ -89,15 +98,53 @@ static int time_steps(double out[2], nfp_arms* c, int with_image, int n) {
   return rc ? -1 : 0;
 }
 
-// Serve the null rig (CURVE with fresh keys in dir, or plain TCP) and time it.
-static int bench_one(double state[2], double image[2], nfp_arms* rig, int insecure,
-                     const char* dir, int n) {
-  char skey[512], spub[512], ckey[512], cpub[512], allow[512];
-  snprintf(skey, sizeof(skey), "%s/server.key", dir);
+// A client of server s (CURVE with the keys in dir, or plain TCP), frames as JPEG at
+// quality (0: raw). NULL with a message.
+static nfp_arms* bench_client(nfp_bridge_server* s, int insecure, const char* dir,
+                              int quality) {
+  char spub[512], ckey[512];
   snprintf(spub, sizeof(spub), "%s/server.pub", dir);
   snprintf(ckey, sizeof(ckey), "%s/client.key", dir);
+  nfp_bridge_client_opts co;
+  nfp_bridge_client_opts_default(&co);
+  co.insecure = insecure;
+  co.server_key = spub;
+  co.client_key = ckey;
+  co.jpeg_quality = quality;
+  nfp_arms* c = nfp_arms_zmq_connect(nfp_bridge_server_endpoint(s), &co);
+  nfp_bridge_rig rig;
+  if (c && quality && (nfp_arms_zmq_rig(c, &rig) || rig.jpeg_quality != quality)) {
+    nfp_arms_close(c);
+    nfp_error_set("the server declined JPEG frames");
+    return NULL;
+  }
+  return c;
+}
+
+// Clients of s: state-only and raw-frame round trips, then JPEG frames at quality on a
+// second session -> f.
+static int time_sessions(bridge_figures* f, nfp_bridge_server* s, int insecure,
+                         const char* dir, int n, int quality) {
+  int n_image = n / 4 > 50 ? n / 4 : 50;
+  nfp_arms* c = bench_client(s, insecure, dir, 0);
+  int rc = c ? 0 : -1;
+  if (!rc) rc = time_steps(f->state, c, 0, n);
+  if (!rc) rc = time_steps(f->image, c, 1, n_image);
+  nfp_arms_close(c);  // says BYE: the next session may take control
+  if (rc) return -1;
+  c = bench_client(s, insecure, dir, quality);
+  rc = c ? time_steps(f->jpeg, c, 1, n_image) : -1;
+  if (!rc) f->jpeg_bytes = nfp_arms_zmq_frame_bytes(c);
+  nfp_arms_close(c);
+  return rc;
+}
+
+// Serve the null rig (CURVE with fresh keys in dir, or plain TCP) and time it -> f.
+static int bench_one(bridge_figures* f, nfp_arms* rig, int insecure, const char* dir, int n,
+                     int quality) {
+  char skey[512], cpub[512];
+  snprintf(skey, sizeof(skey), "%s/server.key", dir);
   snprintf(cpub, sizeof(cpub), "%s/client.pub", dir);
-  snprintf(allow, sizeof(allow), "%s/allow", dir);
   nfp_bridge_server_opts so;
   nfp_bridge_server_opts_default(&so);
   so.bind = "tcp://127.0.0.1:*";
@@ -114,31 +161,35 @@ static int bench_one(double state[2], double image[2], nfp_arms* rig, int insecu
     nfp_bridge_server_free(s);
     return nfp_error_set("cannot start the server thread");
   }
-  nfp_bridge_client_opts co;
-  nfp_bridge_client_opts_default(&co);
-  co.insecure = insecure;
-  co.server_key = spub;
-  co.client_key = ckey;
-  nfp_arms* c = nfp_arms_zmq_connect(nfp_bridge_server_endpoint(s), &co);
-  int rc = c ? 0 : -1;
-  if (!rc) rc = time_steps(state, c, 0, n);
-  if (!rc) rc = time_steps(image, c, 1, n / 4 > 50 ? n / 4 : 50);
-  nfp_arms_close(c);
+  int rc = time_sessions(f, s, insecure, dir, n, quality);
   nfp_bridge_server_stop(s);
   pthread_join(th, NULL);
   nfp_bridge_server_free(s);
-  (void)allow;
   return rc;
 }
 
-// The four figures of one transport: state-only and image round trips, p50 and p99.
-typedef struct {
-  double state[2], image[2];
-} bridge_figures;
+// A frame like a camera's, for JPEG to chew on: shaded wall, a table edge, a dark pot and
+// a little sensor noise (a patterned or random frame would make JPEG look worse than it
+// does on camera images).
+static void scene_frame(uint8_t* rgb) {
+  uint32_t noise = 12345;
+  for (int y = 0; y < CAM_H; y++) {
+    for (int x = 0; x < CAM_W; x++) {
+      int c[3] = {70 + 90 * y / CAM_H, 80 + 60 * x / CAM_W, 120 + 40 * (x + y) / (CAM_W + CAM_H)};
+      if (y > CAM_H * 3 / 5) c[0] = 150, c[1] = 110, c[2] = 70;
+      int dx = x - CAM_W * 11 / 20, dy = y - CAM_H * 11 / 20;
+      if (dx * dx + dy * dy < CAM_W * CAM_W / 80) c[0] = 40, c[1] = 45, c[2] = 55;
+      for (int k = 0; k < 3; k++) {
+        noise = noise * 1664525u + 1013904223u;
+        rgb[3 * (y * CAM_W + x) + k] = (uint8_t)(c[k] + (int)(noise >> 29) - 4);
+      }
+    }
+  }
+}
 
-// The stand-in rig behind the server: 14 joints and a patterned 320x240 frame.
+// The stand-in rig behind the server: 14 joints and a 320x240 scene-like frame.
 static void null_rig_init(nfp_arms* rig, null_rig* impl) {
-  for (size_t i = 0; i < sizeof(impl->image); i++) impl->image[i] = (uint8_t)(i * 31);
+  scene_frame(impl->image);
   *rig = (nfp_arms){.ops = &null_ops, .impl = impl};
   snprintf(rig->info.name, sizeof(rig->info.name), "null rig");
   rig->info.nq = 14;
@@ -151,7 +202,7 @@ static void null_rig_init(nfp_arms* rig, null_rig* impl) {
 // Fresh keys in a temporary folder -> the rig timed over CURVE (*curve) and plain TCP
 // (*plain); the folder is removed after. 0, or 1 (reported).
 static int bench_transports(bridge_figures* curve, bridge_figures* plain, nfp_arms* rig,
-                            int repeats) {
+                            int repeats, int quality) {
   char dir[] = "/tmp/nfp_bench_bridge.XXXXXX";
   if (!mkdtemp(dir)) {
     fprintf(stderr, "nfp bench: cannot make a temporary folder\n");
@@ -162,8 +213,8 @@ static int bench_transports(bridge_figures* curve, bridge_figures* plain, nfp_ar
   int rc = nfp_bridge_keys_gen(base);
   snprintf(base, sizeof(base), "%s/client", dir);
   rc = rc || nfp_bridge_keys_gen(base);
-  rc = rc || bench_one(curve->state, curve->image, rig, 0, dir, repeats) ||
-       bench_one(plain->state, plain->image, rig, 1, dir, repeats);
+  rc = rc || bench_one(curve, rig, 0, dir, repeats, quality) ||
+       bench_one(plain, rig, 1, dir, repeats, quality);
   const char* files[] = {"server.key", "server.pub", "client.key", "client.pub"};
   for (int i = 0; i < 4; i++) {
     snprintf(base, sizeof(base), "%s/%s", dir, files[i]);
@@ -177,21 +228,30 @@ static int bench_transports(bridge_figures* curve, bridge_figures* plain, nfp_ar
   return 0;
 }
 
-// The figures and the target, on stdout.
+// One transport's line of the table: p50 / p99 of each kind of round trip.
+static void print_row(const char* name, const bridge_figures* f) {
+  printf("  %-10s %7.3f / %-7.3f   %7.3f / %-7.3f   %7.3f / %-7.3f\n", name, f->state[0],
+         f->state[1], f->image[0], f->image[1], f->jpeg[0], f->jpeg[1]);
+}
+
+// The figures, frame sizes and the target, on stdout.
 static void bridge_print(const bridge_figures* curve, const bridge_figures* plain,
-                         int repeats) {
+                         int repeats, int quality) {
   printf("bridge round trip over loopback (one control step), %d state / %d image repeats\n",
          repeats, repeats / 4 > 50 ? repeats / 4 : 50);
-  printf("  CURVE      state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f "
-         "ms\n", curve->state[0], curve->state[1], curve->image[0], curve->image[1]);
-  printf("  plain TCP  state-only p50 %.3f ms p99 %.3f ms   320x240 image p50 %.3f ms p99 %.3f "
-         "ms\n", plain->state[0], plain->state[1], plain->image[0], plain->image[1]);
+  printf("  p50 / p99 ms   state-only          320x240 raw RGB8    320x240 JPEG q%d\n",
+         quality);
+  print_row("CURVE", curve);
+  print_row("plain TCP", plain);
+  double raw = CAM_H * CAM_W * 3;
+  printf("bytes per frame: raw %.0f, JPEG q%d %u (%.1fx smaller; a synthetic scene)\n", raw,
+         quality, curve->jpeg_bytes, raw / (curve->jpeg_bytes ? curve->jpeg_bytes : 1));
   printf("target state-only p99 < 1 ms (CURVE): %s\n", curve->state[1] < 1.0 ? "met" : "NOT met");
 }
 
 // The figures as JSON -> path. 0, or 1 (reported).
 static int bridge_write_json(const char* path, const bridge_figures* curve,
-                             const bridge_figures* plain, int repeats) {
+                             const bridge_figures* plain, int repeats, int quality) {
   cJSON* o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "bridge_state_p50_ms", curve->state[0]);
   cJSON_AddNumberToObject(o, "bridge_state_p99_ms", curve->state[1]);
@@ -201,6 +261,13 @@ static int bridge_write_json(const char* path, const bridge_figures* curve,
   cJSON_AddNumberToObject(o, "bridge_state_plain_p99_ms", plain->state[1]);
   cJSON_AddNumberToObject(o, "bridge_image_plain_p50_ms", plain->image[0]);
   cJSON_AddNumberToObject(o, "bridge_image_plain_p99_ms", plain->image[1]);
+  cJSON_AddNumberToObject(o, "bridge_jpeg_p50_ms", curve->jpeg[0]);
+  cJSON_AddNumberToObject(o, "bridge_jpeg_p99_ms", curve->jpeg[1]);
+  cJSON_AddNumberToObject(o, "bridge_jpeg_plain_p50_ms", plain->jpeg[0]);
+  cJSON_AddNumberToObject(o, "bridge_jpeg_plain_p99_ms", plain->jpeg[1]);
+  cJSON_AddNumberToObject(o, "jpeg_quality", quality);
+  cJSON_AddNumberToObject(o, "image_bytes_per_frame", CAM_H * CAM_W * 3);
+  cJSON_AddNumberToObject(o, "jpeg_bytes_per_frame", curve->jpeg_bytes);
   cJSON_AddNumberToObject(o, "image_width", CAM_W);
   cJSON_AddNumberToObject(o, "image_height", CAM_H);
   cJSON_AddStringToObject(o, "image_encoding", "raw RGB8");
@@ -218,20 +285,24 @@ static int bridge_write_json(const char* path, const bridge_figures* curve,
 // Flags -> the null rig served over CURVE and plain TCP -> printed and JSON figures.
 int nfp_bench_bridge(int argc, char** argv) {
   const char* json = NULL;
-  int bridge = 0, repeats = 2000;
+  int bridge = 0, repeats = 2000, quality = JPEG_QUALITY;
   nfp_arg args[] = {
       {"--bridge", NFP_ARG_FLAG, &bridge, NULL, "measure the arm bridge (this benchmark)", 0, 0,
        0},
       {"--json", NFP_ARG_STR, &json, "FILE", "write the figures as JSON", 0, 0, 0},
       {"--repeats", NFP_ARG_INT, &repeats, "N",
-       "timed state-only round trips (a quarter with images)", 100, 1000000, 0},
+       "timed state-only round trips (a quarter with images, raw and JPEG)", 100, 1000000, 0},
+      {"--jpeg", NFP_ARG_INT, &quality, "Q", "JPEG quality of the compressed frames (90)", 1,
+       100, 0},
   };
-  int rc = nfp_args_parse(argc, argv, args, 3, "nfp bench --bridge [--json FILE] [--repeats N]",
+  int rc = nfp_args_parse(argc, argv, args, 4,
+                          "nfp bench --bridge [--json FILE] [--repeats N] [--jpeg Q]",
                           "Round-trip time of one control step through the arm bridge over "
                           "loopback (STEP out,\nSTATE back), p50 and p99, for a state-only "
-                          "observation and with a 320x240 RGB frame,\nover CURVE with an "
-                          "allow-list and over plain TCP. The server wraps a stand-in rig\n"
-                          "that does no work. Target: state-only p99 under 1 ms.");
+                          "observation and with a 320x240 RGB frame,\nraw and as JPEG (with "
+                          "its bytes per frame), over CURVE with an allow-list and\nover "
+                          "plain TCP. The server wraps a stand-in rig that does no work.\n"
+                          "Target: state-only p99 under 1 ms.");
   if (rc) return rc == 1 ? 0 : 2;
   if (json && nfp_file_check_writable(json)) {
     fprintf(stderr, "nfp bench: --json: %s\n", nfp_error_last());
@@ -241,7 +312,7 @@ int nfp_bench_bridge(int argc, char** argv) {
   nfp_arms rig;
   null_rig_init(&rig, &impl);
   bridge_figures curve, plain;
-  if (bench_transports(&curve, &plain, &rig, repeats)) return 1;
-  bridge_print(&curve, &plain, repeats);
-  return json ? bridge_write_json(json, &curve, &plain, repeats) : 0;
+  if (bench_transports(&curve, &plain, &rig, repeats, quality)) return 1;
+  bridge_print(&curve, &plain, repeats, quality);
+  return json ? bridge_write_json(json, &curve, &plain, repeats, quality) : 0;
 }

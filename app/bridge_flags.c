@@ -20,9 +20,15 @@ void nfp_bridge_flags_args(nfp_arg* a, nfp_bridge_flags* f) {
                    "plain TCP without keys (loopback endpoints only)", 0, 0, 0};
   a[4] = (nfp_arg){"--timeout-ms", NFP_ARG_INT, &f->client.timeout_ms, "MS",
                    "reply timeout of the arm server", 10, 600000, 0};
+  a[5] = (nfp_arg){"--jpeg", NFP_ARG_INT, &f->client.jpeg_quality, "Q",
+                   "camera frames from the arm server as JPEG at quality Q (1..100) if it "
+                   "agrees; 0: raw, bit-exact", 0, 100, 0};
 }
 
 int nfp_bridge_flags_check(const nfp_bridge_flags* f) {
+  if (!f->endpoint && f->client.jpeg_quality) {
+    return nfp_error_set("--jpeg compresses camera frames from an arm server: it needs --arms");
+  }
   if (!f->endpoint || f->client.insecure) return 0;
   if (!f->client.server_key || !f->client.client_key) {
     return nfp_error_set("--arms needs --server-key FILE and --key FILE (CURVE), or --insecure "

@@ -10,12 +10,13 @@ typedef struct {
   nfp_bridge_client_opts client;
 } nfp_bridge_flags;
 
-#define NFP_BRIDGE_NARGS 5
+#define NFP_BRIDGE_NARGS 6
 
 void nfp_bridge_flags_default(nfp_bridge_flags* f);
 // Fill args[0..NFP_BRIDGE_NARGS) pointing into f.
 void nfp_bridge_flags_args(nfp_arg* args, nfp_bridge_flags* f);
-// --arms given without keys and without --insecure: say what is missing. 0 or -1.
+// --arms given without keys and without --insecure, or --jpeg without --arms: say what is
+// wrong. 0 or -1.
 int nfp_bridge_flags_check(const nfp_bridge_flags* f);
 
 #endif

@@ -15,7 +15,7 @@ MUJOCO_DIR="$NFP_CACHE/mujoco-$MUJOCO_VERSION"
 PACKAGES=(
   build-essential cmake pkg-config unzip ca-certificates
   libopenblas-dev libzmq3-dev libglfw3-dev libcmocka-dev libhdf5-dev
-  libosmesa6-dev libgl-dev libcjson-dev libpng-dev zlib1g-dev clang
+  libosmesa6-dev libgl-dev libcjson-dev libpng-dev zlib1g-dev libturbojpeg0-dev clang
   xvfb xauth python3-pip
 )
 # Optional peers for reference tests and benchmarks (PyTorch from Debian).

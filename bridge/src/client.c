@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "endpoint.h"
+#include "jpeg.h"
 #include "nfp/bridge.h"
 #include "nfp/error.h"
 
@@ -18,6 +19,7 @@ typedef struct {
   char endpoint[256];
   int timeout_ms;
   int control;             // this session commands the rig
+  int jpeg;                // frames as JPEG at this quality (agreed in the handshake); 0 raw
   uint32_t seq;
   nfp_wire_rig rig;
   uint8_t* in;             // last reply (STATE images point into it)
@@ -30,6 +32,8 @@ typedef struct {
   int have_state, state_has_image, want_image;
   nfp_wire_state state;
   uint8_t* image;          // copy of the last frame [cam_h][cam_w][3]
+  uint32_t frame_bytes;    // what the last frame took on the wire
+  nfp_jpeg codec;          // decodes JPEG frames
 } arms_zmq;
 
 static arms_zmq* impl(nfp_arms* a) { return (arms_zmq*)a->impl; }
@@ -89,25 +93,51 @@ static int request(arms_zmq* z, nfp_wire_msg* m, int want_type) {
   }
 }
 
-// Keep the STATE just received (its image copied out of the receive buffer).
+// Request flags asking for the camera frame in the agreed encoding (0 without a frame).
+static uint32_t image_flags(const arms_zmq* z, int with_image) {
+  if (!with_image) return 0;
+  return NFP_WIRE_WITH_IMAGE | (uint32_t)z->jpeg << NFP_WIRE_QUALITY_SHIFT;
+}
+
+// The frame of a STATE (size and encoding as agreed) -> z->image [cam_h][cam_w][3], raw
+// frames copied, JPEG frames decoded.
+static int keep_frame(nfp_arms* a, const nfp_wire_state* st) {
+  arms_zmq* z = impl(a);
+  int h = a->info.cam_h, w = a->info.cam_w;
+  if (st->img_h != h || st->img_w != w) {
+    return nfp_error_set("%s sent a %dx%d frame, the handshake said %dx%d", z->endpoint,
+                         st->img_w, st->img_h, w, h);
+  }
+  int want = z->jpeg ? NFP_WIRE_JPEG : NFP_WIRE_RGB8;
+  if (st->img_encoding != want) {
+    return nfp_error_set("%s sent a %s frame, the handshake agreed on %s", z->endpoint,
+                         st->img_encoding == NFP_WIRE_JPEG ? "JPEG" : "raw RGB8",
+                         z->jpeg ? "JPEG" : "raw RGB8");
+  }
+  size_t raw = 3 * (size_t)h * (size_t)w;
+  if (!z->image && !(z->image = malloc(raw))) return nfp_error_set("out of memory");
+  if (st->img_encoding == NFP_WIRE_RGB8) memcpy(z->image, st->image, raw);
+  else if (nfp_jpeg_decode(&z->codec, z->image, h, w, st->image, st->img_bytes)) {
+    return nfp_error_wrap("%s", z->endpoint);
+  }
+  z->frame_bytes = st->img_bytes;
+  return 0;
+}
+
+// Keep the STATE just received (its frame copied or decoded out of the receive buffer).
 static int keep_state(nfp_arms* a) {
   arms_zmq* z = impl(a);
   const nfp_wire_state* st = &z->reply.state;
   if (st->nq != a->info.nq) {
-    return nfp_error_set("%s sent %d joints, the handshake said %d", z->endpoint, st->nq, a->info.nq);
+    return nfp_error_set("%s sent %d joints, the handshake said %d", z->endpoint, st->nq,
+                         a->info.nq);
   }
-  if (st->img_bytes && (st->img_h != a->info.cam_h || st->img_w != a->info.cam_w)) {
-    return nfp_error_set("%s sent a %dx%d frame, the handshake said %dx%d", z->endpoint,
-                         st->img_w, st->img_h, a->info.cam_w, a->info.cam_h);
-  }
+  z->frame_bytes = 0;
+  if (st->img_bytes && keep_frame(a, st)) return -1;
   z->state = *st;
   z->state.image = NULL;
   z->have_state = 1;
   z->state_has_image = st->img_bytes > 0;
-  if (st->img_bytes) {
-    if (!z->image && !(z->image = malloc(st->img_bytes))) return nfp_error_set("out of memory");
-    memcpy(z->image, st->image, st->img_bytes);
-  }
   return 0;
 }
 
@@ -115,7 +145,7 @@ static int zmq_reset(nfp_arms* a, uint64_t seed) {
   arms_zmq* z = impl(a);
   nfp_wire_msg m = {.type = NFP_WIRE_RESET};
   m.reset.seed = seed;
-  m.reset.flags = z->want_image ? NFP_WIRE_WITH_IMAGE : 0;
+  m.reset.flags = image_flags(z, z->want_image);
   z->have_state = 0;
   z->hold = 1;  // nothing commanded yet
   if (request(z, &m, NFP_WIRE_STATE) || keep_state(a)) return -1;
@@ -131,7 +161,7 @@ static int zmq_observe(nfp_arms* a, nfp_arms_obs* obs, int with_image) {
   // lacks the frame (the next STEPs then bring frames along).
   if (!z->have_state || (with_image && !z->state_has_image)) {
     nfp_wire_msg m = {.type = NFP_WIRE_OBSERVE};
-    m.observe.flags = with_image ? NFP_WIRE_WITH_IMAGE : 0;
+    m.observe.flags = image_flags(z, with_image);
     if (request(z, &m, NFP_WIRE_STATE) || keep_state(a)) return -1;
   }
   const nfp_wire_state* st = &z->state;
@@ -162,7 +192,7 @@ static int zmq_step(nfp_arms* a) {
   arms_zmq* z = impl(a);
   if (!z->have_state) return nfp_error_set("%s: step before reset", z->endpoint);
   nfp_wire_msg m = {.type = NFP_WIRE_STEP};
-  m.step.flags = (z->hold ? NFP_WIRE_HOLD : 0) | (z->want_image ? NFP_WIRE_WITH_IMAGE : 0);
+  m.step.flags = (z->hold ? NFP_WIRE_HOLD : 0) | image_flags(z, z->want_image);
   m.step.nq = a->info.nq;
   // Lock-step: for exactly the observed step. Real-time: for the next two ticks.
   m.step.deadline_step = z->state.step + (z->rig.mode == NFP_WIRE_REALTIME ? 2 : 0);
@@ -184,6 +214,7 @@ static void zmq_close_arms(nfp_arms* a) {
     if (z->ctx) zmq_ctx_term(z->ctx);
     free(z->in);
     free(z->image);
+    nfp_jpeg_free(&z->codec);
     free(z);
   }
   free(a);
@@ -234,6 +265,30 @@ static int setup_socket(arms_zmq* z, const char* endpoint, const nfp_bridge_clie
   return 0;
 }
 
+// HELLO (control, JPEG frames if asked) -> RIG -> z->rig and the agreed frame encoding.
+static int handshake(arms_zmq* z, const nfp_bridge_client_opts* o) {
+  if (o->jpeg_quality < 0 || o->jpeg_quality > 100) {
+    return nfp_error_set("JPEG quality %d: 1..100, or 0 for raw frames", o->jpeg_quality);
+  }
+  nfp_wire_msg m = {.type = NFP_WIRE_HELLO};
+  m.hello.flags = (o->control ? NFP_WIRE_HELLO_CONTROL : 0) |
+                  (o->jpeg_quality ? NFP_WIRE_HELLO_JPEG : 0);
+  if (request(z, &m, NFP_WIRE_RIG)) {
+    if (o->jpeg_quality && z->reply.type == NFP_WIRE_ERROR &&
+        z->reply.error.code == NFP_WIRE_E_FIELD) {
+      nfp_error_wrap("(a server without JPEG frames refuses them: connect without --jpeg)");
+    }
+    return -1;
+  }
+  z->rig = z->reply.rig;
+  int jpeg = z->rig.n_cam && z->rig.cam_encoding == NFP_WIRE_JPEG;
+  if (jpeg && !o->jpeg_quality) {
+    return nfp_error_set("%s offers JPEG frames though raw frames were asked for", z->endpoint);
+  }
+  z->jpeg = jpeg ? o->jpeg_quality : 0;
+  return 0;
+}
+
 nfp_arms* nfp_arms_zmq_connect(const char* endpoint, const nfp_bridge_client_opts* o) {
   nfp_bridge_client_opts def;
   if (!o) nfp_bridge_client_opts_default(&def), o = &def;
@@ -250,13 +305,10 @@ nfp_arms* nfp_arms_zmq_connect(const char* endpoint, const nfp_bridge_client_opt
   snprintf(z->endpoint, sizeof(z->endpoint), "%s", endpoint);
   z->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 3000;
   z->control = o->control != 0;
-  nfp_wire_msg m = {.type = NFP_WIRE_HELLO};
-  m.hello.flags = o->control ? NFP_WIRE_HELLO_CONTROL : 0;
-  if (setup_socket(z, endpoint, o) || request(z, &m, NFP_WIRE_RIG)) {
+  if (setup_socket(z, endpoint, o) || handshake(z, o)) {
     nfp_arms_close(a);
     return NULL;
   }
-  z->rig = z->reply.rig;
   nfp_arms_info* in = &a->info;
   snprintf(in->name, sizeof(in->name), "%s", z->rig.name);
   in->nq = z->rig.nq;
@@ -275,7 +327,12 @@ int nfp_arms_zmq_rig(const nfp_arms* a, nfp_bridge_rig* out) {
   *out = (nfp_bridge_rig){.mode = r->mode, .max_vel = r->max_vel, .watchdog_ms = r->watchdog_ms,
                           .heartbeat_ms = r->heartbeat_ms, .gripper_mask = r->gripper_mask};
   memcpy(out->joint_names, r->joint_names, sizeof(out->joint_names));
+  out->jpeg_quality = ((const arms_zmq*)a->impl)->jpeg;
   return 0;
+}
+
+uint32_t nfp_arms_zmq_frame_bytes(const nfp_arms* a) {
+  return nfp_arms_is_zmq(a) ? ((const arms_zmq*)a->impl)->frame_bytes : 0;
 }
 
 const char* nfp_bridge_state_name(int state) {

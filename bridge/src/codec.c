@@ -136,13 +136,33 @@ static int check_rig(const nfp_wire_rig* r) {
   if (!(r->max_vel >= 0 && isfinite(r->max_vel))) return nfp_error_set("RIG: max velocity %g", r->max_vel);
   if (r->n_cam < 0 || r->n_cam > 1) return nfp_error_set("RIG: %d cameras (0 or 1)", r->n_cam);
   if (r->n_cam && (r->cam_h < 1 || r->cam_w < 1 || r->cam_h > NFP_WIRE_MAX_IMAGE_SIDE ||
-                   r->cam_w > NFP_WIRE_MAX_IMAGE_SIDE || r->cam_encoding != NFP_WIRE_RGB8)) {
+                   r->cam_w > NFP_WIRE_MAX_IMAGE_SIDE ||
+                   (r->cam_encoding != NFP_WIRE_RGB8 && r->cam_encoding != NFP_WIRE_JPEG))) {
     return nfp_error_set("RIG: camera %dx%d encoding %d", r->cam_w, r->cam_h, r->cam_encoding);
   }
   for (int j = 0; j < r->nq; j++) {
     if (!isfinite(r->q_lo[j]) || !isfinite(r->q_hi[j]) || !(r->q_lo[j] <= r->q_hi[j])) {
       return nfp_error_set("RIG: joint %d limits [%g, %g]", j, r->q_lo[j], r->q_hi[j]);
     }
+  }
+  return 0;
+}
+
+// A frame's fields: none at all (encoding 0), raw RGB8 of exactly 3 h w bytes, or a JPEG
+// of 1 .. NFP_WIRE_JPEG_MAX_BYTES bytes, with sides 1..NFP_WIRE_MAX_IMAGE_SIDE.
+static int image_fields_ok(uint32_t enc, uint32_t h, uint32_t w, uint32_t bytes) {
+  if (!bytes) return !h && !w && enc == NFP_WIRE_RGB8;
+  if (h < 1 || w < 1 || h > NFP_WIRE_MAX_IMAGE_SIDE || w > NFP_WIRE_MAX_IMAGE_SIDE) return 0;
+  if (enc == NFP_WIRE_RGB8) return bytes == 3 * h * w;
+  return enc == NFP_WIRE_JPEG && bytes <= NFP_WIRE_JPEG_MAX_BYTES(h, w);
+}
+
+// Request flags: no unknown bits, and a JPEG quality (bits 8..15) of at most 100.
+static int check_flags(uint32_t flags, uint32_t known, const char* what) {
+  if (flags & ~known) return nfp_error_set("%s: unknown flags 0x%x", what, flags);
+  if (NFP_WIRE_QUALITY(flags) > 100) {
+    return nfp_error_set("%s: JPEG quality %u (1..100, or 0 for raw frames)", what,
+                         NFP_WIRE_QUALITY(flags));
   }
   return 0;
 }
@@ -154,14 +174,11 @@ static int check_state(const nfp_wire_state* s) {
   if (s->flags & ~15u) return nfp_error_set("STATE: unknown flags 0x%x", s->flags);
   if (s->step < 0) return nfp_error_set("STATE: step %lld", (long long)s->step);
   if (!isfinite(s->time) || !isfinite(s->server_time)) return nfp_error_set("STATE: time not finite");
-  if (s->img_encoding != NFP_WIRE_RGB8) return nfp_error_set("STATE: image encoding %d", s->img_encoding);
-  if (s->img_bytes) {
-    if (s->img_h < 1 || s->img_w < 1 || s->img_h > NFP_WIRE_MAX_IMAGE_SIDE || s->img_w > NFP_WIRE_MAX_IMAGE_SIDE ||
-        s->img_bytes != 3u * (uint32_t)s->img_h * (uint32_t)s->img_w) {
-      return nfp_error_set("STATE: image %dx%d with %u bytes", s->img_w, s->img_h, s->img_bytes);
-    }
-  } else if (s->img_h || s->img_w) {
-    return nfp_error_set("STATE: image size without image bytes");
+  if (s->img_h < 0 || s->img_w < 0 || s->img_encoding < 0 ||
+      !image_fields_ok((uint32_t)s->img_encoding, (uint32_t)s->img_h, (uint32_t)s->img_w,
+                       s->img_bytes)) {
+    return nfp_error_set("STATE: image %dx%d, encoding %d, with %u bytes", s->img_w, s->img_h,
+                         s->img_encoding, s->img_bytes);
   }
   if (!finite_all(s->qpos, s->nq) || !finite_all(s->qvel, s->nq) || !finite_all(s->object, s->n_object)) {
     return nfp_error_set("STATE: a joint or object value is not finite");
@@ -170,7 +187,8 @@ static int check_state(const nfp_wire_state* s) {
 }
 
 static int check_step(const nfp_wire_msg* m) {
-  if (m->step.flags & ~(NFP_WIRE_WITH_IMAGE | NFP_WIRE_HOLD)) return nfp_error_set("STEP: unknown flags 0x%x", m->step.flags);
+  uint32_t known = NFP_WIRE_WITH_IMAGE | NFP_WIRE_HOLD | NFP_WIRE_QUALITY_MASK;
+  if (check_flags(m->step.flags, known, "STEP")) return -1;
   if (m->step.nq < 1 || m->step.nq > NFP_ARMS_MAX_NQ) return nfp_error_set("STEP: nq %d", m->step.nq);
   if (m->step.deadline_step < 0) return nfp_error_set("STEP: deadline step %lld", (long long)m->step.deadline_step);
   if (!(m->step.flags & NFP_WIRE_HOLD) && !finite_all(m->step.target, m->step.nq)) {
@@ -378,10 +396,11 @@ static int decode_state(nfp_wire_state* s, const uint8_t* p, size_t n) {
   if (rc) return rc;
   memset(s, 0, sizeof(*s));
   uint32_t nq = get_u32(p + 40), nobj = get_u32(p + 44), h = get_u32(p + 48),
-           w = get_u32(p + 52), bytes = get_u32(p + 60);
-  if (nq < 1 || nq > NFP_ARMS_MAX_NQ || nobj > NFP_ARMS_MAX_OBJECT || h > NFP_WIRE_MAX_IMAGE_SIDE ||
-      w > NFP_WIRE_MAX_IMAGE_SIDE || bytes != 3 * h * w) {
-    nfp_error_set("STATE: nq %u, %u object values, image %ux%u with %u bytes", nq, nobj, w, h, bytes);
+           w = get_u32(p + 52), enc = get_u32(p + 56), bytes = get_u32(p + 60);
+  if (nq < 1 || nq > NFP_ARMS_MAX_NQ || nobj > NFP_ARMS_MAX_OBJECT ||
+      !image_fields_ok(enc, h, w, bytes)) {
+    nfp_error_set("STATE: nq %u, %u object values, image %ux%u encoding %u with %u bytes", nq,
+                  nobj, w, h, enc, bytes);
     return NFP_WIRE_E_FIELD;
   }
   if ((rc = need(n, STATE_FIXED + 16 * (size_t)nq + 8 * (size_t)nobj + bytes, "STATE"))) return rc;
@@ -396,8 +415,7 @@ static int decode_state(nfp_wire_state* s, const uint8_t* p, size_t n) {
   s->n_object = (int)nobj;
   s->img_h = (int)h;
   s->img_w = (int)w;
-  uint32_t enc = get_u32(p + 56);
-  s->img_encoding = enc > 0xffff ? -1 : (int)enc;
+  s->img_encoding = (int)enc;
   s->img_bytes = bytes;
   p += STATE_FIXED;
   for (uint32_t j = 0; j < nq; j++) s->qpos[j] = get_f64(p + 8 * j);
@@ -417,12 +435,9 @@ static int decode_payload(nfp_wire_msg* m, const uint8_t* p, size_t n) {
     case NFP_WIRE_HELLO: case NFP_WIRE_OBSERVE: case NFP_WIRE_ESTOP: {
       if ((rc = need(n, 8, name)) || (rc = zero_reserved(p + 4, name))) return rc;
       uint32_t v = get_u32(p);
-      uint32_t known = m->type == NFP_WIRE_HELLO ? NFP_WIRE_HELLO_CONTROL
-                       : m->type == NFP_WIRE_OBSERVE ? NFP_WIRE_WITH_IMAGE : 0xffffffffu;
-      if (v & ~known) {
-        nfp_error_set("%s: unknown flags 0x%x", name, v);
-        return NFP_WIRE_E_FIELD;
-      }
+      uint32_t known = m->type == NFP_WIRE_HELLO ? NFP_WIRE_HELLO_CONTROL | NFP_WIRE_HELLO_JPEG
+                                                 : NFP_WIRE_WITH_IMAGE | NFP_WIRE_QUALITY_MASK;
+      if (m->type != NFP_WIRE_ESTOP && check_flags(v, known, name)) return NFP_WIRE_E_FIELD;
       if (m->type == NFP_WIRE_HELLO) m->hello.flags = v;
       else if (m->type == NFP_WIRE_OBSERVE) m->observe.flags = v;
       else m->estop.reason = v;
@@ -432,8 +447,7 @@ static int decode_payload(nfp_wire_msg* m, const uint8_t* p, size_t n) {
       if ((rc = need(n, 16, name)) || (rc = zero_reserved(p + 12, name))) return rc;
       m->reset.seed = get_u64(p);
       m->reset.flags = get_u32(p + 8);
-      if (m->reset.flags & ~NFP_WIRE_WITH_IMAGE) {
-        nfp_error_set("RESET: unknown flags 0x%x", m->reset.flags);
+      if (check_flags(m->reset.flags, NFP_WIRE_WITH_IMAGE | NFP_WIRE_QUALITY_MASK, name)) {
         return NFP_WIRE_E_FIELD;
       }
       return 0;

@@ -37,15 +37,25 @@ typedef enum {
 
 // Flags. Unknown bits are refused.
 #define NFP_WIRE_HELLO_CONTROL 1u   // HELLO: this client commands the rig
+#define NFP_WIRE_HELLO_JPEG 2u      // HELLO: this client takes JPEG frames (RIG says if agreed)
 #define NFP_WIRE_WITH_IMAGE 1u      // RESET, OBSERVE, STEP: reply with the camera frame
 #define NFP_WIRE_HOLD 2u            // STEP: hold position (target ignored)
+// RESET, OBSERVE, STEP: bits 8..15 are the JPEG quality of the frame asked for (1..100),
+// 0 for raw RGB8. Only after a RIG that agreed to JPEG frames.
+#define NFP_WIRE_QUALITY_SHIFT 8
+#define NFP_WIRE_QUALITY_MASK 0xff00u
+#define NFP_WIRE_QUALITY(flags) (((flags) & NFP_WIRE_QUALITY_MASK) >> NFP_WIRE_QUALITY_SHIFT)
 #define NFP_WIRE_S_HOLDING 1u       // STATE flags: the server holds position
 #define NFP_WIRE_S_ESTOPPED 2u
 #define NFP_WIRE_S_STOPPED 4u
 #define NFP_WIRE_S_CLAMPED 8u       // the last command was clamped by the safety layer
 
 typedef enum { NFP_WIRE_LOCKSTEP = 1, NFP_WIRE_REALTIME = 2 } nfp_wire_mode;
-typedef enum { NFP_WIRE_RGB8 = 0 } nfp_wire_encoding;
+typedef enum { NFP_WIRE_RGB8 = 0, NFP_WIRE_JPEG = 1 } nfp_wire_encoding;
+// Largest JPEG frame accepted for h x w: above TurboJPEG's worst case for any subsampling
+// (tjBufSize with the sides rounded up to whole 16-pixel blocks), plus room for markers.
+#define NFP_WIRE_JPEG_MAX_BYTES(h, w) \
+  (6u * ((uint32_t)(h) + 15u) * ((uint32_t)(w) + 15u) + 4096u)
 
 typedef enum {
   NFP_WIRE_E_MAGIC = 1,      // not an nfp bridge message
@@ -88,7 +98,8 @@ typedef struct {
   int watchdog_ms, heartbeat_ms;
   int n_cam;                 // 0 or 1
   char cam_name[NFP_WIRE_JOINT_NAME];
-  int cam_h, cam_w, cam_encoding;
+  int cam_h, cam_w;
+  int cam_encoding;          // frames of this session: RGB8, or JPEG when HELLO asked for it
   double q_lo[NFP_ARMS_MAX_NQ], q_hi[NFP_ARMS_MAX_NQ];
   char joint_names[NFP_ARMS_MAX_NQ][NFP_WIRE_JOINT_NAME];
 } nfp_wire_rig;
@@ -100,11 +111,12 @@ typedef struct {
   int success;
   uint32_t flags;            // NFP_WIRE_S_*
   int nq, n_object;
-  int img_h, img_w, img_encoding;
-  uint32_t img_bytes;
+  int img_h, img_w, img_encoding;  // encoding 0 when there is no frame
+  uint32_t img_bytes;        // RGB8: 3 h w; JPEG: the compressed size
   double qpos[NFP_ARMS_MAX_NQ], qvel[NFP_ARMS_MAX_NQ];
   double object[NFP_ARMS_MAX_OBJECT];
-  const uint8_t* image;      // into the message buffer (decode) or the caller's (encode)
+  const uint8_t* image;      // the frame's bytes as sent (RGB8 rows or a JPEG), in the message
+                             // buffer (decode) or the caller's (encode)
 } nfp_wire_state;
 
 typedef struct {

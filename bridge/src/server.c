@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "endpoint.h"
+#include "jpeg.h"
 #include "nfp/bridge.h"
 #include "nfp/clock.h"
 #include "nfp/driver.h"
@@ -45,6 +46,11 @@ struct nfp_bridge_server_ {
   double t0;
   uint8_t* out;  // encode buffer
   size_t out_cap;
+  // JPEG frames: the last one compressed, reused for replies of the same observation
+  nfp_jpeg codec;
+  uint64_t jpeg_obs;
+  int jpeg_quality;
+  size_t jpeg_bytes;
   // the controlling session
   int has_ctl;
   peer_id ctl;
@@ -67,7 +73,7 @@ struct nfp_bridge_server_ {
   struct {
     peer_id who;
     uint32_t seq;
-    int with_image;
+    uint32_t flags;                   // the STEP's: frame or not, raw or JPEG
   } wait[MAX_WAITERS];
   int n_wait;
   // counters, under lock for nfp_bridge_server_status
@@ -181,15 +187,49 @@ static int observe(nfp_bridge_server* s, nfp_wire_msg* m, nfp_arms_obs* obs, int
   return 0;
 }
 
-static void send_state(nfp_bridge_server* s, const peer_id* to, uint32_t seq, int with_image) {
+// The raw frame st carries -> a JPEG at quality (0: stays raw), which st then carries.
+// The last JPEG is reused for another reply of the same observation and quality. 0 or -1.
+static int frame_to_jpeg(nfp_bridge_server* s, nfp_wire_state* st, int quality) {
+  if (!quality || !st->img_bytes) return 0;
+  if (s->jpeg_obs != st->obs_seq || s->jpeg_quality != quality) {
+    const uint8_t* data;
+    s->jpeg_quality = 0;
+    size_t n = nfp_jpeg_encode(&s->codec, st->image, st->img_h, st->img_w, quality, &data);
+    if (!n) return -1;
+    s->jpeg_obs = st->obs_seq;
+    s->jpeg_quality = quality;
+    s->jpeg_bytes = n;
+  }
+  st->img_encoding = NFP_WIRE_JPEG;
+  st->img_bytes = (uint32_t)s->jpeg_bytes;
+  st->image = s->codec.buf;
+  return 0;
+}
+
+// Observation m as one request's flags ask for it (frame or not, raw or JPEG) -> to.
+static void reply_state(nfp_bridge_server* s, const peer_id* to, uint32_t seq,
+                        const nfp_wire_msg* m, uint32_t flags) {
+  nfp_wire_msg r = *m;
+  r.seq = seq;
+  if (!(flags & NFP_WIRE_WITH_IMAGE)) {
+    r.state.img_h = r.state.img_w = r.state.img_encoding = 0;
+    r.state.img_bytes = 0;
+    r.state.image = NULL;
+  }
+  if (frame_to_jpeg(s, &r.state, (int)NFP_WIRE_QUALITY(flags)) || send_msg(s, to, &r)) {
+    send_error(s, to, seq, NFP_WIRE_E_RIG, nfp_error_last());
+  }
+}
+
+// Observe now -> a STATE as the request's flags ask (frame, encoding) -> to.
+static void send_state(nfp_bridge_server* s, const peer_id* to, uint32_t seq, uint32_t flags) {
   nfp_wire_msg m;
   nfp_arms_obs obs;
-  if (observe(s, &m, &obs, with_image)) {
+  if (observe(s, &m, &obs, (flags & NFP_WIRE_WITH_IMAGE) != 0)) {
     send_error(s, to, seq, NFP_WIRE_E_RIG, nfp_error_last());
     return;
   }
-  m.seq = seq;
-  if (send_msg(s, to, &m)) send_error(s, to, seq, NFP_WIRE_E_RIG, nfp_error_last());
+  reply_state(s, to, seq, &m, flags);
 }
 
 //---------------------------------- safety ---------------------------------------------------
@@ -261,6 +301,12 @@ static void handle_hello(nfp_bridge_server* s, const peer_id* from, const nfp_wi
   }
   nfp_wire_msg r = {.type = NFP_WIRE_RIG, .seq = m->seq};
   r.rig = s->rig;
+  // JPEG frames: agreed when asked for and there is a camera; the requests then carry
+  // the quality, so the server keeps nothing per client.
+  if (s->rig.n_cam && (m->hello.flags & NFP_WIRE_HELLO_JPEG)) {
+    r.rig.cam_encoding = NFP_WIRE_JPEG;
+    logf_(s, "client takes JPEG frames");
+  }
   send_msg(s, from, &r);
 }
 
@@ -281,7 +327,7 @@ static void handle_reset(nfp_bridge_server* s, const peer_id* from, const nfp_wi
   s->last_cmd = server_time(s);
   s->next_tick = s->last_cmd + 1.0 / s->rig.control_hz;
   logf_(s, "episode reset, seed %llu", (unsigned long long)m->reset.seed);
-  send_state(s, from, m->seq, m->reset.flags & NFP_WIRE_WITH_IMAGE);
+  send_state(s, from, m->seq, m->reset.flags);
 }
 
 static void handle_step(nfp_bridge_server* s, const peer_id* from, const nfp_wire_msg* m) {
@@ -302,14 +348,13 @@ static void handle_step(nfp_bridge_server* s, const peer_id* from, const nfp_wir
     bump(s, NFP_WIRE_C_COMMANDS);
     s->last_cmd = server_time(s);
     int hold = (m->step.flags & NFP_WIRE_HOLD) != 0;
-    int with_image = (m->step.flags & NFP_WIRE_WITH_IMAGE) != 0;
     if (!s->opts.realtime) {
       set_state(s, NFP_WIRE_ST_RUNNING);
       if (command(s, m->step.target, hold) || nfp_arms_step(s->arms)) {
         send_error(s, from, m->seq, NFP_WIRE_E_RIG, nfp_error_last());
         return;
       }
-      send_state(s, from, m->seq, with_image);
+      send_state(s, from, m->seq, m->step.flags);
       return;
     }
     // Real-time: newest command wins; answered after the next tick.
@@ -324,7 +369,7 @@ static void handle_step(nfp_bridge_server* s, const peer_id* from, const nfp_wir
     }
     s->wait[s->n_wait].who = *from;
     s->wait[s->n_wait].seq = m->seq;
-    s->wait[s->n_wait].with_image = with_image;
+    s->wait[s->n_wait].flags = m->step.flags;
     s->n_wait++;
     return;
   }
@@ -353,7 +398,7 @@ static void handle(nfp_bridge_server* s, const peer_id* from, const uint8_t* buf
   switch (m.type) {
     case NFP_WIRE_HELLO: handle_hello(s, from, &m); return;
     case NFP_WIRE_STATUS_REQ: send_status(s, from, m.seq); return;
-    case NFP_WIRE_OBSERVE: send_state(s, from, m.seq, m.observe.flags & NFP_WIRE_WITH_IMAGE); return;
+    case NFP_WIRE_OBSERVE: send_state(s, from, m.seq, m.observe.flags); return;
     case NFP_WIRE_ESTOP:
       bump(s, NFP_WIRE_C_ESTOPS);
       stop_rig(s, NFP_WIRE_ST_ESTOP, "emergency stop");
@@ -421,22 +466,13 @@ static int tick(nfp_bridge_server* s) {
   }
   // Everyone waiting gets the same fresh observation.
   int image = 0;
-  for (int i = 0; i < s->n_wait; i++) image |= s->wait[i].with_image;
+  for (int i = 0; i < s->n_wait; i++) image |= (s->wait[i].flags & NFP_WIRE_WITH_IMAGE) != 0;
   nfp_wire_msg m;
   nfp_arms_obs obs;
   int rc = s->n_wait ? observe(s, &m, &obs, image) : 0;
   for (int i = 0; i < s->n_wait; i++) {
-    if (rc) {
-      send_error(s, &s->wait[i].who, s->wait[i].seq, NFP_WIRE_E_RIG, nfp_error_last());
-      continue;
-    }
-    m.seq = s->wait[i].seq;
-    uint32_t keep = m.state.img_bytes;
-    if (!s->wait[i].with_image) m.state.img_bytes = 0, m.state.img_h = m.state.img_w = 0;
-    send_msg(s, &s->wait[i].who, &m);
-    m.state.img_bytes = keep;
-    m.state.img_h = keep ? s->rig.cam_h : 0;
-    m.state.img_w = keep ? s->rig.cam_w : 0;
+    if (rc) send_error(s, &s->wait[i].who, s->wait[i].seq, NFP_WIRE_E_RIG, nfp_error_last());
+    else reply_state(s, &s->wait[i].who, s->wait[i].seq, &m, s->wait[i].flags);
   }
   s->n_wait = 0;
   return 0;
@@ -667,6 +703,7 @@ void nfp_bridge_server_free(nfp_bridge_server* s) {
   nfp_zap_stop(&s->zap);
   if (s->ctx) zmq_ctx_term(s->ctx);
   pthread_mutex_destroy(&s->lock);
+  nfp_jpeg_free(&s->codec);
   free(s->out);
   free(s);
 }

@@ -1,6 +1,8 @@
 // nfp bench, image encoders: the JSON report has every figure for both kinds, the PyTorch
-// twin has the same parameter counts, and the flags refuse what makes no sense. No timing
-// asserts (a shared 2-core machine), only that the figures are real measurements.
+// twin has the same parameter counts, and the flags refuse what makes no sense. nfp bench
+// --bridge: every round trip (state-only, raw and JPEG frames, both transports) and the
+// JPEG frame's bytes. No timing asserts (a shared 2-core machine), only that the figures
+// are real measurements.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,6 +118,30 @@ static void test_encoders_no_torch(void** state) {
   cJSON_Delete(root);
 }
 
+static void test_bridge(void** state) {
+  (void)state;
+  char json[400], cmd[600];
+  snprintf(json, sizeof(json), "%s/bridge.json", cli_tmpdir);
+  snprintf(cmd, sizeof(cmd), "bench --bridge --repeats 100 --jpeg 75 --json '%s'", json);
+  if (cli_run(&r, "", cmd) != 0) fail_msg("nfp %s: exit %d\n%s\n%s", cmd, r.code, r.out, r.err);
+  cJSON* root = json_read_report(json);
+  const char* kinds[] = {"state", "image", "jpeg"};
+  for (int k = 0; k < 3; k++) {
+    for (int plain = 0; plain < 2; plain++) {
+      char p50[64], p99[64];
+      snprintf(p50, sizeof(p50), "bridge_%s%s_p50_ms", kinds[k], plain ? "_plain" : "");
+      snprintf(p99, sizeof(p99), "bridge_%s%s_p99_ms", kinds[k], plain ? "_plain" : "");
+      assert_true(timing(root, p99) >= timing(root, p50));
+    }
+  }
+  assert_int_equal((int)num(root, "jpeg_quality"), 75);
+  double raw = num(root, "image_bytes_per_frame"), jpeg = num(root, "jpeg_bytes_per_frame");
+  assert_true(raw == 320 * 240 * 3 && jpeg > 0 && jpeg < raw / 4);
+  assert_non_null(strstr(r.out, "320x240 JPEG q75"));
+  cJSON_Delete(root);
+  assert_int_equal(cli_run(&r, "", "bench --bridge --jpeg 0"), 2);
+}
+
 static void test_bad_flags(void** state) {
   (void)state;
   assert_int_equal(cli_run(&r, "", "bench --encoders-only --no-encoders"), 2);
@@ -131,6 +157,7 @@ int main(void) {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_encoders_no_torch),
       cmocka_unit_test(test_encoders_with_peer),
+      cmocka_unit_test(test_bridge),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

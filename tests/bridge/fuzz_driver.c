@@ -1,17 +1,53 @@
 // Runs the fuzz target over a seeded mutation corpus grown from one valid message of
-// every type, so ctest exercises the decoder without libFuzzer. Bounded: argv[1] inputs.
+// every type (and the JPEG variants: a STATE with a JPEG frame, HELLO asking for JPEG,
+// a RIG agreeing), so ctest exercises the decoder without libFuzzer. Bounded: argv[1]
+// inputs.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "jpeg.h"
+#include "nfp/error.h"
 #include "nfp/rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-#define NSEED 12
+#define NSEED 15
 #define MAXLEN (NFP_WIRE_MAX_REQUEST * 2)
+
+// A small JPEG frame (h x w, a gradient) for the STATE seed -> *out, its size.
+static size_t seed_jpeg(int h, int w, const uint8_t** out) {
+  static nfp_jpeg codec;
+  static uint8_t rgb[16 * 24 * 3];
+  for (int i = 0; i < h * w * 3; i++) rgb[i] = (uint8_t)(i % 3 * 60 + i / (3 * w) * 9);
+  size_t n = nfp_jpeg_encode(&codec, rgb, h, w, 75, out);
+  if (!n) {
+    fprintf(stderr, "fuzz_driver: %s\n", nfp_error_last());
+    exit(1);
+  }
+  return n;
+}
+
+// The JPEG seeds: 12 a STATE with a JPEG frame, 13 HELLO asking for JPEG, 14 a RIG that
+// agreed to JPEG frames.
+static void seed_jpeg_message(nfp_wire_msg* m, int k) {
+  if (k == 12) {
+    m->type = NFP_WIRE_STATE;
+    m->state.nq = 2, m->state.img_h = 16, m->state.img_w = 24;
+    m->state.img_encoding = NFP_WIRE_JPEG;
+    m->state.img_bytes = (uint32_t)seed_jpeg(16, 24, &m->state.image);
+  } else if (k == 13) {
+    m->type = NFP_WIRE_HELLO;
+    m->hello.flags = NFP_WIRE_HELLO_CONTROL | NFP_WIRE_HELLO_JPEG;
+  } else {
+    m->type = NFP_WIRE_RIG;
+    snprintf(m->rig.name, sizeof(m->rig.name), "null");
+    m->rig.nq = 1, m->rig.mode = NFP_WIRE_LOCKSTEP, m->rig.control_hz = 10, m->rig.n_cam = 1;
+    m->rig.cam_h = 16, m->rig.cam_w = 24, m->rig.cam_encoding = NFP_WIRE_JPEG;
+  }
+}
 
 static size_t seed_message(uint8_t* buf, int k) {
   static uint8_t image[3 * 4 * 3];
@@ -32,7 +68,10 @@ static size_t seed_message(uint8_t* buf, int k) {
       }
       break;
     case 2: m.type = NFP_WIRE_RESET; m.reset.seed = 42; m.reset.flags = 1; break;
-    case 3: m.type = NFP_WIRE_OBSERVE; m.observe.flags = 1; break;
+    case 3:
+      m.type = NFP_WIRE_OBSERVE;
+      m.observe.flags = NFP_WIRE_WITH_IMAGE | 90u << NFP_WIRE_QUALITY_SHIFT;
+      break;
     case 4:
       m.type = NFP_WIRE_STEP;
       m.step.nq = 14, m.step.deadline_step = 5;
@@ -48,6 +87,7 @@ static size_t seed_message(uint8_t* buf, int k) {
     case 8: m.type = NFP_WIRE_STATUS_REQ; break;
     case 9: m.type = NFP_WIRE_ESTOP; m.estop.reason = 3; break;
     case 10: m.type = NFP_WIRE_BYE; break;
+    case 12: case 13: case 14: seed_jpeg_message(&m, k); break;
     default:
       m.type = NFP_WIRE_ERROR;
       m.error.code = NFP_WIRE_E_LATE;

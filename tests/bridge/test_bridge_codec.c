@@ -1,5 +1,6 @@
 // The wire codec: every message type round-trips, and every way a message can be wrong
-// is refused with the right code. The safety clamp on its own.
+// is refused with the right code. JPEG frames: close to the raw frame at quality 90, and
+// hostile ones (wrong size, truncated, corrupt, huge) refused. The safety clamp on its own.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,10 +8,14 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "jpeg.h"
 #include "nfp/bridge.h"
+#include "nfp/error.h"
+#include "nfp/rng.h"
 
 static uint8_t buf[1 << 20];
 
@@ -174,6 +179,172 @@ static void refusals(void** state) {
   assert_int_equal(nfp_wire_encode(buf, 20, &(nfp_wire_msg){.type = NFP_WIRE_STATUS}), 0);
 }
 
+//---------------------------------- JPEG frames ----------------------------------------------
+
+#define FH 240
+#define FW 320
+
+// A frame like a camera's: lit gradients, a table edge, a dark pot, a little sensor noise.
+static void scene_frame(uint8_t* rgb, int h, int w) {
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 5);
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      double r = 70 + 90.0 * y / h, g = 80 + 60.0 * x / w, b = 120 + 40.0 * (x + y) / (w + h);
+      if (y > h * 3 / 5) r = 150, g = 110, b = 70;  // table top
+      double dx = x - 0.55 * w, dy = y - 0.55 * h;
+      if (dx * dx + dy * dy < 0.012 * w * w) r = 40, g = 45, b = 55;  // the pot
+      double c[3] = {r, g, b};
+      for (int k = 0; k < 3; k++) {
+        double v = c[k] + nfp_rng_range(&rng, -3, 3);
+        rgb[3 * ((size_t)y * w + x) + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+      }
+    }
+  }
+}
+
+static double mean_abs_diff(const uint8_t* a, const uint8_t* b, size_t n) {
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += abs((int)a[i] - (int)b[i]);
+  return sum / (double)n;
+}
+
+// A STATE carrying a JPEG of the frame survives the wire and decodes back into the
+// [h][w][3] buffer within 3 gray levels on average at quality 90, at a tenth of the bytes.
+static void jpeg_state_round_trip(void** state) {
+  (void)state;
+  static uint8_t frame[FH * FW * 3], back[FH * FW * 3];
+  scene_frame(frame, FH, FW);
+  nfp_jpeg j = {0};
+  const uint8_t* data;
+  size_t n = nfp_jpeg_encode(&j, frame, FH, FW, 90, &data);
+  assert_true(n > 0 && n < sizeof(frame) / 5);
+  nfp_wire_msg s = {.type = NFP_WIRE_STATE, .seq = 3}, d;
+  s.state.nq = 14, s.state.img_h = FH, s.state.img_w = FW, s.state.step = 4;
+  s.state.img_encoding = NFP_WIRE_JPEG, s.state.img_bytes = (uint32_t)n, s.state.image = data;
+  size_t len = nfp_wire_encode(buf, sizeof(buf), &s);
+  assert_int_equal(len, 16 + 64 + 16 * 14 + n);
+  assert_int_equal(nfp_wire_decode(&d, buf, len), 0);
+  assert_int_equal(d.state.img_encoding, NFP_WIRE_JPEG);
+  assert_int_equal(d.state.img_bytes, n);
+  assert_int_equal(nfp_jpeg_decode(&j, back, FH, FW, d.state.image, d.state.img_bytes), 0);
+  double mae = mean_abs_diff(frame, back, sizeof(frame));
+  print_message("JPEG q90: %zu bytes (raw %zu), mean abs error %.2f gray levels\n", n,
+                sizeof(frame), mae);
+  assert_true(mae > 0 && mae < 3.0);
+  // quality 100 is closer still; quality 10 much smaller
+  n = nfp_jpeg_encode(&j, frame, FH, FW, 100, &data);
+  assert_int_equal(nfp_jpeg_decode(&j, back, FH, FW, data, n), 0);
+  assert_true(mean_abs_diff(frame, back, sizeof(frame)) < mae);
+  assert_true(nfp_jpeg_encode(&j, frame, FH, FW, 10, &data) < n / 4);
+  assert_int_equal(nfp_jpeg_encode(&j, frame, FH, FW, 0, &data), 0);
+  assert_int_equal(nfp_jpeg_encode(&j, frame, FH, FW, 101, &data), 0);
+  nfp_jpeg_free(&j);
+}
+
+// The wire rules of JPEG frames and the JPEG flags of requests.
+static void jpeg_wire_refusals(void** state) {
+  (void)state;
+  static uint8_t jpg[64];
+  nfp_wire_msg m, s = {.type = NFP_WIRE_STATE, .seq = 1};
+  s.state.nq = 1, s.state.img_h = 2, s.state.img_w = 2, s.state.image = jpg;
+  s.state.img_encoding = NFP_WIRE_JPEG, s.state.img_bytes = sizeof(jpg);
+  size_t n = nfp_wire_encode(buf, sizeof(buf), &s);
+  assert_true(n > 0);
+  assert_int_equal(nfp_wire_decode(&m, buf, n), 0);  // JPEG bytes are opaque to the codec
+  put32(buf + 16 + 56, 2);  // an encoding nobody speaks
+  assert_int_equal(nfp_wire_decode(&m, buf, n), NFP_WIRE_E_FIELD);
+  put32(buf + 16 + 56, NFP_WIRE_JPEG);
+  put32(buf + 16 + 48, 0);  // a JPEG of no size
+  assert_int_equal(nfp_wire_decode(&m, buf, n), NFP_WIRE_E_FIELD);
+  // more bytes than any 2x2 JPEG takes; no frame but an encoding
+  s.state.img_bytes = NFP_WIRE_JPEG_MAX_BYTES(2, 2) + 1;
+  assert_int_equal(nfp_wire_encode(buf, sizeof(buf), &s), 0);
+  s.state.img_h = s.state.img_w = 0, s.state.img_bytes = 0;
+  assert_int_equal(nfp_wire_encode(buf, sizeof(buf), &s), 0);
+  // requests: quality 1..100 in bits 8..15, HELLO's JPEG flag
+  nfp_wire_msg o = {.type = NFP_WIRE_OBSERVE, .seq = 2};
+  o.observe.flags = NFP_WIRE_WITH_IMAGE | 100u << NFP_WIRE_QUALITY_SHIFT;
+  n = nfp_wire_encode(buf, sizeof(buf), &o);
+  assert_int_equal(nfp_wire_decode(&m, buf, n), 0);
+  assert_int_equal(NFP_WIRE_QUALITY(m.observe.flags), 100);
+  buf[16 + 1] = 101;
+  assert_int_equal(nfp_wire_decode(&m, buf, n), NFP_WIRE_E_FIELD);
+  assert_non_null(strstr(nfp_error_last(), "JPEG quality 101"));
+  nfp_wire_msg r = {.type = NFP_WIRE_RESET, .seq = 3};
+  r.reset.flags = NFP_WIRE_WITH_IMAGE | 200u << NFP_WIRE_QUALITY_SHIFT;
+  n = nfp_wire_encode(buf, sizeof(buf), &r);
+  assert_int_equal(nfp_wire_decode(&m, buf, n), NFP_WIRE_E_FIELD);
+  nfp_wire_msg st = {.type = NFP_WIRE_STEP, .seq = 4};
+  st.step.nq = 1, st.step.flags = NFP_WIRE_HOLD | 255u << NFP_WIRE_QUALITY_SHIFT;
+  assert_int_equal(nfp_wire_encode(buf, sizeof(buf), &st), 0);
+  st.step.flags = NFP_WIRE_HOLD | 75u << NFP_WIRE_QUALITY_SHIFT;
+  n = nfp_wire_encode(buf, sizeof(buf), &st);
+  assert_int_equal(nfp_wire_decode(&m, buf, n), 0);
+  nfp_wire_msg h = {.type = NFP_WIRE_HELLO, .seq = 5};
+  h.hello.flags = NFP_WIRE_HELLO_CONTROL | NFP_WIRE_HELLO_JPEG;
+  n = nfp_wire_encode(buf, sizeof(buf), &h);
+  assert_int_equal(nfp_wire_decode(&m, buf, n), 0);
+  assert_int_equal(m.hello.flags, h.hello.flags);
+  buf[16 + 1] = 90;  // a quality is not HELLO's
+  assert_int_equal(nfp_wire_decode(&m, buf, n), NFP_WIRE_E_FIELD);
+}
+
+// Offset of the SOF0 marker's height in a baseline JPEG.
+static size_t sof_at(const uint8_t* p, size_t n) {
+  for (size_t i = 2; i + 9 < n; i++) {
+    if (p[i] == 0xff && p[i + 1] == 0xc0) return i + 5;
+  }
+  fail_msg("no SOF0 marker");
+  return 0;
+}
+
+static void expect_refused(nfp_jpeg* j, uint8_t* out, int h, int w, const uint8_t* d,
+                           size_t n, const char* why) {
+  if (!nfp_jpeg_decode(j, out, h, w, d, n)) fail_msg("a JPEG %s decoded", why);
+  assert_true(strlen(nfp_error_last()) > 0);
+}
+
+// Frames a hostile or broken server could send: each refused with a message, none read
+// past its bytes (ASan) or makes the decoder allocate for the size it claims.
+static void jpeg_hostile_frames(void** state) {
+  (void)state;
+  enum { H = 48, W = 64 };
+  static uint8_t frame[H * W * 3], out[H * W * 3], bad[1 << 16];
+  scene_frame(frame, H, W);
+  nfp_jpeg j = {0};
+  const uint8_t* data;
+  size_t n = nfp_jpeg_encode(&j, frame, H, W, 90, &data);
+  assert_true(n > 0 && n < sizeof(bad));
+  memcpy(bad, data, n);
+  // another size than the handshake's, either way round
+  assert_int_equal(nfp_jpeg_decode(&j, out, W, H, bad, n), -1);
+  assert_non_null(strstr(nfp_error_last(), "JPEG frame is 64x48, the handshake said 48x64"));
+  // huge declared dimensions
+  size_t sof = sof_at(bad, n);
+  bad[sof] = bad[sof + 1] = bad[sof + 2] = bad[sof + 3] = 0xfe;
+  expect_refused(&j, out, H, W, bad, n, "declaring 65278x65278");
+  assert_non_null(strstr(nfp_error_last(), "65278x65278"));
+  memcpy(bad, data, n);
+  // truncated anywhere, empty, not a JPEG
+  for (size_t k = 0; k < n; k++) expect_refused(&j, out, H, W, bad, k, "cut short");
+  expect_refused(&j, out, H, W, (const uint8_t*)"NFPB not a JPEG", 15, "of text");
+  // corrupt bytes: never a crash; a decode that still succeeds stays in the buffer
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 9);
+  int refused = 0;
+  for (int t = 0; t < 300; t++) {
+    memcpy(bad, data, n);
+    for (int k = 0; k < 4; k++) bad[nfp_rng_next(&rng) % n] = (uint8_t)nfp_rng_next(&rng);
+    refused += nfp_jpeg_decode(&j, out, H, W, bad, n) != 0;
+  }
+  assert_true(refused > 0);
+  // and the good one still decodes after all that
+  if (nfp_jpeg_decode(&j, out, H, W, data, n)) fail_msg("%s", nfp_error_last());
+  assert_true(mean_abs_diff(frame, out, sizeof(frame)) < 4.0);
+  nfp_jpeg_free(&j);
+}
+
 static void safety_clamp(void** state) {
   (void)state;
   nfp_arms_info info = {.nq = 3};
@@ -254,7 +425,8 @@ int main(void) {
       cmocka_unit_test(step_round_trip),       cmocka_unit_test(rig_state_round_trip),
       cmocka_unit_test(small_messages_round_trip), cmocka_unit_test(refusals),
       cmocka_unit_test(safety_clamp),          cmocka_unit_test(safety_clamp_from_measured),
-      cmocka_unit_test(loopback_endpoints),
+      cmocka_unit_test(loopback_endpoints),    cmocka_unit_test(jpeg_state_round_trip),
+      cmocka_unit_test(jpeg_wire_refusals),    cmocka_unit_test(jpeg_hostile_frames),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,10 @@ typedef struct {
   int insecure;            // plain TCP, loopback only; the key files are then unused
   int control;             // 1: command the rig (default); 0: observe and e-stop only
   int timeout_ms;          // reply timeout (default 3000)
+  // Camera frames: 0 (default) raw RGB8, bit-exact; 1..100 asks the server for JPEG frames
+  // at this quality, decoded back into the same [cam_h][cam_w][3] buffer. The server may
+  // decline (a rig without a camera): nfp_bridge_rig.jpeg_quality says what was agreed.
+  int jpeg_quality;
 } nfp_bridge_client_opts;
 
 void nfp_bridge_client_opts_default(nfp_bridge_client_opts* o);
@@ -60,8 +64,12 @@ typedef struct {
   int watchdog_ms, heartbeat_ms;  // the watchdog in effect (one period when set to auto)
   uint32_t gripper_mask;
   char joint_names[NFP_ARMS_MAX_NQ][32];
+  int jpeg_quality;        // frames come as JPEG at this quality; 0: raw RGB8
 } nfp_bridge_rig;
 int nfp_arms_zmq_rig(const nfp_arms* a, nfp_bridge_rig* out);
+// Bytes the last camera frame took on the wire (RGB8: 3 h w; JPEG: compressed), 0 when
+// the last reply carried none.
+uint32_t nfp_arms_zmq_frame_bytes(const nfp_arms* a);
 
 // Safety state and counters of the server.
 typedef struct {
