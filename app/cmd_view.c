@@ -17,6 +17,7 @@
 #include "nfp/tasks.h"
 #include "policy_flags.h"
 #include "view_camera.h"
+#include "view_encoder.h"
 #include "view_plan.h"
 
 #define VIEW_MAX_GEOM 4000
@@ -29,6 +30,8 @@ typedef struct {
   const nfp_model* model;  // the policy's (NULL for the expert)
   view_camera camera;      // head-camera frames rendered in this window's context
   int has_camera;
+  view_encoder encoder;    // what the image encoder got at the last plan (with has_camera)
+  int encoder_view;        // key e: show it (or, without a camera, say there is none)
   nfp_agent* agent;
   nfp_agent_spec spec;   // to rebuild the agent when the sampling mode changes
   nfp_rollout ro;
@@ -87,6 +90,7 @@ static void on_key(GLFWwindow* win, int key, int scancode, int action, int mods)
       // Toggle between the free camera and what the policy sees.
       view_head_camera(v, v->cam.type != mjCAMERA_FIXED);
       break;
+    case GLFW_KEY_E: v->encoder_view = !v->encoder_view; break;
     default: break;
   }
 }
@@ -131,6 +135,7 @@ static int view_begin(viewer* v) {
   if (nfp_rollout_begin(&v->ro, v->arms, v->agent, v->seed)) return -1;
   memset(&v->last, 0, sizeof(v->last));
   if (v->has_plan) view_plan_clear(&v->plan);
+  if (v->has_camera) view_encoder_clear(&v->encoder);
   if (!v->cam_aimed) {
     // Frame the workspace: between the two grippers, closer than the whole-model default.
     const mjData* d = v->task->d;
@@ -145,7 +150,12 @@ static int view_begin(viewer* v) {
   return 0;
 }
 
+// One control step; a plan's camera frame (rendered at the observation before it) goes
+// to the encoder inset first, as the policy will see it.
 static int view_step(viewer* v) {
+  if (v->has_camera && v->camera.has_frame && nfp_agent_wants_image(v->agent)) {
+    view_encoder_update(&v->encoder, v->camera.frame, v->ro.steps);
+  }
   if (nfp_rollout_step(&v->ro, NULL, &v->last)) return -1;
   if (v->has_plan) {
     view_plan_record(&v->plan, nfp_agent_controller(v->agent), v->last.planned, v->last.loglik);
@@ -158,40 +168,51 @@ static int view_step(viewer* v) {
   return 0;
 }
 
-static void view_draw(viewer* v, int interactive) {
-  mjrRect rect = {0, 0, 0, 0};
-  glfwGetFramebufferSize(v->win, &rect.width, &rect.height);
-  mjv_updateScene(v->task->m, v->task->d, &v->opt, NULL, &v->cam, mjCAT_ALL, &v->scn);
-  if (v->has_plan) view_plan_draw(&v->plan, &v->scn, v->task, v->last.chunk);
-  mjr_render(rect, &v->scn, &v->con);
+// Rollout state -> the label / value table at the top left; with the encoder view on and
+// no camera, a row saying so.
+static void view_draw_status(viewer* v, mjrRect rect) {
   const char* state = v->ro.done  ? (v->ro.success ? "SUCCESS" : "failed (step cap)")
                       : v->paused ? "paused"
                                   : "running";
-  char values[512], agent[64] = "";
+  char labels[128] = "task\nagent\nseed\nstep\nsuccess\nstate", values[512], agent[64] = "";
   if (v->has_plan) {
     snprintf(agent, sizeof(agent), " (%s)", nfp_sample_mode_name(v->spec.controller.sample.mode));
   }
   snprintf(values, sizeof(values), "%s\n%s%s\n%llu\n%d / %d\n%s\n%s", v->task->def->name,
            v->agent->kind, agent, (unsigned long long)v->seed, v->ro.steps,
            v->task->def->step_cap, nfp_task_success(v->task) ? "yes" : "no", state);
+  size_t n = strlen(values);
   if (v->has_plan) {
-    size_t n = strlen(values);
+    strcat(labels, "\nlog p");
     snprintf(values + n, sizeof(values) - n, "\n%.1f%s", v->last.loglik,
              v->last.hold ? "  HOLDING (below --min-loglik)" : "");
+    n = strlen(values);
   }
-  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rect,
-              v->has_plan ? "task\nagent\nseed\nstep\nsuccess\nstate\nlog p"
-                          : "task\nagent\nseed\nstep\nsuccess\nstate",
-              values, &v->con);
+  if (v->encoder_view && !v->has_camera) {
+    strcat(labels, "\nencoder");
+    snprintf(values + n, sizeof(values) - n, "\n%s",
+             v->has_plan ? "this policy has no camera (state input)"
+                         : "the scripted expert has no camera");
+  }
+  mjr_overlay(mjFONT_NORMAL, mjGRID_TOPLEFT, rect, labels, values, &v->con);
+}
+
+// Scene, plan paths, status table, log p figure, encoder inset and (interactive) key help
+// -> the window's back buffer.
+static void view_draw(viewer* v, int interactive) {
+  mjrRect rect = {0, 0, 0, 0};
+  glfwGetFramebufferSize(v->win, &rect.width, &rect.height);
+  mjv_updateScene(v->task->m, v->task->d, &v->opt, NULL, &v->cam, mjCAT_ALL, &v->scn);
+  if (v->has_plan) view_plan_draw(&v->plan, &v->scn, v->task, v->last.chunk);
+  mjr_render(rect, &v->scn, &v->con);
+  view_draw_status(v, rect);
   if (v->has_plan) view_plan_figure(&v->plan, rect, &v->con);
-  if (v->has_camera && v->cam.type == mjCAMERA_FIXED) {
-    view_camera_inset(&v->camera, &v->model->cfg, rect);
-  }
+  if (v->has_camera && v->encoder_view) view_encoder_draw(&v->encoder, rect, &v->con);
   if (interactive) {
     mjr_overlay(mjFONT_NORMAL, mjGRID_BOTTOMLEFT, rect,
-                "space\nright / n\nr\nN / page down\n1 2 3\nc\nmouse\nesc",
+                "space\nright / n\nr\nN / page down\n1 2 3\nc\ne\nmouse\nesc",
                 "pause\nstep (paused)\nreset\nnext seed\nsingle / sbs / gr (policy)\nhead "
-                "camera\nrotate, zoom\nquit",
+                "camera\nencoder input (image policy)\nrotate, zoom\nquit",
                 &v->con);
   }
 }
@@ -324,12 +345,16 @@ static int view_open_window(viewer* v, int width, int height, int batch, int hea
     if (view_camera_init(&v->camera, v->sim, &v->con)) return -1;
     v->has_camera = 1;
     v->arms = &v->camera.arms;
+    const nfp_arms_info* info = &v->sim->info;
+    if (view_encoder_init(&v->encoder, v->model, info->cam_h, info->cam_w)) return -1;
   }
+  if (!v->has_camera) v->encoder_view = 0;  // nothing to show until key e asks
   return 0;
 }
 
 static void view_close(viewer* v) {
   if (v->has_camera) view_camera_free(&v->camera);
+  view_encoder_free(&v->encoder);
   if (v->win) {
     mjr_freeContext(&v->con);
     mjv_freeScene(&v->scn);
@@ -351,12 +376,12 @@ typedef struct {
   const char* screenshot;
   const char* assets;
   long long seed;
-  int frames, width, height, head;
+  int frames, width, height, head, no_encoder_view;
 } view_opts;
 
 // argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
 static int view_parse(view_opts* o, int argc, char** argv) {
-  nfp_arg args[11 + NFP_POLICY_NARGS] = {
+  nfp_arg args[12 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &o->task_name, "NAME", "task to show", 0, 0, 0},
       {"--agent", NFP_ARG_STR, &o->agent, "KIND",
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
@@ -369,12 +394,14 @@ static int view_parse(view_opts* o, int argc, char** argv) {
        "save the window after --frames steps as PNG and exit", 0, 0, 0},
       {"--width", NFP_ARG_INT, &o->width, "PX", "window width", 64, 8192, 0},
       {"--height", NFP_ARG_INT, &o->height, "PX", "window height", 64, 8192, 0},
-      {"--head", NFP_ARG_FLAG, &o->head, NULL,
-       "start on the head camera (key c); an image policy's input is shown top right", 0, 0, 0},
+      {"--head", NFP_ARG_FLAG, &o->head, NULL, "start on the head camera (key c)", 0, 0, 0},
+      {"--no-encoder-view", NFP_ARG_FLAG, &o->no_encoder_view, NULL,
+       "hide an image policy's encoder input (top right, key e; shown by default, "
+       "screenshots too)", 0, 0, 0},
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
-  int nargs = 10;
+  int nargs = 11;
   nfp_policy_flags_args(args + nargs, &o->pf);
   nargs += NFP_POLICY_NARGS;
   return nfp_args_parse(argc, argv, args, nargs,
@@ -382,9 +409,12 @@ static int view_parse(view_opts* o, int argc, char** argv) {
                         "[--frames N --screenshot FILE.png]",
                         "Shows a live rollout in a window with MuJoCo's renderer, paced in real "
                         "time.\nKeys: space pause, right arrow or n single step while paused, r "
-                        "reset,\nN or page down next seed, c head camera, esc quit; mouse drag "
-                        "rotates\n(shift: other axis, right button: pan), scroll zooms.\nWith "
-                        "--frames/--screenshot it runs unpaced and exits (works under xvfb-run).");
+                        "reset,\nN or page down next seed, c head camera, e encoder input, esc "
+                        "quit;\nmouse drag rotates (shift: other axis, right button: pan), scroll "
+                        "zooms.\nAn image policy's encoder input at its last plan (the head camera "
+                        "shrunk and\ncentre-cropped as when acting; cnn-kp keypoints marked) is "
+                        "shown top right.\nWith --frames/--screenshot it runs unpaced and exits "
+                        "(works under xvfb-run).");
 }
 
 // The task, agent and mode checked; a policy's checkpoint -> *model and spec. 0 to go on,
@@ -417,6 +447,7 @@ static int viewer_setup(viewer* v, const view_opts* o, const nfp_agent_spec* spe
                         const nfp_model* model) {
   memset(v, 0, sizeof(*v));
   v->seed = (uint64_t)o->seed;
+  v->encoder_view = !o->no_encoder_view;  // kept only for an image policy (view_open_window)
   v->sim = nfp_arms_sim_create(o->task_name, o->assets);
   v->arms = v->sim;
   v->task = nfp_arms_sim_task(v->sim);

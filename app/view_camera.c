@@ -8,7 +8,6 @@
 #include "nfp/arms_sim.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
-#include "nfp/model.h"
 
 #define VIEW_CAMERA_MAX_GEOM 2000   // as nfp_render's scene
 
@@ -82,8 +81,7 @@ int view_camera_init(view_camera* vc, nfp_arms* sim, mjrContext* con) {
   int w = sim->info.cam_w, h = sim->info.cam_h;
   if (w <= 0 || h <= 0) return nfp_error_set("viewer: %s reports no camera size", sim->info.name);
   vc->frame = malloc((size_t)w * h * 3);
-  vc->inset = malloc((size_t)w * h * 3);   // the scaled crop never exceeds the frame
-  if (!vc->frame || !vc->inset) return nfp_error_set("viewer: out of memory for camera frames");
+  if (!vc->frame) return nfp_error_set("viewer: out of memory for camera frames");
   mjv_defaultOption(&vc->opt);
   mjv_defaultCamera(&vc->cam);
   vc->cam.type = mjCAMERA_FIXED;
@@ -105,42 +103,5 @@ int view_camera_init(view_camera* vc, nfp_arms* sim, mjrContext* con) {
 void view_camera_free(view_camera* vc) {
   mjv_freeScene(&vc->scn);
   free(vc->frame);
-  free(vc->inset);
   memset(vc, 0, sizeof(*vc));
-}
-
-void view_camera_inset(view_camera* vc, const nfp_model_config* cfg, mjrRect viewport) {
-  int w = vc->arms.info.cam_w, h = vc->arms.info.cam_h, down = cfg->img_down;
-  if (!vc->has_frame || down < 1 || cfg->img_h < 1 || cfg->img_w < 1) return;
-  int sh = h / down, sw = w / down;
-  if (cfg->img_h > sh || cfg->img_w > sw) return;
-  // Shrunk frame, then the centre crop: what the sampler feeds the encoder when acting.
-  uint8_t* shrunk = malloc((size_t)sh * sw * 3);
-  uint8_t* crop = malloc((size_t)cfg->img_h * cfg->img_w * 3);
-  if (shrunk && crop) {
-    int y0, x0;
-    nfp_image_shrink(shrunk, vc->frame, h, w, down);
-    nfp_image_crop_offset(&y0, &x0, sh, sw, cfg->img_h, cfg->img_w, NULL);
-    nfp_image_crop(crop, shrunk, sw, cfg->img_h, cfg->img_w, y0, x0);
-    // Nearest-neighbour zoom to about a quarter of the window height, rows bottom-up
-    // for GL; the zoomed crop fits in the frame buffer since crop * down <= frame.
-    int s = viewport.height / (4 * cfg->img_h);
-    if (s > down) s = down;
-    if (s < 1) s = 1;
-    int ih = cfg->img_h * s, iw = cfg->img_w * s;
-    for (int y = 0; y < ih; y++) {
-      const uint8_t* src = crop + (size_t)(cfg->img_h - 1 - y / s) * cfg->img_w * 3;
-      uint8_t* dst = vc->inset + (size_t)y * iw * 3;
-      for (int x = 0; x < iw; x++) memcpy(dst + 3 * x, src + 3 * (x / s), 3);
-    }
-    mjrRect r = {viewport.left + viewport.width - iw - 10,
-                 viewport.bottom + viewport.height - ih - 10, iw, ih};
-    mjr_drawPixels(vc->inset, NULL, r, vc->con);
-    mjrRect label = {r.left, r.bottom - 30, iw, 30};
-    char text[64];
-    snprintf(text, sizeof(text), "policy input %d x %d", cfg->img_w, cfg->img_h);
-    mjr_label(label, mjFONT_NORMAL, text, 1, 1, 1, 0.6f, 0, 0, 0, vc->con);
-  }
-  free(shrunk);
-  free(crop);
 }

@@ -16,7 +16,6 @@
 #include <mujoco/mujoco.h>
 
 #include "nfp/arms.h"
-#include "nfp/model.h"
 #include "nfp/tasks.h"
 
 typedef struct {
@@ -28,7 +27,6 @@ typedef struct {
   mjvOption opt;
   mjvCamera cam;
   uint8_t* frame;        // [cam_h][cam_w][3], rows top-down: the last frame rendered
-  uint8_t* inset;        // the policy's input (shrunk, centre crop), scaled up for display
   int has_frame;
   long renders;          // head-camera frames rendered
   double render_ms;      // their total wall time
@@ -37,8 +35,5 @@ typedef struct {
 // Wrap simulated arms; the window's context con must be current. 0 or -1 (error set).
 int view_camera_init(view_camera* vc, nfp_arms* sim, mjrContext* con);
 void view_camera_free(view_camera* vc);
-// Draw the policy's input image (the last frame, shrunk and centre-cropped as the
-// sampler does) in the top-right corner of viewport.
-void view_camera_inset(view_camera* vc, const nfp_model_config* cfg, mjrRect viewport);
 
 #endif

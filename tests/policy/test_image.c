@@ -60,6 +60,16 @@ static void test_shrink_crop(void** state) {
   }
   for (int i = 0; i < 5; i++) assert_true(seen_y[i]);  // every shift is drawn
   for (int i = 0; i < 9; i++) assert_true(seen_x[i]);
+
+  // acting: 4 x 6 frame shrunk twice to 2 x 3, then the centre 2 x 1 column (x0 = 1)
+  uint8_t frame[4 * 6 * 3], shrunk[2 * 3 * 3], input[2 * 1 * 3];
+  for (int i = 0; i < 4 * 6 * 3; i++) frame[i] = (uint8_t)(4 * (i / 3));
+  nfp_image_policy_input(input, shrunk, frame, 4, 6, 2, 2, 1);
+  for (int y = 0; y < 2; y++) {
+    int px = 4 * ((2 * y) * 6 + 2) + 4 * ((2 * y) * 6 + 3) + 4 * ((2 * y + 1) * 6 + 2) +
+             4 * ((2 * y + 1) * 6 + 3);  // the 2 x 2 block under shrunk (y, 1)
+    assert_int_equal(input[3 * y], (px + 2) / 4);
+  }
 }
 
 // Two episodes with 12 x 16 frames; shrunk twice to 6 x 8 and cropped to 4 x 6.

@@ -32,6 +32,12 @@ void nfp_image_crop(uint8_t* out, const uint8_t* src, int src_w, int crop_h, int
 // Offsets of a crop_h x crop_w window inside h x w: uniform random with rng, else centred.
 void nfp_image_crop_offset(int* y0, int* x0, int h, int w, int crop_h, int crop_w, nfp_rng* rng);
 
+// The encoder's input when acting, out[crop_h][crop_w][3]: frame [src_h][src_w][3] shrunk
+// by down into shrunk [src_h/down][src_w/down][3] (scratch), then its centre crop. The
+// sampler and every viewer of the input call this one function.
+void nfp_image_policy_input(uint8_t* out, uint8_t* shrunk, const uint8_t* frame, int src_h,
+                            int src_w, int down, int crop_h, int crop_w);
+
 //================================== cnn =======================================================
 // Image trunks: a stack of conv + GroupNorm + ReLU units, an optional max pool and
 // ResNet BasicBlocks, ending in a feature map that is FLATTENED (not averaged: a

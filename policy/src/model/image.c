@@ -41,3 +41,11 @@ void nfp_image_crop_offset(int* y0, int* x0, int h, int w, int crop_h, int crop_
     *x0 = mx / 2;
   }
 }
+
+void nfp_image_policy_input(uint8_t* out, uint8_t* shrunk, const uint8_t* frame, int src_h,
+                            int src_w, int down, int crop_h, int crop_w) {
+  int sh = src_h / down, sw = src_w / down, y0, x0;
+  nfp_image_shrink(shrunk, frame, src_h, src_w, down);
+  nfp_image_crop_offset(&y0, &x0, sh, sw, crop_h, crop_w, NULL);
+  nfp_image_crop(out, shrunk, sw, crop_h, crop_w, y0, x0);
+}

@@ -118,12 +118,10 @@ static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) 
                          c->n_cam, c->img_src_h, c->img_src_w, obs->n_cam, obs->img_h,
                          obs->img_w);
   }
-  int sh = c->img_src_h / c->img_down, sw = c->img_src_w / c->img_down, y0, x0;
-  nfp_image_crop_offset(&y0, &x0, sh, sw, c->img_h, c->img_w, NULL);
   size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
   for (int k = 0; k < c->n_cam; k++) {
-    nfp_image_shrink(s->shrunk, obs->image + k * frame, c->img_src_h, c->img_src_w, c->img_down);
-    nfp_image_crop(s->image + k * input, s->shrunk, sw, c->img_h, c->img_w, y0, x0);
+    nfp_image_policy_input(s->image + k * input, s->shrunk, obs->image + k * frame, c->img_src_h,
+                           c->img_src_w, c->img_down, c->img_h, c->img_w);
   }
   *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = c->n_cam,
                            .img_h = c->img_h, .img_w = c->img_w};
