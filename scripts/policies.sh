@@ -4,13 +4,23 @@
 # `nfp eval --task all` over 100 trials per mode (seeds from 100000 on, where the expert
 # succeeds), which writes OUT/eval.json and the chart OUT/eval.svg.
 #
-#   scripts/policies.sh [OUT] [TASK ...]     (default OUT=out/policies, every task)
+#   scripts/policies.sh [--camera] [OUT] [TASK ...]   (default OUT=out/policies, every task)
 #
+# --camera makes the camera policies instead (the head camera and the joints, no object
+# state at run time): demos recorded with --images, trained with the camera recipe below;
+# default OUT=out/camera_policies.
 # Steps already done (demos folder, exported policy) are kept, so an interrupted run
 # resumes. With TASKs given, only those are made and evaluated.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/out/policies}
+collect_flags=() train_flags=() out=$root/out/policies
+if [ "${1:-}" = --camera ]; then
+  shift
+  out=$root/out/camera_policies
+  collect_flags=(--images)
+  train_flags=(--obs image+state --encoder cnn --crop 60x80)
+fi
+out=${1:-$out}
 shift || true
 bash "$root/scripts/build.sh"
 nfp="$root/build/app/nfp"
@@ -22,14 +32,15 @@ mkdir -p "$out/demos" "$out/train" "$out/policies"
 for t in "${tasks[@]}"; do
   if [ ! -d "$out/demos/$t" ]; then
     rm -rf "$out/demos/$t.partial"
-    "$nfp" collect --task "$t" --episodes 50 --out "$out/demos/$t.partial"
+    "$nfp" collect --task "$t" --episodes 50 "${collect_flags[@]}" --out "$out/demos/$t.partial"
     mv "$out/demos/$t.partial" "$out/demos/$t"
   fi
 done
 # One thread per training, as many trainings at once as there are cores: the checkpoints
 # come out the same from run to run, whatever the core count (OpenBLAS picks its own).
 train() {  # TASK
-  "$nfp" train --data "$out/demos/$1" --out "$out/train/$1.ckpt.safetensors" --threads 1 --quiet
+  "$nfp" train --data "$out/demos/$1" --out "$out/train/$1.ckpt.safetensors" --threads 1 --quiet \
+      "${train_flags[@]}"
   "$nfp" export --in "$out/train/$1.ckpt.safetensors" --out "$out/policies/$1.safetensors"
 }
 running=0
