@@ -230,6 +230,96 @@ static void test_overfit_one_demo(void** state) {
   nfp_episode_free(&ep);
 }
 
+//---------------------------------- a task only the camera solves ----------------------------
+
+enum { VT_EPS = 8, VT_T = 8, VT_H = 24, VT_W = 32 };
+
+// Episode e: the joints follow the same path in every episode, and the target pulls both
+// joints up when the camera shows a bright square on the right, down when on the left
+// (even / odd episodes). Only the image tells the two apart.
+static void make_side_episode(nfp_episode* ep, int e) {
+  assert_int_equal(nfp_episode_alloc(ep, VT_T, 2, 0, VT_H, VT_W), 0);
+  double side = e % 2 ? -1.0 : 1.0;
+  int col = side > 0 ? VT_W - 10 : 4, row = 6 + 2 * (e / 2);
+  for (int t = 0; t < VT_T; t++) {
+    ep->qpos[t * 2] = 0.05 * t, ep->qpos[t * 2 + 1] = -0.05 * t;
+    ep->action[t * 2] = 0.05 * t + 0.5 * side, ep->action[t * 2 + 1] = -0.05 * t + 0.5 * side;
+    uint8_t* img = ep->images + (size_t)t * VT_H * VT_W * 3;
+    memset(img, 20, (size_t)VT_H * VT_W * 3);
+    for (int r = row; r < row + 6; r++)
+      for (int c = col; c < col + 6; c++) memset(img + ((size_t)r * VT_W + c) * 3, 230, 3);
+  }
+}
+
+// Train a policy on the side episodes (with or without the camera) -> the fraction of
+// windows whose sampled first action moves to the side the image shows.
+static double side_accuracy(nfp_episode* eps, int camera) {
+  nfp_dataset_config dc = {.horizon = 2, .stride = 1, .n_obs = 1, .val_frac = 0.0f, .seed = 1,
+                           .img_down = camera, .img_crop_h = camera ? VT_H : 0,
+                           .img_crop_w = camera ? VT_W : 0};
+  nfp_dataset ds;
+  assert_int_equal(nfp_dataset_build(&ds, eps, VT_EPS, &dc, NULL, NULL), 0);
+  nfp_model_config mc;
+  nfp_model_config_default(&mc);
+  mc.action_dim = mc.state_dim = 2;
+  mc.horizon = 2, mc.stride = 1, mc.n_obs = 1, mc.n_layers = 4, mc.hidden = 32;
+  mc.context_dim = 8, mc.enc_hidden = 32;
+  if (camera) {
+    mc.encoder = NFP_ENCODER_CNN, mc.n_cam = 1, mc.img_h = VT_H, mc.img_w = VT_W;
+    mc.img_src_h = VT_H, mc.img_src_w = VT_W, mc.img_down = 1;
+  }
+  nfp_model* m = nfp_model_create(&mc, 5);
+  assert_non_null(m);
+  nfp_train_config tc;
+  nfp_train_config_default(&tc);
+  tc.epochs = 120, tc.batch = 32, tc.lr = 3e-3f, tc.ema_decay = 0.95f;
+  nfp_trainer tr;
+  assert_int_equal(nfp_trainer_init(&tr, m, &ds, &tc), 0);
+  while (tr.epoch < tc.epochs) assert_int_equal(nfp_trainer_epoch(&tr), 0);
+  memcpy(m->params, tr.ema.w, sizeof(float) * m->num_params);
+  nfp_sampler* s = nfp_sampler_create(m, 1);
+  assert_non_null(s);
+  nfp_sample_opts o;
+  nfp_sample_opts_default(&o, m, NFP_SAMPLE_SINGLE);
+  o.sigma = 0.1;
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 2);
+  int right = 0, n = 0;
+  for (int e = 0; e < VT_EPS; e++) {
+    for (int t = 0; t < VT_T; t++, n++) {
+      float q[2] = {(float)eps[e].qpos[2 * t], (float)eps[e].qpos[2 * t + 1]}, chunk[4];
+      nfp_obs obs = {.state = q};
+      if (camera) {
+        obs.image = eps[e].images + (size_t)t * VT_H * VT_W * 3;
+        obs.n_cam = 1, obs.img_h = VT_H, obs.img_w = VT_W;
+      }
+      double lp;
+      assert_int_equal(nfp_sampler_sample(s, &obs, &o, &rng, chunk, &lp), 0);
+      double side = e % 2 ? -1.0 : 1.0, moved = chunk[0] - 0.05 * t;
+      right += moved * side > 0.0;
+    }
+  }
+  nfp_sampler_free(s);
+  nfp_trainer_free(&tr);
+  nfp_model_free(m);
+  nfp_dataset_free(&ds);
+  return (double)right / n;
+}
+
+// The visual task is learnt from the camera, and only from it: the joints alone cannot
+// tell the two sides apart, so a state policy guesses.
+static void test_image_needed(void** state) {
+  (void)state;
+  nfp_episode eps[VT_EPS];
+  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e);
+  double cam = side_accuracy(eps, 1), joints = side_accuracy(eps, 0);
+  printf("square left or right: %.0f %% of the first actions on its side with the camera, "
+         "%.0f %% from the joints alone\n", 100 * cam, 100 * joints);
+  assert_true(cam >= 0.95);
+  assert_true(joints <= 0.75);
+  for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
+}
+
 //---------------------------------- object-state head ----------------------------------------
 
 enum { OH_EPS = 8, OH_T = 12, OH_H = 32, OH_W = 40 };
@@ -419,6 +509,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resume),
       cmocka_unit_test(test_object_head_learns),
+      cmocka_unit_test(test_image_needed),
       cmocka_unit_test(test_overfit_one_demo),
       cmocka_unit_test(test_mixture_entropy),
   };
