@@ -124,6 +124,10 @@ static void test_dataset_images(void** state) {
         for (int c = 0; c < 3; c++) {
           assert_int_equal(out[((i * 4 + y) * 6 + x) * 3 + c], pixel(frames[i], 1 + y, 1 + x, c));
         }
+  // training without augmentation sees what acting prepares from the full-size frame
+  uint8_t shrunk[6 * 8 * 3], acting[4 * 6 * 3];
+  nfp_image_policy_input(acting, shrunk, eps[1].images + 12 * 16 * 3, 12, 16, 2, 4, 6);
+  assert_memory_equal(acting, out, sizeof(acting));
   // random crops: some window of the right frame, and more than one place over many draws
   nfp_rng rng;
   nfp_rng_seed(&rng, 3);
