@@ -1,5 +1,6 @@
 // nfp collect: run a task's scripted expert on consecutive seeds and save each
-// successful episode as one HDF5 demo file.
+// successful episode as one HDF5 demo file. Progress goes to stderr (progress.h), a line
+// per seed with --verbose to stdout.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "nfp/rng.h"
 #include "nfp/rollout.h"
 #include "nfp/tasks.h"
+#include "progress.h"
 
 #define OBJ_CAP 256  // widest object state a task may report
 
@@ -28,6 +30,7 @@ typedef struct {
   nfp_episode ep;          // buffers sized for the step cap, reused across seeds
   double noise;            // std (rad) of the execution perturbation, 0 = clean
   double perturb[NFP_NJ];  // this step's perturbation of the commanded arm joints
+  progress prog;           // episodes saved, seeds skipped, steps of the episode in flight
 } collector;
 
 // Correlation time of the execution perturbation, in control steps: slow enough that
@@ -82,7 +85,9 @@ static int collect_episode(collector* c, uint64_t seed, nfp_rollout* r) {
       }
     }
     if (nfp_rollout_step(r, ep->action + (size_t)t * NFP_NJ, NULL)) return -1;
+    progress_steps(&c->prog, 0, r->steps);
   }
+  progress_steps(&c->prog, 0, -1);
   ep->T = r->steps;
   ep->seed = (int64_t)seed;
   ep->success = r->success && r->obs.success > 0;
@@ -127,6 +132,7 @@ typedef struct {
   const char* out;
   const char* assets;
   int episodes, images, max_attempts;
+  int verbose;  // a line per seed
   double noise;
   long long seed0;
 } collect_opts;
@@ -156,6 +162,8 @@ static int collect_parse(collect_opts* o, int argc, char** argv) {
        "give up after this many seeds (0 = 2*episodes+20)", 0, 1e7, 0},
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
+      {"--verbose", NFP_ARG_FLAG, &o->verbose, NULL,
+       "a line per seed on stdout (success and file, or skipped)", 0, 0, 0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
   return nfp_args_parse(argc, argv, args, nargs,
@@ -163,7 +171,10 @@ static int collect_parse(collect_opts* o, int argc, char** argv) {
                         "Runs the task's scripted expert on seeds S, S+1, ... and saves every "
                         "successful episode\nas DIR/episode_NNNNNN.hdf5 (qpos, qvel, action, "
                         "object state, optional head images),\nuntil N episodes are saved. "
-                        "Seeds on which the expert fails are skipped and listed.");
+                        "Seeds on which the expert fails are skipped and listed.\nProgress "
+                        "goes to stderr: a line updated in place on a terminal (episodes saved,"
+                        "\nseeds skipped, ETA, steps of the episode running), else a line every "
+                        "10 % or 10 s.");
 }
 
 // The task and the seed budget, checked; defaults that depend on other flags. 0 or 2
@@ -204,39 +215,50 @@ static int collect_open(collector* c, const collect_opts* o) {
 }
 
 // Seeds from --seed on until --episodes are saved or --max-attempts are tried: each
-// successful episode -> DIR/episode_NNNNNN.hdf5, each failure -> t->skipped. 0 or 1.
+// successful episode -> DIR/episode_NNNNNN.hdf5, each failure -> t->skipped; progress on
+// stderr. 0 or 1.
 static int collect_seeds(collector* c, const collect_opts* o, collect_tally* t) {
   nfp_rollout r = {0};
   int rc = 0;
+  char label[160];
+  snprintf(label, sizeof(label), "collect %s", o->task_name);
+  progress_spec ps = {.label = label, .unit = "episodes", .skipped = "skipped seeds",
+                      .total = o->episodes};
+  progress_start(&c->prog, &ps);
   while (t->nsaved < o->episodes && t->attempts < o->max_attempts && t->skipped) {
     uint64_t seed = (uint64_t)(o->seed0 + t->attempts);
     t->attempts++;
     double te = nfp_clock_seconds();
     if (collect_episode(c, seed, &r)) {
-      fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
       rc = 1;
       break;
     }
     if (!c->ep.success) {
       t->skipped[t->nskipped++] = (long long)seed;
-      printf("seed %llu: expert failed after %d steps, skipped\n", (unsigned long long)seed,
-             r.steps);
-      fflush(stdout);
+      progress_item(&c->prog, 0, 0, 1);
+      if (o->verbose) {
+        progress_printf(&c->prog, "seed %llu: expert failed after %d steps, skipped\n",
+                        (unsigned long long)seed, r.steps);
+      }
       continue;
     }
     char path[4096];
     snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", o->out, t->nsaved);
     if (nfp_demo_write(path, &c->ep)) {
-      fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
       rc = 1;
       break;
     }
     t->nsaved++;
-    printf("seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n", (unsigned long long)seed,
-           r.steps, nfp_clock_seconds() - te, path, t->nsaved, o->episodes);
-    fflush(stdout);
+    progress_item(&c->prog, 1, 0, 0);
+    if (o->verbose) {
+      progress_printf(&c->prog, "seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n",
+                      (unsigned long long)seed, r.steps, nfp_clock_seconds() - te, path,
+                      t->nsaved, o->episodes);
+    }
   }
   nfp_rollout_free(&r);
+  progress_finish(&c->prog);
+  if (rc) fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
   return rc;
 }
 
@@ -261,6 +283,7 @@ int nfp_cmd_collect(int argc, char** argv) {
          o.images ? " with head images" : "", o.out, o.seed0);
   if (o.noise > 0) printf(", execution perturbed by %.3g rad", o.noise);
   printf("\n");
+  fflush(stdout);  // before the progress lines on stderr
   double t0 = nfp_clock_seconds();
   collect_tally t = {.skipped = calloc((size_t)o.max_attempts, sizeof(long long))};
   rc = collect_seeds(&c, &o, &t);

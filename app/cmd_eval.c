@@ -1,7 +1,9 @@
 // nfp eval: headless success rate of an agent over seeded trials, on worker threads.
 // A trial's outcome depends only on its seed, so per-trial results do not depend on
 // --jobs. A policy is evaluated in one or more sampling modes on the same seeds, and
-// (as RoboTwin does) on seeds where the scripted expert itself succeeds.
+// (as RoboTwin does) on seeds where the scripted expert itself succeeds. Progress goes
+// to stderr (progress.h), the per-trial lines with --verbose and a closing table
+// (eval_summary.h) to stdout.
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "args.h"
 #include "bridge_flags.h"
 #include "commands.h"
+#include "eval_summary.h"
 #include "files.h"
 #include "nfp/agent.h"
 #include "nfp/arms_sim.h"
@@ -28,8 +31,9 @@
 #include "nfp/stats.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
+#include "progress.h"
 
-#define EVAL_MAX_JOBS 64
+#define EVAL_MAX_JOBS PROGRESS_SLOTS
 #define EVAL_MAX_MODES 3
 
 typedef struct {
@@ -47,6 +51,7 @@ typedef struct {
   const nfp_agent_spec* spec;
   const nfp_bridge_flags* bridge;  // drive this arm server instead of in-process arms
   const char* label;        // "expert", "sbs", ... for progress lines
+  char name[160];           // "task/label"
   int trials;
   const uint64_t* seeds;    // [trials]
   trial_result* results;    // [trials]
@@ -54,24 +59,19 @@ typedef struct {
   int n_plan, plan_cap;
   pthread_mutex_t lock;
   int next, finished, successes;
+  int slots;                // workers started (each shows its trial's steps on its slot)
   int failed;               // a worker hit an error; the others stop
   char error[1024];
-  int quiet, tty;
-  double t0;
+  int verbose;              // a line per trial on stdout
+  progress prog;
 } eval_batch;
 
-static void batch_progress(eval_batch* e, const trial_result* r) {
-  if (e->quiet) return;
-  if (e->tty) {
-    printf("\r%s/%s [%d/%d] successes %d (%.1f %%), %.1f s   ", e->task_name, e->label,
-           e->finished, e->trials, e->successes, 100.0 * e->successes / e->finished,
-           nfp_clock_seconds() - e->t0);
-  } else {
-    printf("%s/%s trial %d/%d seed %llu: %s in %d steps (%.2f s)\n", e->task_name, e->label,
-           e->finished, e->trials, (unsigned long long)r->seed,
-           r->success ? "success" : "failure", r->steps, r->wall_s);
-  }
-  fflush(stdout);
+// A finished trial -> its --verbose line (the format scripts read; under e->lock).
+static void batch_trial_line(eval_batch* e, const trial_result* r) {
+  if (!e->verbose) return;
+  progress_printf(&e->prog, "%s/%s trial %d/%d seed %llu: %s in %d steps (%.2f s)\n",
+                  e->task_name, e->label, e->finished, e->trials, (unsigned long long)r->seed,
+                  r->success ? "success" : "failure", r->steps, r->wall_s);
 }
 
 static int batch_keep_latencies(eval_batch* e, const nfp_rollout* ro) {
@@ -106,10 +106,35 @@ static nfp_arms* bridge_arms(const eval_batch* e) {
   return a;
 }
 
+// One trial on r->seed (nfp_rollout_run a step at a time, its steps shown on the worker's
+// progress slot) -> r. 0 or -1 (error set).
+static int batch_trial(eval_batch* e, int slot, nfp_arms* arms, nfp_agent* agent,
+                       nfp_rollout* ro, trial_result* r) {
+  double t0 = nfp_clock_seconds();
+  int st = nfp_rollout_begin(ro, arms, agent, r->seed);
+  progress_steps(&e->prog, slot, 0);
+  while (!st && !ro->done) {
+    st = nfp_rollout_step(ro, NULL, NULL);
+    progress_steps(&e->prog, slot, ro->steps);
+  }
+  progress_steps(&e->prog, slot, -1);
+  r->success = ro->success;
+  r->steps = ro->steps;
+  r->wall_s = nfp_clock_seconds() - t0;
+  r->plans = ro->plans;
+  r->hold_steps = ro->hold_steps;
+  r->loglik_mean = ro->plans ? ro->loglik_sum / ro->plans : 0.0;
+  r->loglik_min = ro->plans ? ro->loglik_min : 0.0;
+  return st;
+}
+
 // A worker owns its arms and agent (made on its own thread, where the offscreen
-// renderer of an image policy must live).
+// renderer of an image policy must live); it takes the next seed until none is left.
 static void* batch_worker(void* arg) {
   eval_batch* e = arg;
+  pthread_mutex_lock(&e->lock);
+  int slot = e->slots++;
+  pthread_mutex_unlock(&e->lock);
   nfp_arms* arms = e->bridge ? bridge_arms(e) : nfp_arms_sim_create(e->task_name, e->assets);
   nfp_agent* agent = arms ? nfp_agent_create(e->spec) : NULL;
   nfp_rollout ro = {0};
@@ -124,15 +149,7 @@ static void* batch_worker(void* arg) {
     pthread_mutex_unlock(&e->lock);
     if (i >= e->trials) break;
     trial_result r = {.seed = e->seeds[i]};
-    double t0 = nfp_clock_seconds();
-    int st = nfp_rollout_run(&ro, arms, agent, r.seed);
-    r.success = ro.success;
-    r.steps = ro.steps;
-    r.wall_s = nfp_clock_seconds() - t0;
-    r.plans = ro.plans;
-    r.hold_steps = ro.hold_steps;
-    r.loglik_mean = ro.plans ? ro.loglik_sum / ro.plans : 0.0;
-    r.loglik_min = ro.plans ? ro.loglik_min : 0.0;
+    int st = batch_trial(e, slot, arms, agent, &ro, &r);
     pthread_mutex_lock(&e->lock);
     if (st || batch_keep_latencies(e, &ro)) {
       batch_fail(e);
@@ -140,7 +157,8 @@ static void* batch_worker(void* arg) {
       e->results[i] = r;
       e->finished++;
       e->successes += r.success;
-      batch_progress(e, &r);
+      progress_item(&e->prog, 1, r.success, 0);
+      batch_trial_line(e, &r);
     }
     pthread_mutex_unlock(&e->lock);
   }
@@ -150,15 +168,17 @@ static void* batch_worker(void* arg) {
   return NULL;
 }
 
-// Run every seed of the batch on `jobs` threads. 0 or -1 (error set).
+// Run every seed of the batch on `jobs` threads, progress on stderr. 0 or -1 (error set).
 static int batch_run(eval_batch* e, int jobs) {
-  e->tty = isatty(STDOUT_FILENO);
   e->results = calloc((size_t)e->trials, sizeof(trial_result));
   if (!e->results) return nfp_error_set("out of memory");
   if (jobs > e->trials) jobs = e->trials;
   pthread_mutex_init(&e->lock, NULL);
   pthread_t th[EVAL_MAX_JOBS];
-  e->t0 = nfp_clock_seconds();
+  snprintf(e->name, sizeof(e->name), "%s/%s", e->task_name, e->label);
+  progress_spec ps = {.label = e->name, .unit = "trials", .good = "successes",
+                      .total = e->trials};
+  progress_start(&e->prog, &ps);
   int started = 0;
   for (int j = 1; j < jobs; j++) {
     if (pthread_create(&th[j], NULL, batch_worker, e)) break;
@@ -167,7 +187,7 @@ static int batch_run(eval_batch* e, int jobs) {
   batch_worker(e);  // the calling thread is worker 0
   for (int j = 1; j <= started; j++) pthread_join(th[j], NULL);
   pthread_mutex_destroy(&e->lock);
-  if (e->tty && !e->quiet) printf("\n");
+  progress_finish(&e->prog);
   if (e->failed) return nfp_error_set("%s", e->error);
   return 0;
 }
@@ -177,13 +197,29 @@ static void batch_free(eval_batch* e) {
   free(e->plan_ms);
 }
 
-// Seeds from seed0 on where the expert succeeds, until `trials` of them (or 3x tried).
-// *expert_ok counts the expert's successes on the first `trials` seeds (its success rate).
+// The expert on the first `trials` seeds from seed0: its successes (its success rate) and
+// the steps of its successful and of all trials.
+typedef struct {
+  int ok;
+  double steps_ok, steps_all;
+} expert_tally;
+
+// Candidate trial i of the expert check at seed seed0 + k + i -> x when among the first
+// `trials` seeds.
+static void expert_count(expert_tally* x, const trial_result* r, int k, int i, int trials) {
+  if (k + i >= trials) return;
+  x->ok += r->success;
+  x->steps_all += r->steps;
+  if (r->success) x->steps_ok += r->steps;
+}
+
+// Seeds from seed0 on where the expert succeeds, until `trials` of them (or 3x tried);
+// *x tallies the expert's first `trials` seeds.
 static int expert_seeds(uint64_t* out, const char* task, const char* assets, int trials,
-                        long long seed0, int jobs, int* skipped, int* expert_ok) {
+                        long long seed0, int jobs, int* skipped, expert_tally* x) {
   int n = 0, k = 0;
   *skipped = 0;
-  *expert_ok = 0;
+  *x = (expert_tally){0};
   nfp_agent_spec expert = {.kind = "expert"};
   while (n < trials && k < 3 * trials + 10) {
     int want = trials - n + 2;
@@ -191,9 +227,9 @@ static int expert_seeds(uint64_t* out, const char* task, const char* assets, int
     if (!cand) return nfp_error_set("out of memory");
     for (int i = 0; i < want; i++) cand[i] = (uint64_t)(seed0 + k + i);
     eval_batch e = {.task_name = task, .assets = assets, .spec = &expert, .label = "expert check",
-                    .trials = want, .seeds = cand, .quiet = 1};
+                    .trials = want, .seeds = cand};
     int rc = batch_run(&e, jobs);
-    for (int i = 0; !rc && i < want && k + i < trials; i++) *expert_ok += e.results[i].success;
+    for (int i = 0; !rc && i < want; i++) expert_count(x, &e.results[i], k, i, trials);
     for (int i = 0; !rc && i < want && n < trials; i++) {
       if (e.results[i].success) {
         out[n++] = cand[i];
@@ -231,13 +267,14 @@ static cJSON* trial_json(const trial_result* r, int policy) {
 // Summary of one batch: prints a line and returns its JSON object.
 static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int jobs) {
   int policy = mode != NULL;
-  double steps = 0, ll_ok = 0, ll_fail = 0, ll_all = 0;
+  double steps = 0, steps_ok = 0, ll_ok = 0, ll_fail = 0, ll_all = 0;
   int n_ok = 0, n_fail = 0;
   for (int i = 0; i < e->trials; i++) {
     const trial_result* r = &e->results[i];
     steps += r->steps;
     ll_all += r->loglik_mean;
     if (r->success) {
+      steps_ok += r->steps;
       ll_ok += r->loglik_mean;
       n_ok++;
     } else {
@@ -255,7 +292,9 @@ static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int job
   cJSON_AddNumberToObject(o, "trials", e->trials);
   cJSON_AddNumberToObject(o, "successes", e->successes);
   cJSON_AddNumberToObject(o, "success_rate", (double)e->successes / e->trials);
+  eval_summary_interval(o, e->successes, e->trials);
   cJSON_AddNumberToObject(o, "mean_steps", steps / e->trials);
+  if (n_ok) cJSON_AddNumberToObject(o, "mean_steps_success", steps_ok / n_ok);
   double p50 = 0, p99 = 0;
   if (policy) {
     p50 = nfp_percentile(e->plan_ms, e->n_plan, 0.5);
@@ -293,7 +332,8 @@ typedef struct {
   const char* modes;  // "single", "sbs", "gr" or "all"
   nfp_policy_flags pf;
   int policy;         // the agent is a policy: pf.path is a checkpoint or a folder of them
-  int trials, jobs, keep_expert_failures;
+  int trials, jobs, keep_expert_failures;  // jobs 0: one per core (1 with --arms)
+  int verbose;        // a line per trial
   long long seed0;
   const char* assets;
   nfp_bridge_flags bridge;
@@ -323,14 +363,18 @@ static int check_policy(const nfp_meta* meta, const char* path, const char* task
 }
 
 // The expert's success rate on the evaluation seeds, as a run of its own beside the modes.
-static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* task, int ok,
-                          int trials) {
+static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
+                          const expert_tally* x, int trials) {
+  int ok = x->ok;
   cJSON* o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "task", task);
   cJSON_AddStringToObject(o, "agent", "expert");
   cJSON_AddNumberToObject(o, "trials", trials);
   cJSON_AddNumberToObject(o, "successes", ok);
   cJSON_AddNumberToObject(o, "success_rate", (double)ok / trials);
+  eval_summary_interval(o, ok, trials);
+  cJSON_AddNumberToObject(o, "mean_steps", x->steps_all / trials);
+  if (ok) cJSON_AddNumberToObject(o, "mean_steps_success", x->steps_ok / ok);
   cJSON_AddItemToArray(out, o);
   bars[(*nbars)++] = (nfp_bar){task, "expert", (double)ok / trials};
   printf("%s / expert: %d/%d successes (%.1f %%)\n", task, ok, trials, 100.0 * ok / trials);
@@ -383,11 +427,12 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     nfp_model_free(model);
     return nfp_error_set("out of memory");
   }
-  int rc = 0, skipped = 0, expert_ok = 0;
+  int rc = 0, skipped = 0;
+  expert_tally x = {0};
   if (policy && !o->keep_expert_failures) {
-    rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped, &expert_ok);
+    rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped, &x);
     if (!rc && skipped) printf("%s: skipped %d seed(s) on which the expert fails\n", task, skipped);
-    if (!rc) expert_report(out, bars, nbars, task, expert_ok, o->trials);
+    if (!rc) expert_report(out, bars, nbars, task, &x, o->trials);
   } else {
     for (int i = 0; i < o->trials; i++) seeds[i] = (uint64_t)(o->seed0 + i);
   }
@@ -415,7 +460,7 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
            (unsigned long long)seeds[0], o->jobs, o->jobs == 1 ? "" : "s");
     fflush(stdout);
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
-                    .trials = o->trials, .seeds = seeds,
+                    .trials = o->trials, .seeds = seeds, .verbose = o->verbose,
                     .bridge = o->bridge.endpoint ? &o->bridge : NULL};
     double t0 = nfp_clock_seconds();
     rc = batch_run(&e, o->jobs);
@@ -454,8 +499,12 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
        0, 0, 0},
       {"--trials", NFP_ARG_INT, &o->trials, "N", "number of trials", 1, 1e6, 0},
       {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
-      {"--jobs", NFP_ARG_INT, &o->jobs, "N", "worker threads (results do not depend on it)", 1,
+      {"--jobs", NFP_ARG_INT, &o->jobs, "N",
+       "worker threads (default: one per core, 1 with --arms; results do not depend on it)", 1,
        EVAL_MAX_JOBS, 0},
+      {"--verbose", NFP_ARG_FLAG, &o->verbose, NULL,
+       "a line per trial on stdout: TASK/MODE trial I/N seed S: success|failure in K steps", 0,
+       0, 0},
       {"--keep-expert-failures", NFP_ARG_FLAG, &o->keep_expert_failures, NULL,
        "evaluate a policy on every seed, not only where the scripted expert succeeds", 0, 0, 0},
       {"--json", NFP_ARG_STR, &r->json, "FILE", "write a JSON report (per-trial records) here", 0,
@@ -465,7 +514,7 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
-  int nargs = 10;
+  int nargs = 11;
   nfp_policy_flags_args(args + nargs, &o->pf);
   nargs += NFP_POLICY_NARGS;
   nfp_bridge_flags_args(args + nargs, &o->bridge);
@@ -480,17 +529,27 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       "holds for 3 control steps in a row before the task's step cap. A policy is evaluated\n"
       "on seeds where the scripted expert succeeds (as RoboTwin does), the same seeds for\n"
       "every mode.\n"
+      "Progress goes to stderr: a line updated in place on a terminal (trials done, successes,\n"
+      "ETA, steps of the trials in flight), else a line every 10 % of a batch or 10 s. A table\n"
+      "closes the run: success rate with its 95 % Wilson interval, mean steps, latency.\n"
       "--arms evaluates through an arm server (nfp arms serve) with --jobs 1; a lock-step\n"
       "simulated server gives the in-process results. The expert-seed check still runs the\n"
       "scripted expert in process on --task (it reads the simulator's state); against a rig\n"
       "that is not this simulator, add --keep-expert-failures.");
 }
 
-// The parsed flags, checked together, and the defaults that depend on others (agent, chart,
-// assets). 0 to go on, else the exit code (message on stderr).
+// The cores online -> the default --jobs, within 1..EVAL_MAX_JOBS.
+static int eval_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > EVAL_MAX_JOBS ? EVAL_MAX_JOBS : (int)n;
+}
+
+// The parsed flags, checked together, and the defaults that depend on others (agent, jobs,
+// chart, assets). 0 to go on, else the exit code (message on stderr).
 static int eval_check(eval_request* r) {
   eval_opts* o = &r->o;
   if (!o->agent) o->agent = o->pf.path ? "policy" : "expert";
+  if (!o->jobs) o->jobs = o->bridge.endpoint ? 1 : eval_cores();
   r->all = !strcmp(r->task_name, "all");
   if (!r->all && !nfp_task_find(r->task_name)) {
     fprintf(stderr, "nfp eval: unknown task '%s' (known: %s, or all)\n", r->task_name,
@@ -612,6 +671,7 @@ static int eval_run(const eval_request* r) {
       rc = 1;
     }
   }
+  if (!rc) eval_summary_print(stdout, runs);
   if (!rc) hoist_single_run(root, runs, o->agent);
   cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_clock_seconds() - t0);
   if (!rc) rc = eval_write(r, root, bars, nbars);
@@ -623,7 +683,7 @@ static int eval_run(const eval_request* r) {
 // Flags -> checks -> every task's trials -> report and chart.
 int nfp_cmd_eval(int argc, char** argv) {
   eval_request r = {.task_name = "lift_pot",
-                    .o = {.modes = "sbs", .trials = 100, .jobs = 1, .seed0 = 100000}};
+                    .o = {.modes = "sbs", .trials = 100, .jobs = 0, .seed0 = 100000}};
   nfp_policy_flags_default(&r.o.pf);
   nfp_bridge_flags_default(&r.o.bridge);
   int rc = eval_parse(&r, argc, argv);

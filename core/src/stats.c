@@ -1,4 +1,4 @@
-// Order statistics of timing samples (see nfp/stats.h).
+// Order statistics of timing samples and success-rate intervals (see nfp/stats.h).
 #include "nfp/stats.h"
 
 #include <math.h>
@@ -24,4 +24,15 @@ double nfp_median(double* v, int n) {
   if (n <= 0) return 0.0;
   nfp_sort_doubles(v, n);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void nfp_wilson_interval(int k, int n, double z, double* lo, double* hi) {
+  *lo = 0.0;
+  *hi = 1.0;
+  if (n <= 0) return;
+  double p = (double)k / n, z2n = z * z / n;
+  double centre = (p + 0.5 * z2n) / (1.0 + z2n);
+  double half = z * sqrt(p * (1.0 - p) / n + 0.25 * z2n / n) / (1.0 + z2n);
+  *lo = centre - half > 0.0 ? centre - half : 0.0;
+  *hi = centre + half < 1.0 ? centre + half : 1.0;
 }

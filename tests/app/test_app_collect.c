@@ -163,11 +163,35 @@ static void test_collect_runs_on(void** state) {
   nfp_episode_free(&ep);
 }
 
+// Progress through a pipe: plain lines on stderr (episodes saved / total, skipped seeds),
+// no carriage return, no per-seed lines; --verbose brings those back on stdout.
+static void test_collect_progress(void** state) {
+  (void)state;
+  char args[800];
+  snprintf(args, sizeof(args), "collect --task lift_pot --episodes 2 --seed 5 --out %s/prog "
+           "2>&1 | cat", cli_tmpdir);
+  int code = cli_run(&r, "", args);
+  if (code) fail_msg("collect exited %d:\n%s", code, r.out);
+  assert_null(strchr(r.out, '\r'));
+  assert_non_null(strstr(r.out, "\ncollect lift_pot 1/2 episodes, skipped seeds 0, "));
+  assert_non_null(strstr(r.out, "\ncollect lift_pot 2/2 episodes, skipped seeds 0, "));
+  assert_null(strstr(r.out, "success in"));
+  assert_non_null(strstr(r.out, "saved 2 of 2 episodes"));
+  snprintf(args, sizeof(args), "collect --task lift_pot --episodes 2 --seed 5 --verbose "
+           "--out %s/prog_verbose", cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("collect --verbose exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "seed 5: success in "));
+  assert_non_null(strstr(r.out, "/prog_verbose/episode_000001.hdf5 [2/2]\n"));
+  assert_non_null(strstr(r.err, "collect lift_pot 2/2 episodes"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_collect_two_with_images),
       cmocka_unit_test(test_collect_perturbed),
       cmocka_unit_test(test_collect_runs_on),
+      cmocka_unit_test(test_collect_progress),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

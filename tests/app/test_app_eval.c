@@ -1,4 +1,7 @@
-// nfp eval: the JSON report is complete and --jobs 2 gives the same trials as --jobs 1.
+// nfp eval: the JSON report is complete and --jobs 2 gives the same trials as --jobs 1;
+// progress on stderr (plain lines through a pipe, in place on a terminal), --verbose's
+// per-trial lines, the closing table against the JSON, --jobs one per core by default.
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli_util.h"
+#include "json_util.h"
 
 static cli_result r;
 
@@ -37,6 +41,38 @@ static double num(const cJSON* o, const char* key) {
   const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, key);
   if (!cJSON_IsNumber(v)) fail_msg("JSON field '%s' missing or not a number", key);
   return v->valuedouble;
+}
+
+// The 95 % Wilson score interval of k/n, worked here from its formula.
+static void wilson(int k, int n, double* lo, double* hi) {
+  double z = 1.96, p = (double)k / n, d = 1 + z * z / n;
+  double c = (p + z * z / (2.0 * n)) / d;
+  double h = z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / d;
+  *lo = fmax(0, c - h);
+  *hi = fmin(1, c + h);
+}
+
+// A run's success_rate_ci95 is the Wilson interval of its successes; mean_steps_success
+// is the mean over its successful records.
+static void check_run_stats(const cJSON* run) {
+  int k = (int)num(run, "successes"), n = (int)num(run, "trials");
+  double lo, hi;
+  wilson(k, n, &lo, &hi);
+  const cJSON* ci = cJSON_GetObjectItemCaseSensitive(run, "success_rate_ci95");
+  assert_int_equal(cJSON_GetArraySize(ci), 2);
+  assert_float_equal(cJSON_GetArrayItem(ci, 0)->valuedouble, lo, 1e-12);
+  assert_float_equal(cJSON_GetArrayItem(ci, 1)->valuedouble, hi, 1e-12);
+  const cJSON* recs = cJSON_GetObjectItemCaseSensitive(run, "records");
+  if (!recs) return;  // the expert's reference run beside a policy's
+  double steps = 0;
+  int ok = 0;
+  const cJSON* rec;
+  cJSON_ArrayForEach(rec, recs) {
+    if (!cJSON_IsTrue(cJSON_GetObjectItem(rec, "success"))) continue;
+    steps += num(rec, "steps");
+    ok++;
+  }
+  if (ok) assert_float_equal(num(run, "mean_steps_success"), steps / ok, 1e-9);
 }
 
 static void test_jobs_identical(void** state) {
@@ -70,13 +106,175 @@ static void test_jobs_identical(void** state) {
   }
   assert_int_equal(count, (int)successes);
   assert_true(num(a, "successes") == num(b, "successes"));
+  check_run_stats(a);
+  assert_true(num(a, "mean_steps_success") == num(b, "mean_steps_success"));
   cJSON_Delete(a);
   cJSON_Delete(b);
+}
+
+static void assert_has(const char* text, const char* needle) {
+  if (!strstr(text, needle)) fail_msg("expected '%s' in:\n%s", needle, text);
+}
+
+// Through a pipe (stdout and stderr together): no carriage return anywhere, a plain
+// progress line at every 10 % of the 4 trials, no per-trial lines without --verbose.
+static void test_progress_plain(void** state) {
+  (void)state;
+  int code = cli_run(&r, "", "eval --task lift_pot --agent expert --trials 4 --seed0 100000 "
+                             "--jobs 1 2>&1 | cat");
+  if (code) fail_msg("eval exited %d:\n%s", code, r.out);
+  assert_null(strchr(r.out, '\r'));
+  for (int i = 1; i <= 4; i++) {
+    char want[128];
+    snprintf(want, sizeof(want), "\nlift_pot/expert %d/4 trials, successes %d (100.0 %%), ", i,
+             i);
+    assert_has(r.out, want);
+  }
+  assert_has(r.out, "ETA ");
+  assert_null(strstr(r.out, " trial "));
+  assert_has(r.out, "lift_pot / expert: 4/4 successes");
+}
+
+// On a terminal (a pseudo-terminal from script(1)) the progress line is redrawn in place.
+static void test_progress_terminal(void** state) {
+  (void)state;
+  if (system("script -qec true /dev/null >/dev/null 2>&1")) skip();
+  int code = cli_run(&r, "script -qec \"", "eval --task lift_pot --agent expert --trials 10 "
+                                           "--seed0 100000 --jobs 1\" /dev/null");
+  if (code) fail_msg("eval under script exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_has(r.out, "\rlift_pot/expert ");  // a redraw (a newline is "\r\n" on a terminal)
+  assert_null(strstr(r.out, " trial "));
+  assert_has(r.out, "lift_pot / expert: 10/10 successes");
+}
+
+// --verbose: a line per trial in the format scripts read, agreeing with the JSON records.
+static void test_verbose_lines(void** state) {
+  (void)state;
+  char json[400], args[800];
+  snprintf(json, sizeof(json), "%s/verbose.json", cli_tmpdir);
+  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --trials 4 --seed0 100000 "
+           "--jobs 2 --verbose --json %s", json);
+  int code = cli_run(&r, "", args);
+  if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
+  cJSON* root = json_read_report(json);
+  const cJSON* recs = cJSON_GetObjectItem(root, "records");
+  int lines = 0, seen[4] = {0};
+  for (const char* l = r.out; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+    int k, n, steps;
+    unsigned long long seed;
+    char outcome[16];
+    double wall;
+    if (sscanf(l, "lift_pot/expert trial %d/%d seed %llu: %15s in %d steps (%lf s)", &k, &n,
+               &seed, outcome, &steps, &wall) != 6) {
+      continue;
+    }
+    lines++;
+    assert_int_equal(k, lines);  // numbered in the order trials finish
+    assert_int_equal(n, 4);
+    assert_true(seed >= 100000 && seed < 100004 && !seen[seed - 100000]);
+    seen[seed - 100000] = 1;
+    const cJSON* rec = cJSON_GetArrayItem(recs, (int)(seed - 100000));
+    assert_string_equal(outcome, cJSON_IsTrue(cJSON_GetObjectItem(rec, "success")) ? "success"
+                                                                                   : "failure");
+    assert_int_equal(steps, (int)num(rec, "steps"));
+  }
+  assert_int_equal(lines, 4);
+  cJSON_Delete(root);
+}
+
+// The table row of `name` (a mode, or the agent) -> its cells; fails when missing.
+typedef struct {
+  int trials;
+  double rate, lo, hi;
+  char ok[16], all[16], p50[16], p99[16];
+} table_row;
+
+static table_row row_of(const char* out, const char* name) {
+  const char* t = strstr(out, "\nsummary: ");
+  if (!t) fail_msg("no summary table in:\n%s", out);
+  table_row w;
+  for (const char* l = t; l; l = strchr(l + 1, '\n')) {
+    char task[64], run[16];
+    if (sscanf(l + 1, "%63s %15s %d %lf %% [%lf, %lf] %% %15s %15s %15s %15s", task, run,
+               &w.trials, &w.rate, &w.lo, &w.hi, w.ok, w.all, w.p50, w.p99) == 10 &&
+        !strcmp(task, "lift_pot") && !strcmp(run, name)) {
+      return w;
+    }
+  }
+  fail_msg("no table row for %s in:\n%s", name, t);
+  return w;
+}
+
+// A cell against run[key] as printed with `decimals`, or "-" when the run has none.
+static void cell_matches(const char* cell, const cJSON* run, const char* key, int decimals) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(run, key);
+  if (!cJSON_IsNumber(v)) {
+    assert_string_equal(cell, "-");
+    return;
+  }
+  assert_float_equal(atof(cell), v->valuedouble, 0.51 * pow(10, -decimals));
+}
+
+// The closing table holds the numbers of the JSON report: the expert's reference run and
+// the bundled policy's, with the Wilson interval and the latency per call.
+static void test_summary_table(void** state) {
+  (void)state;
+  char json[400], args[1200];
+  snprintf(json, sizeof(json), "%s/table.json", cli_tmpdir);
+  snprintf(args, sizeof(args), "eval --task lift_pot --policy %s/policies/lift_pot.safetensors "
+           "--mode sbs --trials 2 --seed0 100000 --json %s", NFP_TEST_ASSETS, json);
+  int code = cli_run(&r, "", args);
+  if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
+  cJSON* root = json_read_report(json);
+  const cJSON* runs = cJSON_GetObjectItem(root, "runs");
+  assert_int_equal(cJSON_GetArraySize(runs), 2);
+  const char* names[] = {"expert", "sbs"};
+  for (int i = 0; i < 2; i++) {
+    const cJSON* run = cJSON_GetArrayItem(runs, i);
+    check_run_stats(run);
+    table_row w = row_of(r.out, names[i]);
+    assert_int_equal(w.trials, (int)num(run, "trials"));
+    assert_float_equal(w.rate, 100 * num(run, "success_rate"), 0.051);
+    const cJSON* ci = cJSON_GetObjectItem(run, "success_rate_ci95");
+    assert_float_equal(w.lo, 100 * cJSON_GetArrayItem(ci, 0)->valuedouble, 0.051);
+    assert_float_equal(w.hi, 100 * cJSON_GetArrayItem(ci, 1)->valuedouble, 0.051);
+    cell_matches(w.ok, run, "mean_steps_success", 1);
+    cell_matches(w.all, run, "mean_steps", 1);
+    cell_matches(w.p50, run, "latency_p50_ms", 2);
+    cell_matches(w.p99, run, "latency_p99_ms", 2);
+  }
+  assert_string_equal(row_of(r.out, "expert").p50, "-");  // the expert makes no policy calls
+  assert_float_equal(atof(row_of(r.out, "sbs").p50), num(root, "latency_p50_ms"), 0.0051);
+  cJSON_Delete(root);
+}
+
+// Without --jobs, one worker per core, said in the header line and the report.
+static void test_jobs_default(void** state) {
+  (void)state;
+  char json[400], args[800], want[128];
+  snprintf(json, sizeof(json), "%s/default_jobs.json", cli_tmpdir);
+  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --trials 2 --seed0 100000 "
+           "--json %s", json);
+  int code = cli_run(&r, "", args);
+  if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores > 64) cores = 64;  // the most --jobs takes
+  snprintf(want, sizeof(want), "2 trials from seed 100000, %ld job%s\n", cores,
+           cores == 1 ? "" : "s");
+  assert_has(r.out, want);
+  cJSON* root = json_read_report(json);
+  assert_int_equal((int)num(root, "jobs"), (int)cores);
+  cJSON_Delete(root);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_jobs_identical),
+      cmocka_unit_test(test_progress_plain),
+      cmocka_unit_test(test_progress_terminal),
+      cmocka_unit_test(test_verbose_lines),
+      cmocka_unit_test(test_summary_table),
+      cmocka_unit_test(test_jobs_default),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

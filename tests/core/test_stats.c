@@ -1,4 +1,5 @@
-// Order statistics: nearest-rank percentiles and medians against values worked by hand.
+// Order statistics: nearest-rank percentiles and medians against values worked by hand;
+// Wilson intervals against published values.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,10 +27,36 @@ static void test_median(void** state) {
   assert_float_equal(nfp_median(even, 0), 0, 0);
 }
 
+// 95 % Wilson score intervals; the reference values are worked independently (Newcombe
+// 1998, table I: 81/263 -> 0.2553..0.3662; 15/148 -> 0.0624..0.1605; 0/10 -> 0..0.2775).
+static void test_wilson(void** state) {
+  (void)state;
+  double lo, hi;
+  nfp_wilson_interval(41, 100, 1.96, &lo, &hi);
+  assert_float_equal(lo, 0.31867, 5e-5);
+  assert_float_equal(hi, 0.50799, 5e-5);
+  nfp_wilson_interval(81, 263, 1.96, &lo, &hi);
+  assert_float_equal(lo, 0.2553, 5e-5);
+  assert_float_equal(hi, 0.3662, 5e-5);
+  nfp_wilson_interval(15, 148, 1.96, &lo, &hi);
+  assert_float_equal(lo, 0.0624, 5e-5);
+  assert_float_equal(hi, 0.1605, 5e-5);
+  nfp_wilson_interval(0, 10, 1.96, &lo, &hi);
+  assert_float_equal(lo, 0.0, 0);
+  assert_float_equal(hi, 0.2775, 5e-5);
+  nfp_wilson_interval(10, 10, 1.96, &lo, &hi);  // mirror image of 0/10
+  assert_float_equal(lo, 1.0 - 0.2775, 5e-5);
+  assert_float_equal(hi, 1.0, 0);
+  nfp_wilson_interval(0, 0, 1.96, &lo, &hi);  // no trials: no information
+  assert_float_equal(lo, 0.0, 0);
+  assert_float_equal(hi, 1.0, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_percentile),
       cmocka_unit_test(test_median),
+      cmocka_unit_test(test_wilson),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

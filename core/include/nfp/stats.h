@@ -1,4 +1,5 @@
-// nfp stats: order statistics of timing samples (latency p50/p99, medians of repeats).
+// nfp stats: order statistics of timing samples (latency p50/p99, medians of repeats) and
+// the confidence interval of a success rate.
 #ifndef NFP_STATS_H
 #define NFP_STATS_H
 
@@ -13,6 +14,9 @@ void nfp_sort_doubles(double* v, int n);
 double nfp_percentile(double* v, int n, double q);
 // The median, averaging the middle two of an even count. Sorts v. 0 when n is 0.
 double nfp_median(double* v, int n);
+// Wilson score interval of a success rate k/n at z standard errors (1.96: 95 %) ->
+// [*lo, *hi] within [0, 1]. [0, 1] when n is 0.
+void nfp_wilson_interval(int k, int n, double z, double* lo, double* hi);
 
 #ifdef __cplusplus
 }
