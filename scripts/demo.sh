@@ -8,7 +8,6 @@ bash "$root/scripts/build.sh"
 mkdir -p "$root/out"
 nfp="$root/build/app/nfp"
 "$nfp" eval --task lift_pot --agent expert --trials 100 --seed0 100000 \
-    --jobs "$(nproc)" --json "$root/out/lift_pot_expert.json" | grep -v '^lift_pot/expert trial'
+    --json "$root/out/lift_pot_expert.json"
 "$nfp" eval --task lift_pot --policy "$root/assets/policies/lift_pot.safetensors" --mode sbs \
-    --trials 100 --seed0 100000 --jobs "$(nproc)" --json "$root/out/lift_pot_policy.json" \
-    | grep -v '^lift_pot/sbs trial'
+    --trials 100 --seed0 100000 --json "$root/out/lift_pot_policy.json"

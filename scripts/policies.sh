@@ -53,7 +53,7 @@ done
 while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 evaluate() {  # TASK|all JSON
   "$nfp" eval --task "$1" --policy "$out/policies" --mode all --trials 100 --seed0 100000 \
-      --jobs "$(nproc)" --json "$2" | grep -v ' trial '
+      --json "$2"
 }
 if [ $# -eq 0 ]; then
   evaluate all "$out/eval.json"
