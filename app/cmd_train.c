@@ -1,5 +1,6 @@
 // nfp train: fit an NF-P policy to a folder of demonstrations by exact maximum likelihood.
 #include <cblas.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,12 @@
 #include "nfp/picture.h"
 #include "nfp/train.h"
 
-// Fails early when the output cannot be written, before any training time is spent.
-static int check_output(const char* out) {
+// Fails early when the output of flag cannot be written, before any training time is spent.
+static int check_output(const char* flag, const char* out) {
   struct stat st;
-  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) return nfp_error_set("--out %s is a folder", out);
+  if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+    return nfp_error_set("%s %s is a folder", flag, out);
+  }
   char* dir = strdup(out);
   if (!dir) return nfp_error_set("out of memory");
   char* slash = strrchr(dir, '/');
@@ -33,9 +36,9 @@ static int check_output(const char* out) {
   }
   int rc = 0;
   if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    rc = nfp_error_set("--out %s: folder '%s' does not exist", out, d);
+    rc = nfp_error_set("%s %s: folder '%s' does not exist", flag, out, d);
   } else if (access(d, W_OK) != 0) {
-    rc = nfp_error_set("--out %s: folder '%s' is not writable", out, d);
+    rc = nfp_error_set("%s %s: folder '%s' is not writable", flag, out, d);
   }
   free(dir);
   return rc;
@@ -100,8 +103,13 @@ static const char* about =
     "lr cosine-annealed from lr/10 to lr/100 (100-step warm-up). AdamW, global-norm clipping,\n"
     "EMA of the weights; the EMA weights are validated and saved.\n"
     "Writes FILE (atomically, every --ckpt-every epochs and at the end) and FILE's curve as\n"
-    "FILE.curve.png (.safetensors replaced). --resume restores live and EMA weights, AdamW\n"
-    "moments and step, epoch and NLL history; model, chunking, split and statistics come from\n"
+    "FILE.curve.png (.safetensors replaced). FILE's model is the last EMA weights; it also\n"
+    "keeps the EMA weights of the epoch with the best validation NLL (nfp export --weights\n"
+    "best), and a warning goes to stderr once validation NLL has stayed above its best for\n"
+    "20 epochs. One JSON line per epoch goes to FILE.metrics.jsonl (--metrics elsewhere).\n"
+    "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a resumable FILE and exits\n"
+    "with 130 (143). --resume restores live, EMA and best weights, AdamW moments and step,\n"
+    "epoch (even part-done) and NLL history; model, chunking, split and statistics come from\n"
     "the checkpoint, and training flags given now override the stored ones (e.g. --epochs).";
 
 // --obs image+state: the encoder kind and the frame preparation (the frame size itself
@@ -132,6 +140,7 @@ static int image_config(nfp_model_config* mc, const char* encoder, int img_down,
 // After every checkpoint: its training curve beside it (FILE.curve.png).
 static int draw_curve(const nfp_trainer* tr, const char* out_path, void* ctx) {
   (void)ctx;
+  if (tr->epoch == 0) return 0;  // stopped in the first epoch: no curve yet
   char* curve = nfp_train_curve_path(out_path);
   if (!curve) return nfp_error_set("out of memory");
   int has_val = tr->ds->n_val > 0;
@@ -147,7 +156,7 @@ typedef struct {
   nfp_model_config mc;
   nfp_train_config tc;
   nfp_dataset_config dc;
-  const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror;
+  const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror, *metrics;
   int img_down, threads, quiet, object_bottleneck;
   double val_frac, lr, wd, clip, ema, noise, obs_noise;  // parsed as doubles, kept as floats
   double object_head;  // weight of the object-state head's error; 0: no head
@@ -158,6 +167,7 @@ typedef struct {
 // What one run builds, freed together by train_job_free.
 typedef struct {
   nfp_model* model;  // resumed from the checkpoint, or created for the dataset
+  nfp_checkpoint* ck;  // the --resume checkpoint, read once, freed once restored
   nfp_norm sn, an;   // a resumed run's state and action statistics
   int have_norm;
   int twins;         // the dataset holds mirror images too
@@ -246,6 +256,10 @@ static int train_parse(train_opts* o) {
       {"--threads", NFP_ARG_INT, &o->threads, "N",
        "threads for OpenBLAS and the optimiser update, 0 = OpenBLAS's choice", 0,
        256, 0},
+      {"--metrics", NFP_ARG_STR, &o->metrics, "FILE",
+       "per-epoch metrics as JSON lines (epoch, stage, batch, lr, train_nll, val_nll, "
+       "object_mse, samples_per_s, seconds, best_epoch); default: FILE.metrics.jsonl beside "
+       "--out", 0, 0, 0},
       {"--quiet", NFP_ARG_FLAG, &o->quiet, NULL, "no per-epoch progress lines", 0, 0, 0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
@@ -306,7 +320,8 @@ static int train_check(train_opts* o) {
   if (o->object_bottleneck && !(o->object_head > 0)) {
     return nfp_error_set("--object-bottleneck needs --object-head W (W > 0)");
   }
-  return check_output(o->out);
+  if (o->metrics && check_output("--metrics", o->metrics) != 0) return -1;
+  return check_output("--out", o->out);
 }
 
 // The training flags a resumed run takes from the command line when given there, else from
@@ -342,7 +357,8 @@ static void merge_resume_config(nfp_train_config* stored, const nfp_train_config
 // training flags given now). 0 or -1 (error set).
 static int train_resume_setup(train_opts* o, train_job* j, int arch_given) {
   nfp_meta meta = {0};
-  j->model = nfp_checkpoint_load(o->resume, NULL, &meta);
+  j->ck = nfp_checkpoint_read(o->resume);  // the one read of the file
+  j->model = j->ck ? nfp_checkpoint_model(j->ck, NULL, &meta) : NULL;
   if (!j->model) return nfp_error_wrap("--resume");
   const char* stored = nfp_meta_get(&meta, "train_config");
   nfp_train_config st = o->tc;
@@ -445,26 +461,98 @@ static void print_plan(const train_opts* o, const train_job* j) {
            s->first_epoch + s->epochs, s->batch, (double)s->lr,
            k == 2 ? " cosine-annealed to a tenth" : "");
   }
-  if (o->resume) printf("resumed from %s at epoch %d\n", o->resume, j->tr.epoch);
+  if (o->resume && j->tr.epoch_step > 0) {
+    printf("resumed from %s after epoch %d and %d steps of the next\n", o->resume, j->tr.epoch,
+           j->tr.epoch_step);
+  } else if (o->resume) {
+    printf("resumed from %s at epoch %d\n", o->resume, j->tr.epoch);
+  }
   fflush(stdout);
 }
 
-// Trainer over j's model and dataset: restore a resumed run, train, save. 0 or -1.
+// The signal that asked training to stop (SIGINT, SIGTERM), 0 while none has.
+static volatile sig_atomic_t stop_signal;
+
+// A stop signal -> the flag the trainer polls before each step; a second one kills at once
+// (SA_RESETHAND restores the default action), which the atomic writes make safe.
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+// The trainer's stop hook: has a stop signal arrived?
+static int stop_requested(void* ctx) {
+  (void)ctx;
+  return stop_signal != 0;
+}
+
+// From now on SIGINT and SIGTERM stop training cleanly instead of killing the process.
+static void catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+// Where the metrics go (--metrics, else beside --out) and, for a resumed run writing a new
+// file, the resumed run's own metrics. Caller frees both. 0 or -1.
+static int metrics_paths(const train_opts* o, char** path, char** prior) {
+  *path = o->metrics ? strdup(o->metrics) : nfp_train_metrics_path(o->out);
+  *prior = o->resume ? nfp_train_metrics_path(o->resume) : NULL;
+  if (*path && (!o->resume || *prior)) return 0;
+  free(*path);
+  free(*prior);
+  return nfp_error_set("out of memory");
+}
+
+// The finished run -> one line on stdout: the checkpoint, its weights, curve and metrics.
+static void print_saved(const train_opts* o, const nfp_trainer* tr, const char* metrics) {
+  char* curve = nfp_train_curve_path(o->out);
+  printf("saved %s (last EMA weights: train NLL %.3f, val NLL %.3f", o->out,
+         (double)tr->hist_train[tr->epoch - 1], (double)tr->hist_val[tr->epoch - 1]);
+  if (tr->best_epoch > 0) {
+    printf("; best val NLL %.3f at epoch %d, kept for nfp export --weights best",
+           (double)tr->best_val, tr->best_epoch);
+  }
+  printf("), %s and %s\n", curve ? curve : "the curve", metrics);
+  free(curve);
+}
+
+// A run stopped by a signal -> where its checkpoint is and how to go on, on stderr.
+static void print_stopped(const train_opts* o, const nfp_trainer* tr) {
+  fprintf(stderr,
+          "nfp train: interrupted (%s) in epoch %d after %d of its steps; saved a resumable "
+          "checkpoint to %s; continue with: nfp train --data %s --out %s --resume %s\n",
+          stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", tr->epoch + 1, tr->epoch_step, o->out,
+          o->data, o->out, o->out);
+}
+
+enum { TRAIN_STOPPED = 3 };  // run()'s code for a run stopped by a signal (checkpoint saved)
+
+// Trainer over j's model and dataset: restore a resumed run, train, save. 0, -1 or
+// TRAIN_STOPPED.
 static int train_fit(const train_opts* o, train_job* j) {
   nfp_trainer* tr = &j->tr;
   int rc = nfp_trainer_init(tr, j->model, &j->ds, &o->tc);
-  if (rc == 0 && o->resume) rc = nfp_trainer_resume(tr, o->resume);
+  if (rc == 0 && j->ck) rc = nfp_trainer_resume_from(tr, j->ck);
+  nfp_checkpoint_free(j->ck);  // everything is restored: its memory goes back
+  j->ck = NULL;
   if (rc == 0 && !o->quiet) print_plan(o, j);
-  FILE* log = o->quiet ? NULL : stdout;
-  if (rc == 0) rc = nfp_trainer_run(tr, o->out, o->data, log, draw_curve, NULL);
-  if (rc == 0 && !o->quiet) {
-    char* curve = nfp_train_curve_path(o->out);
-    printf("saved %s (EMA weights; final train NLL %.3f, val NLL %.3f) and %s\n", o->out,
-           (double)tr->hist_train[tr->epoch - 1], (double)tr->hist_val[tr->epoch - 1],
-           curve ? curve : "");
-    free(curve);
-  }
-  return rc;
+  char *metrics = NULL, *prior = NULL;
+  if (rc == 0) rc = metrics_paths(o, &metrics, &prior);
+  if (rc != 0) return -1;
+  nfp_train_run_opts ro = {.out_path = o->out, .data_dir = o->data,
+                           .log = o->quiet ? NULL : stdout, .warn = stderr,
+                           .metrics_path = metrics, .metrics_prior = prior,
+                           .on_save = draw_curve};
+  tr->stop = stop_requested;
+  catch_stop_signals();
+  rc = nfp_trainer_run(tr, &ro);
+  if (rc == 0 && !o->quiet) print_saved(o, tr, metrics);
+  if (rc == 1) print_stopped(o, tr);
+  free(metrics);
+  free(prior);
+  return rc == 1 ? TRAIN_STOPPED : rc;
 }
 
 // Trainer, dataset and model, in the reverse order of their making.
@@ -472,6 +560,7 @@ static void train_job_free(train_job* j) {
   if (j->tr.model) nfp_trainer_free(&j->tr);
   if (j->have_ds) nfp_dataset_free(&j->ds);
   nfp_model_free(j->model);
+  nfp_checkpoint_free(j->ck);
 }
 
 // Flags -> checked configs -> (resumed or new) model and dataset -> trained checkpoint.
@@ -499,10 +588,12 @@ static int run(int argc, char** argv) {
   return rc;
 }
 
+// argv -> a trained checkpoint; exit 0, 1 (error), 2 (bad flags) or 128 + the stop signal.
 int nfp_cmd_train(int argc, char** argv) {
   int rc = run(argc, argv);
   if (rc == 1) return 0;  // --help
   if (rc == 2) return 2;  // bad flags, already reported
+  if (rc == TRAIN_STOPPED) return 128 + stop_signal;  // 130 for Ctrl-C, as shells report it
   if (rc != 0) {
     fprintf(stderr, "nfp train: %s\n", nfp_error_last());
     return 1;

@@ -74,6 +74,16 @@ static void test_modes(void** state) {
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0644);
+  umask(077);  // a private umask: even a public file is the owner's alone
+  path_in(path, sizeof(path), "private");
+  assert_int_equal(nfp_atomic_write_file(path, "x", 1, 0666), 0);
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  umask(022);  // a secret stays 0600 whatever the umask
+  path_in(path, sizeof(path), "secret022");
+  assert_int_equal(nfp_atomic_write_file(path, "x", 1, 0600), 0);
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
   umask(0);
   path_in(path, sizeof(path), "secret");
   assert_int_equal(nfp_atomic_write_file(path, "x", 1, 0600), 0);

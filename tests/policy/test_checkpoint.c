@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -350,6 +351,65 @@ static void test_overlap(void** state) {
   free(b);
 }
 
+// One read: model, metadata and extra tensors all come from the checkpoint in memory, so
+// they agree even after the file is gone (or replaced).
+static void test_read_once(void** state) {
+  (void)state;
+  nfp_model* m = make_model();
+  nfp_meta meta = {0};
+  assert_int_equal(nfp_meta_set(&meta, "train_state", "{\"epoch\":3}"), 0);
+  float hist[3] = {1, 2, 3};
+  nfp_extra_tensor extra = {"train.hist_val", 1, {3}, hist};
+  char path[160];
+  snprintf(path, sizeof(path), "%s/once.safetensors", dir);
+  assert_int_equal(nfp_checkpoint_save(path, m, NULL, &meta, &extra, 1), 0);
+  nfp_checkpoint* ck = nfp_checkpoint_read(path);
+  assert_non_null(ck);
+  assert_int_equal(unlink(path), 0);
+  assert_string_equal(nfp_checkpoint_path(ck), path);
+  nfp_meta back = {0};
+  nfp_model* l = nfp_checkpoint_model(ck, &cfg, &back);
+  assert_non_null(l);
+  assert_memory_equal(l->params, m->params, sizeof(float) * m->num_params);
+  assert_string_equal(nfp_meta_get(&back, "train_state"), "{\"epoch\":3}");
+  float got[3];
+  assert_true(nfp_checkpoint_has_extra(ck, "train.hist_val"));
+  assert_false(nfp_checkpoint_has_extra(ck, "train.best_params"));
+  assert_false(nfp_checkpoint_has_extra(ck, "norm.state_lo"));  // not an extra
+  assert_int_equal(nfp_checkpoint_extra(ck, "train.hist_val", got, 3), 0);
+  assert_memory_equal(got, hist, sizeof(hist));
+  assert_int_equal(nfp_checkpoint_extra(ck, "train.hist_val", got, 2), -1);
+  assert_non_null(strstr(nfp_error_last(), "has 3 values, expected 2"));
+  assert_int_equal(nfp_checkpoint_extra(ck, "train.best_params", got, 3), -1);
+  assert_non_null(strstr(nfp_error_last(), "no extra tensor"));
+  nfp_checkpoint_free(ck);
+  nfp_checkpoint_free(NULL);
+  assert_null(nfp_checkpoint_read(path));  // gone
+  assert_non_null(strstr(nfp_error_last(), "cannot open"));
+  nfp_meta_free(&meta);
+  nfp_meta_free(&back);
+  nfp_model_free(l);
+  nfp_model_free(m);
+}
+
+// Checkpoints get the permission bits of the user's umask, like every other output.
+static void test_mode_follows_umask(void** state) {
+  (void)state;
+  nfp_model* m = make_model();
+  char path[160];
+  snprintf(path, sizeof(path), "%s/mode.safetensors", dir);
+  const mode_t masks[2] = {022, 077}, want[2] = {0644, 0600};
+  for (int i = 0; i < 2; i++) {
+    mode_t old = umask(masks[i]);
+    assert_int_equal(nfp_checkpoint_save(path, m, NULL, NULL, NULL, 0), 0);
+    umask(old);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, want[i]);
+  }
+  nfp_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -358,6 +418,8 @@ int main(void) {
       cmocka_unit_test(test_overlap),
       cmocka_unit_test(test_hostile_shapes),
       cmocka_unit_test(test_hostile_config),
+      cmocka_unit_test(test_read_once),
+      cmocka_unit_test(test_mode_follows_umask),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <cjson/cJSON.h>
 
 #include "nfp/checkpoint.h"
 #include "nfp/error.h"
@@ -504,9 +507,378 @@ static void test_resume(void** state) {
   for (int e = 0; e < 3; e++) nfp_episode_free(&eps[e]);
 }
 
+//---------------------------------- best weights, stop, metrics, one read -------------------
+
+// Three demos with independent noise on their actions: the closer the flow fits the noise
+// of the two it trains on, the worse it scores the held-out third.
+static void overfit_dataset(nfp_dataset* ds, nfp_episode* eps, nfp_model_config* mc) {
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 11);
+  for (int e = 0; e < 3; e++) {
+    make_demo(&eps[e]);
+    for (int i = 0; i < DEMO_T * DEMO_NQ; i++) eps[e].action[i] += 0.03 * nfp_rng_normal(&rng);
+  }
+  nfp_dataset_config dc;
+  demo_config(mc, &dc);
+  dc.val_frac = 0.34f;
+  assert_int_equal(nfp_dataset_build(ds, eps, 3, &dc, NULL, NULL), 0);
+  assert_int_equal(ds->n_val, DEMO_T);
+}
+
+typedef struct {
+  float* best;       // the EMA weights after the epoch that was best when it finished
+  size_t n;
+  int saves;
+} best_watch;
+
+// After every checkpoint (ckpt_every 1): the EMA weights whenever the epoch is the best.
+static int watch_best(const nfp_trainer* tr, const char* out_path, void* ctx) {
+  (void)out_path;
+  best_watch* w = ctx;
+  w->saves++;
+  if (tr->best_epoch == tr->epoch) memcpy(w->best, tr->ema.w, sizeof(float) * w->n);
+  return 0;
+}
+
+// How many times text occurs in the file at path.
+static int count_in_file(const char* path, const char* text) {
+  static char buf[1 << 16];
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  int k = 0;
+  for (const char* p = buf; (p = strstr(p, text)); p++) k++;
+  return k;
+}
+
+// Each line of the metrics file parses as JSON and agrees with the history.
+static void check_metrics(const char* path, const nfp_trainer* tr) {
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  char line[1024];
+  int k = 0;
+  while (fgets(line, sizeof(line), f)) {
+    cJSON* j = cJSON_Parse(line);
+    if (!j) fail_msg("metrics line %d is not JSON: %s", k + 1, line);
+    assert_int_equal(cJSON_GetObjectItem(j, "epoch")->valueint, k + 1);
+    const char* keys[] = {"stage", "batch", "lr", "train_nll", "val_nll", "samples_per_s",
+                          "seconds", "best_epoch"};
+    for (int i = 0; i < 8; i++) assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, keys[i])));
+    assert_float_equal(cJSON_GetObjectItem(j, "val_nll")->valuedouble, tr->hist_val[k],
+                       1e-5 * (1.0 + fabs(tr->hist_val[k])));
+    assert_null(cJSON_GetObjectItem(j, "object_mse"));  // no object-state head here
+    cJSON_Delete(j);
+    k++;
+  }
+  fclose(f);
+  assert_int_equal(k, tr->epoch);
+}
+
+// A run whose validation NLL rises: the checkpoint keeps the best epoch's EMA weights
+// beside the last, the metadata names it, the warning comes once, the metrics parse.
+static void test_best_weights_kept(void** state) {
+  (void)state;
+  nfp_episode eps[3];
+  nfp_model_config mc;
+  nfp_dataset ds;
+  overfit_dataset(&ds, eps, &mc);
+  nfp_model* m = nfp_model_create(&mc, 4);
+  nfp_train_config tc;
+  nfp_train_config_default(&tc);
+  tc.epochs = 60, tc.batch = 16, tc.lr = 3e-3f, tc.ema_decay = 0.9f, tc.weight_decay = 0.0f;
+  tc.ckpt_every = 1;
+  nfp_trainer tr;
+  assert_int_equal(nfp_trainer_init(&tr, m, &ds, &tc), 0);
+  char dir[] = "/tmp/nfp_best_XXXXXX", path[64], metrics[64], warn_path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/run.safetensors", dir);
+  snprintf(metrics, sizeof(metrics), "%s/run.metrics.jsonl", dir);
+  snprintf(warn_path, sizeof(warn_path), "%s/warn.txt", dir);
+  FILE* warn = fopen(warn_path, "w");
+  best_watch w = {malloc(sizeof(float) * m->num_params), m->num_params, 0};
+  nfp_train_run_opts ro = {.out_path = path, .warn = warn, .metrics_path = metrics,
+                           .overfit_epochs = 10, .on_save = watch_best, .ctx = &w};
+  assert_int_equal(nfp_trainer_run(&tr, &ro), 0);
+  fclose(warn);
+  int best = 0;
+  for (int e = 1; e < tc.epochs; e++) best = tr.hist_val[e] < tr.hist_val[best] ? e : best;
+  printf("val NLL: first %.3f, best %.3f at epoch %d, last %.3f (train %.3f)\n",
+         (double)tr.hist_val[0], (double)tr.hist_val[best], best + 1,
+         (double)tr.hist_val[tc.epochs - 1], (double)tr.hist_train[tc.epochs - 1]);
+  assert_int_equal(tr.best_epoch, best + 1);
+  assert_true(tr.best_epoch > 1 && tr.best_epoch + 10 <= tc.epochs);  // it did rise
+  assert_true(tr.hist_val[tc.epochs - 1] > tr.best_val + 0.5f);
+  assert_memory_equal(tr.best_w, w.best, sizeof(float) * m->num_params);
+  assert_int_equal(w.saves, tc.epochs);
+  assert_int_equal(count_in_file(warn_path, "warning: validation NLL"), 1);
+  assert_int_equal(count_in_file(warn_path, "\n"), 1);  // one line
+  check_metrics(metrics, &tr);
+
+  // The model tensors are the last EMA weights; the best ride along with their epoch.
+  nfp_meta meta = {0};
+  nfp_model* last = nfp_checkpoint_load(path, &mc, &meta);
+  assert_non_null(last);
+  assert_memory_equal(last->params, tr.ema.w, sizeof(float) * m->num_params);
+  assert_int_equal(nfp_checkpoint_read_extra(path, NFP_TRAIN_BEST_TENSOR, last->params,
+                                             m->num_params), 0);
+  assert_memory_equal(last->params, w.best, sizeof(float) * m->num_params);
+  cJSON* st = cJSON_Parse(nfp_meta_get(&meta, "train_state"));
+  assert_int_equal(cJSON_GetObjectItem(st, "best_epoch")->valueint, tr.best_epoch);
+  assert_float_equal(cJSON_GetObjectItem(st, "best_val_nll")->valuedouble, tr.best_val, 1e-4);
+  cJSON_Delete(st);
+  cJSON* pw = cJSON_Parse(nfp_meta_get(&meta, "policy_weights"));
+  assert_string_equal(cJSON_GetObjectItem(pw, "weights")->valuestring, "last");
+  assert_int_equal(cJSON_GetObjectItem(pw, "epoch")->valueint, tc.epochs);
+  cJSON_Delete(pw);
+  nfp_meta_free(&meta);
+
+  // Resumed, the best weights and epoch come back.
+  nfp_train_config more = tc;
+  more.epochs = tc.epochs + 1;
+  nfp_model* c = nfp_model_create(&mc, 7);
+  nfp_trainer t2;
+  assert_int_equal(nfp_trainer_init(&t2, c, &ds, &more), 0);
+  assert_int_equal(nfp_trainer_resume(&t2, path), 0);
+  assert_int_equal(t2.best_epoch, tr.best_epoch);
+  assert_float_equal(t2.best_val, tr.best_val, 0);
+  assert_memory_equal(t2.best_w, tr.best_w, sizeof(float) * m->num_params);
+
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+  free(w.best);
+  nfp_model_free(last);
+  nfp_trainer_free(&t2);
+  nfp_trainer_free(&tr);
+  nfp_model_free(c);
+  nfp_model_free(m);
+  nfp_dataset_free(&ds);
+  for (int e = 0; e < 3; e++) nfp_episode_free(&eps[e]);
+}
+
+// The trainer's stop hook: stop once the run has taken `at` optimiser steps in all.
+typedef struct {
+  long at;
+  const nfp_trainer* tr;
+} stop_at;
+
+// The stop hook: has the run taken its `at` steps?
+static int stop_at_step(void* ctx) {
+  const stop_at* s = ctx;
+  return s->tr->step >= s->at;
+}
+
+// A run stopped after `at` steps in all (saved to path) and resumed in a fresh trainer
+// ends bit-for-bit where the uninterrupted run `ta` did. *epoch, *epoch_step: where it
+// stopped.
+static void stop_and_resume(const nfp_dataset* ds, const nfp_model_config* mc,
+                            const nfp_train_config* tc, const char* path, long at,
+                            const nfp_trainer* ta, int* epoch, int* epoch_step) {
+  nfp_model* b = nfp_model_create(mc, 4);
+  nfp_trainer tb;
+  assert_int_equal(nfp_trainer_init(&tb, b, ds, tc), 0);
+  stop_at s = {at, &tb};
+  tb.stop = stop_at_step, tb.stop_ctx = &s;
+  nfp_train_run_opts ro = {.out_path = path};
+  assert_int_equal(nfp_trainer_run(&tb, &ro), 1);
+  assert_int_equal(tb.step, at);
+  *epoch = tb.epoch, *epoch_step = tb.epoch_step;
+
+  nfp_model* c = nfp_model_create(mc, 99);
+  nfp_trainer t3;
+  assert_int_equal(nfp_trainer_init(&t3, c, ds, tc), 0);
+  assert_int_equal(nfp_trainer_resume(&t3, path), 0);
+  assert_int_equal(t3.epoch, tb.epoch);
+  assert_int_equal(t3.epoch_step, tb.epoch_step);
+  assert_int_equal(t3.step, at);
+  assert_true(t3.epoch_sum == tb.epoch_sum);
+  assert_int_equal(t3.best_epoch, tb.best_epoch);
+  assert_int_equal(nfp_trainer_run(&t3, &ro), 0);
+  size_t n = c->num_params;
+  assert_int_equal(t3.step, ta->step);
+  assert_memory_equal(t3.model->params, ta->model->params, sizeof(float) * n);
+  assert_memory_equal(t3.ema.w, ta->ema.w, sizeof(float) * n);
+  assert_memory_equal(t3.best_w, ta->best_w, sizeof(float) * n);
+  assert_memory_equal(t3.hist_train, ta->hist_train, sizeof(float) * tc->epochs);
+  assert_memory_equal(t3.hist_val, ta->hist_val, sizeof(float) * tc->epochs);
+  nfp_trainer_free(&tb);
+  nfp_trainer_free(&t3);
+  nfp_model_free(b);
+  nfp_model_free(c);
+}
+
+// A run stopped mid-epoch (as Ctrl-C stops nfp train), or between its last step and the
+// validation, saves a checkpoint that resumes there and ends bit-for-bit where an
+// uninterrupted run does; one stopped before any step still saves a loadable checkpoint.
+static void test_stop_mid_epoch(void** state) {
+  (void)state;
+  nfp_episode eps[3];
+  nfp_model_config mc;
+  nfp_dataset ds;
+  overfit_dataset(&ds, eps, &mc);
+  nfp_train_config tc;
+  nfp_train_config_default(&tc);
+  tc.epochs = 5, tc.batch = 16, tc.action_noise = 0.01f, tc.ckpt_every = 0;
+  nfp_model* a = nfp_model_create(&mc, 4);
+  nfp_trainer ta;
+  assert_int_equal(nfp_trainer_init(&ta, a, &ds, &tc), 0);
+  long after[5];  // steps taken after each epoch (the stages differ in batch)
+  while (ta.epoch < tc.epochs) {
+    assert_int_equal(nfp_trainer_epoch(&ta), 0);
+    after[ta.epoch - 1] = ta.step;
+  }
+  char dir[] = "/tmp/nfp_stop_XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/run.safetensors", dir);
+  int epoch, epoch_step;
+  stop_and_resume(&ds, &mc, &tc, path, after[1] + 3, &ta, &epoch, &epoch_step);
+  assert_int_equal(epoch, 2);  // three steps into the third epoch
+  assert_int_equal(epoch_step, 3);
+  stop_and_resume(&ds, &mc, &tc, path, after[0], &ta, &epoch, &epoch_step);
+  assert_int_equal(epoch, 0);  // every step of the first epoch, not its validation
+  assert_int_equal(epoch_step, after[0]);
+
+  // Stopped before the first step: still a checkpoint that loads and resumes.
+  nfp_model* b = nfp_model_create(&mc, 4);
+  nfp_trainer tb;
+  assert_int_equal(nfp_trainer_init(&tb, b, &ds, &tc), 0);
+  stop_at s = {0, &tb};
+  tb.stop = stop_at_step, tb.stop_ctx = &s;
+  nfp_train_run_opts ro = {.out_path = path};
+  assert_int_equal(nfp_trainer_run(&tb, &ro), 1);
+  nfp_trainer_free(&tb);
+  assert_int_equal(nfp_trainer_init(&tb, b, &ds, &tc), 0);
+  assert_int_equal(nfp_trainer_resume(&tb, path), 0);
+  assert_int_equal(tb.epoch, 0);
+  assert_int_equal(tb.step, 0);
+  assert_true(isnan(tb.hist_train[0]));
+
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+  nfp_trainer_free(&ta);
+  nfp_trainer_free(&tb);
+  nfp_model_free(a);
+  nfp_model_free(b);
+  nfp_dataset_free(&ds);
+  for (int e = 0; e < 3; e++) nfp_episode_free(&eps[e]);
+}
+
+// The whole file -> a malloc'd buffer (*n bytes).
+static char* file_bytes(const char* path, size_t* n) {
+  FILE* f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* b = malloc(*n);
+  assert_int_equal(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
+// rounds times: path replaced (atomically, by rename) by a and b in turn, as a training run
+// saving over the checkpoint does.
+static void rewrite_loop(const char* path, const char* a, size_t na, const char* b, size_t nb,
+                         int rounds) {
+  char tmp[96];
+  snprintf(tmp, sizeof(tmp), "%s.swap", path);
+  for (int i = 0; i < rounds; i++) {
+    FILE* f = fopen(tmp, "wb");
+    if (!f) _exit(1);
+    size_t n = i % 2 ? nb : na;
+    if (fwrite(i % 2 ? b : a, 1, n, f) != n) _exit(1);
+    fclose(f);
+    if (rename(tmp, path) != 0) _exit(1);
+  }
+  _exit(0);
+}
+
+// Resume reads the checkpoint once: from memory it restores one consistent version, even
+// when the file is replaced by a later one meanwhile (it used to read the epoch from one
+// version and the history from the next: "train.hist_val has 5 values, expected 3").
+static void test_resume_one_read(void** state) {
+  (void)state;
+  nfp_episode eps[3];
+  nfp_model_config mc;
+  nfp_dataset ds;
+  overfit_dataset(&ds, eps, &mc);
+  nfp_train_config tc;
+  nfp_train_config_default(&tc);
+  tc.epochs = 8, tc.batch = 16;
+  char dir[] = "/tmp/nfp_oneread_XXXXXX", path[64], p3[64], p5[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/run.safetensors", dir);
+  snprintf(p3, sizeof(p3), "%s/e3.safetensors", dir);
+  snprintf(p5, sizeof(p5), "%s/e5.safetensors", dir);
+  nfp_model* m = nfp_model_create(&mc, 4);
+  nfp_trainer tr;
+  assert_int_equal(nfp_trainer_init(&tr, m, &ds, &tc), 0);
+  for (int e = 0; e < 5; e++) {
+    assert_int_equal(nfp_trainer_epoch(&tr), 0);
+    if (tr.epoch == 3) assert_int_equal(nfp_trainer_save(&tr, p3, NULL), 0);
+  }
+  assert_int_equal(nfp_trainer_save(&tr, p5, NULL), 0);
+
+  // Read, then the file replaced and removed: the run restored is the one read.
+  assert_int_equal(rename(p3, path), 0);
+  nfp_checkpoint* ck = nfp_checkpoint_read(path);
+  assert_non_null(ck);
+  size_t n5;
+  char* b5 = file_bytes(p5, &n5);
+  assert_int_equal(rename(p5, path), 0);
+  assert_int_equal(unlink(path), 0);
+  nfp_model* c = nfp_model_create(&mc, 9);
+  nfp_trainer t2;
+  assert_int_equal(nfp_trainer_init(&t2, c, &ds, &tc), 0);
+  assert_int_equal(nfp_trainer_resume_from(&t2, ck), 0);
+  nfp_checkpoint_free(ck);
+  assert_int_equal(t2.epoch, 3);
+  assert_memory_equal(t2.hist_val, tr.hist_val, sizeof(float) * 3);
+
+  // Resumed over and over while another process keeps replacing the file.
+  size_t n3;
+  assert_int_equal(nfp_trainer_save(&t2, p3, NULL), 0);
+  char* b3 = file_bytes(p3, &n3);
+  assert_int_equal(rename(p3, path), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) rewrite_loop(path, b3, n3, b5, n5, 400);
+  int seen[2] = {0, 0};
+  for (int i = 0; i < 40; i++) {
+    nfp_trainer_free(&t2);
+    assert_int_equal(nfp_trainer_init(&t2, c, &ds, &tc), 0);
+    if (nfp_trainer_resume(&t2, path) != 0) fail_msg("resume %d: %s", i, nfp_error_last());
+    assert_true(t2.epoch == 3 || t2.epoch == 5);
+    assert_memory_equal(t2.hist_val, tr.hist_val, sizeof(float) * (size_t)t2.epoch);
+    seen[t2.epoch == 5]++;
+  }
+  int st = 0;
+  assert_int_equal(waitpid(child, &st, 0), child);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  printf("40 resumes during rewrites: %d of epoch 3, %d of epoch 5\n", seen[0], seen[1]);
+
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+  free(b3);
+  free(b5);
+  nfp_trainer_free(&tr);
+  nfp_trainer_free(&t2);
+  nfp_model_free(m);
+  nfp_model_free(c);
+  nfp_dataset_free(&ds);
+  for (int e = 0; e < 3; e++) nfp_episode_free(&eps[e]);
+}
+
 int main(void) {
   openblas_set_num_threads(1);  // the same reduction order in both runs of test_resume
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_best_weights_kept),
+      cmocka_unit_test(test_stop_mid_epoch),
+      cmocka_unit_test(test_resume_one_read),
       cmocka_unit_test(test_resume),
       cmocka_unit_test(test_object_head_learns),
       cmocka_unit_test(test_image_needed),

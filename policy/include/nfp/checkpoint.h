@@ -60,6 +60,24 @@ nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
 // whole file as nfp_checkpoint_load does). 0, or -1 with a message (absent, wrong size).
 int nfp_checkpoint_read_extra(const char* path, const char* name, float* out, size_t n);
 
+// A checkpoint read into memory with one read of its file and validated as a whole
+// (format, version, configuration, shapes, checksum, finite values). Everything taken from
+// it (model, metadata, extra tensors) comes from that one snapshot, so a file rewritten
+// meanwhile (a training run saving over it) cannot mix two versions.
+typedef struct nfp_checkpoint_ nfp_checkpoint;
+
+// NULL with a message on any defect. Free with nfp_checkpoint_free.
+nfp_checkpoint* nfp_checkpoint_read(const char* path);
+void nfp_checkpoint_free(nfp_checkpoint* ck);
+const char* nfp_checkpoint_path(const nfp_checkpoint* ck);
+// The model, as nfp_checkpoint_load returns it (expect and meta as there).
+nfp_model* nfp_checkpoint_model(const nfp_checkpoint* ck, const nfp_model_config* expect,
+                                nfp_meta* meta);
+// 1 when the extra tensor name is present, else 0.
+int nfp_checkpoint_has_extra(const nfp_checkpoint* ck, const char* name);
+// The extra tensor name (exactly n floats) into out. 0, or -1 with a message.
+int nfp_checkpoint_extra(const nfp_checkpoint* ck, const char* name, float* out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "nfp/checkpoint.h"
 #include "nfp/episode.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
@@ -236,6 +237,22 @@ typedef struct nfp_trainer_ {
   double aux_sum;       // its running sum and count within the epoch
   long aux_steps;
   double seconds;       // wall time spent in epochs so far (this process)
+  double epoch_seconds; // wall time of the last finished epoch (this process's part of it)
+  // The EMA weights at the lowest validation NLL so far, kept beside the last ones (runs
+  // with validation windows; otherwise best_w is NULL and best_epoch stays 0).
+  float* best_w;        // [num_params]
+  int best_epoch;       // epochs finished when they were taken (1-based; 0: none yet)
+  float best_val;       // their validation NLL
+  int overfit_warned;   // nfp_trainer_run printed its overfitting warning (once per run)
+  // An epoch stopped part-way (stop below): the steps of epoch `epoch` already taken and
+  // their summed NLL; 0 at epoch boundaries. Saved and resumed, so a run stopped mid-epoch
+  // continues at the next step exactly as if it had not stopped.
+  int epoch_step;
+  double epoch_sum;
+  // Asked before every optimiser step and before validation (NULL: never): non-zero makes
+  // nfp_trainer_epoch return 1 at once, the epoch part-done (e.g. on Ctrl-C).
+  int (*stop)(void* ctx);
+  void* stop_ctx;
 } nfp_trainer;
 
 // Model and dataset must agree (chunk and observation sizes); the model's normalisation
@@ -249,28 +266,73 @@ void nfp_trainer_free(nfp_trainer* tr);
 int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll);
 // Mean NLL of the EMA weights over the windows at anchors[0..n) (no update).
 int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll);
-// One epoch (shuffled, batch and rate from the schedule), then validation; fills the history.
+// One epoch (shuffled, batch and rate from the schedule), then validation; fills the history
+// and keeps the best EMA weights. 0 done, 1 stopped part-way by tr->stop (call again to
+// finish it, or save), -1 with a message.
 int nfp_trainer_epoch(nfp_trainer* tr);
 
-// Checkpoint: the EMA weights as the model, the configuration in __metadata__
-// ("train_config", "train_state" JSON), and for --resume the live weights, AdamW moments
-// and the NLL history as "train.*" tensors. Atomic.
+// Epochs finished since the best validation NLL (0 without validation windows).
+int nfp_trainer_epochs_since_best(const nfp_trainer* tr);
+
+// Checkpoint: the last EMA weights as the model (what eval and the samplers load), the
+// configuration in __metadata__ ("train_config", "train_state" JSON with the epoch, step,
+// best_epoch and best_val_nll; "policy_weights" JSON naming the weights the model tensors
+// hold), and as "train.*" tensors the best-validation EMA weights ("train.best_params"), and
+// for --resume the live weights, AdamW moments and the NLL history. Also mid-epoch (after
+// tr->stop): the part-done epoch resumes at its next step. Atomic.
 int nfp_trainer_save(const nfp_trainer* tr, const char* path, const char* data_dir);
-// Restore live weights, EMA weights, AdamW moments and step count, epoch counter and
-// history from a checkpoint written by nfp_trainer_save for the same model configuration.
+// Restore live, EMA and best weights, AdamW moments and step count, epoch counter (and a
+// part-done epoch) and history from a checkpoint written by nfp_trainer_save for the same
+// model configuration. The file is read once (nfp_checkpoint_read).
 int nfp_trainer_resume(nfp_trainer* tr, const char* path);
+// The same from a checkpoint already in memory.
+int nfp_trainer_resume_from(nfp_trainer* tr, const nfp_checkpoint* ck);
+
+// "policy_weights" metadata: which weights a checkpoint's model tensors hold ("last" or
+// "best"), after how many epochs (and epoch_step steps of the next, for a run stopped
+// mid-epoch; 0: left out) and their validation NLL (non-finite: left out). JSON text;
+// caller frees; NULL when out of memory.
+char* nfp_train_weights_json(const char* which, int epoch, int epoch_step, double val_nll);
+
+// Extra tensor of a training checkpoint holding the best-validation EMA weights.
+#define NFP_TRAIN_BEST_TENSOR "train.best_params"
+// Epochs the validation NLL may stay above its best before nfp_trainer_run warns.
+#define NFP_TRAIN_OVERFIT_EPOCHS 20
 
 // Called after each checkpoint is written (nfp train draws the curve there). 0 or -1.
 typedef int (*nfp_trainer_hook)(const nfp_trainer* tr, const char* out_path, void* ctx);
 
-// Epochs from tr->epoch to cfg.epochs with a progress line each on log (may be NULL),
-// a checkpoint every ckpt_every epochs and at the end, each followed by on_save(tr,
-// out_path, ctx) when on_save is not NULL. 0, or -1 with a message.
-int nfp_trainer_run(nfp_trainer* tr, const char* out_path, const char* data_dir, FILE* log,
-                    nfp_trainer_hook on_save, void* ctx);
+typedef struct nfp_train_run_opts_ {
+  const char* out_path;      // checkpoint, every cfg.ckpt_every epochs, at the end and on stop
+  const char* data_dir;      // recorded in the checkpoint's train_config (may be NULL)
+  FILE* log;                 // a progress line per epoch (NULL: none)
+  FILE* warn;                // the one-line overfitting warning (NULL: none)
+  // One JSON object per finished epoch (nfp_trainer_metrics_json), the whole file rewritten
+  // atomically after each epoch (NULL: none). Lines for epochs up to tr->epoch already in it
+  // are kept (a resumed run; later ones, from after the checkpoint, are dropped); when it
+  // does not exist yet they are taken from metrics_prior (may be NULL).
+  const char* metrics_path;
+  const char* metrics_prior;
+  int overfit_epochs;        // epochs above the best val NLL before the warning (0: the default)
+  nfp_trainer_hook on_save;  // after every checkpoint (may be NULL)
+  void* ctx;
+} nfp_train_run_opts;
+
+// Epochs from tr->epoch (finishing a part-done one) to cfg.epochs, with what o asks for.
+// 0 when all are done; 1 when tr->stop stopped it (a resumable checkpoint was saved to
+// o->out_path first); -1 with a message.
+int nfp_trainer_run(nfp_trainer* tr, const nfp_train_run_opts* o);
+
+// The last finished epoch as one JSON object on one line (no newline): epoch, stage, batch,
+// lr, train_nll, val_nll (null without validation), object_mse and val_object_mse (models
+// with an object-state head), samples_per_s, seconds (the epoch's wall time), best_epoch.
+// NULL when out of memory. Caller frees.
+char* nfp_trainer_metrics_json(const nfp_trainer* tr);
 
 // "x.safetensors" -> "x.curve.png" (other names: name + ".curve.png"). Caller frees.
 char* nfp_train_curve_path(const char* out_path);
+// "x.safetensors" -> "x.metrics.jsonl" (other names: name + ".metrics.jsonl"). Caller frees.
+char* nfp_train_metrics_path(const char* out_path);
 
 // The training configuration stored with a checkpoint (read back for --resume).
 char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_config* dcfg,

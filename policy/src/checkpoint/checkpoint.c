@@ -161,60 +161,110 @@ static int fill_tensor(float* dst, const nfp_st_file* f, const char* name, int n
   return 0;
 }
 
-nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
-                               nfp_meta* meta) {
+struct nfp_checkpoint_ {
   nfp_st_file f;
-  nfp_model_config cfg;
-  if (read_checked(&f, &cfg, path) != 0) return NULL;
-  if (expect && nfp_model_config_compare(&cfg, expect) != 0) {
-    nfp_error_wrap("%s: configuration mismatch", path);
-    nfp_st_free(&f);
+  nfp_model_config cfg;  // the stored configuration
+  char* path;            // for messages
+};
+
+// path -> one read of the whole file -> a validated in-memory checkpoint (NULL on a defect).
+nfp_checkpoint* nfp_checkpoint_read(const char* path) {
+  nfp_checkpoint* ck = calloc(1, sizeof(*ck));
+  char* p = strdup(path);
+  if (!ck || !p) {
+    free(ck);
+    free(p);
+    nfp_error_set("%s: out of memory", path);
+    return NULL;
+  }
+  ck->path = p;
+  if (read_checked(&ck->f, &ck->cfg, path) != 0) {
+    free(ck->path);
+    free(ck);
+    return NULL;
+  }
+  return ck;
+}
+
+// The buffers of ck -> freed (NULL is fine).
+void nfp_checkpoint_free(nfp_checkpoint* ck) {
+  if (!ck) return;
+  nfp_st_free(&ck->f);
+  free(ck->path);
+  free(ck);
+}
+
+// ck -> the path it was read from.
+const char* nfp_checkpoint_path(const nfp_checkpoint* ck) { return ck->path; }
+
+// The norm.* tensors of ck -> m's normalisation statistics. 0 or -1.
+static int fill_norm(nfp_model* m, const nfp_checkpoint* ck) {
+  size_t S = (size_t)ck->cfg.state_dim, A = (size_t)ck->cfg.action_dim;
+  float* norm = malloc(sizeof(float) * 2 * (S + A));
+  int rc = norm ? 0 : nfp_error_set("%s: out of memory", ck->path);
+  if (rc == 0) rc = fill_tensor(norm, &ck->f, "norm.state_lo", 1, &S, ck->path);
+  if (rc == 0) rc = fill_tensor(norm + S, &ck->f, "norm.state_hi", 1, &S, ck->path);
+  if (rc == 0) rc = fill_tensor(norm + 2 * S, &ck->f, "norm.action_lo", 1, &A, ck->path);
+  if (rc == 0) rc = fill_tensor(norm + 2 * S + A, &ck->f, "norm.action_hi", 1, &A, ck->path);
+  if (rc == 0 && nfp_model_set_norm(m, norm, norm + S, norm + 2 * S, norm + 2 * S + A) != 0) {
+    rc = nfp_error_wrap("%s", ck->path);
+  }
+  free(norm);
+  return rc;
+}
+
+// Every tensor of ck -> 0 when it is a parameter of m, a norm.* statistic or a train.* extra.
+static int check_names(const nfp_model* m, const nfp_checkpoint* ck) {
+  for (int i = 0; i < ck->f.n; i++) {
+    const char* name = ck->f.e[i].name;
+    if (!nfp_ptable_find(&m->table, name) && strncmp(name, "norm.", 5) != 0 &&
+        !is_extra_name(name)) {
+      return nfp_error_set("%s: unexpected tensor \"%s\" (not part of this model)", ck->path,
+                           name);
+    }
+    if (strncmp(name, "norm.", 5) == 0 && strcmp(name, "norm.state_lo") != 0 &&
+        strcmp(name, "norm.state_hi") != 0 && strcmp(name, "norm.action_lo") != 0 &&
+        strcmp(name, "norm.action_hi") != 0) {
+      return nfp_error_set("%s: unexpected tensor \"%s\"", ck->path, name);
+    }
+  }
+  return 0;
+}
+
+// ck's user metadata -> meta (reserved keys left out). 0 or -1 (meta freed).
+static int copy_meta(nfp_meta* meta, const nfp_checkpoint* ck) {
+  memset(meta, 0, sizeof(*meta));
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < ck->f.n_meta; i++) {
+    if (!is_reserved(ck->f.meta_key[i])) {
+      rc = nfp_meta_set(meta, ck->f.meta_key[i], ck->f.meta_value[i]);
+    }
+  }
+  if (rc != 0) nfp_meta_free(meta);
+  return rc;
+}
+
+// ck (already read) -> a new model with its weights and statistics, and its metadata.
+nfp_model* nfp_checkpoint_model(const nfp_checkpoint* ck, const nfp_model_config* expect,
+                                nfp_meta* meta) {
+  if (expect && nfp_model_config_compare(&ck->cfg, expect) != 0) {
+    nfp_error_wrap("%s: configuration mismatch", ck->path);
     return NULL;
   }
   // A hostile config must not make us allocate more than the file could fill.
   size_t in_file = 0;
-  for (int i = 0; i < f.n; i++) in_file += f.e[i].count;
-  nfp_model* m = nfp_model_create_within(&cfg, 0, in_file);
-  int rc = m ? 0 : nfp_error_wrap("%s", path);
+  for (int i = 0; i < ck->f.n; i++) in_file += ck->f.e[i].count;
+  nfp_model* m = nfp_model_create_within(&ck->cfg, 0, in_file);
+  int rc = m ? 0 : nfp_error_wrap("%s", ck->path);
   for (int i = 0; rc == 0 && i < m->table.n; i++) {
     const nfp_tensor_info* ti = &m->table.t[i];
     size_t shape[NFP_TENSOR_MAX_DIM] = {0};
     for (int d = 0; d < ti->ndim; d++) shape[d] = (size_t)ti->shape[d];
-    rc = fill_tensor(m->params + ti->offset, &f, ti->name, ti->ndim, shape, path);
+    rc = fill_tensor(m->params + ti->offset, &ck->f, ti->name, ti->ndim, shape, ck->path);
   }
-  float* norm = NULL;
-  if (rc == 0) {
-    size_t S = (size_t)cfg.state_dim, A = (size_t)cfg.action_dim;
-    norm = malloc(sizeof(float) * 2 * (S + A));
-    if (!norm) rc = nfp_error_set("%s: out of memory", path);
-    if (rc == 0) rc = fill_tensor(norm, &f, "norm.state_lo", 1, &S, path);
-    if (rc == 0) rc = fill_tensor(norm + S, &f, "norm.state_hi", 1, &S, path);
-    if (rc == 0) rc = fill_tensor(norm + 2 * S, &f, "norm.action_lo", 1, &A, path);
-    if (rc == 0) rc = fill_tensor(norm + 2 * S + A, &f, "norm.action_hi", 1, &A, path);
-    if (rc == 0 && nfp_model_set_norm(m, norm, norm + S, norm + 2 * S, norm + 2 * S + A) != 0) {
-      rc = nfp_error_wrap("%s", path);
-    }
-  }
-  free(norm);
-  for (int i = 0; rc == 0 && i < f.n; i++) {
-    const char* name = f.e[i].name;
-    if (!nfp_ptable_find(&m->table, name) && strncmp(name, "norm.", 5) != 0 &&
-        !is_extra_name(name)) {
-      rc = nfp_error_set("%s: unexpected tensor \"%s\" (not part of this model)", path, name);
-    } else if (strncmp(name, "norm.", 5) == 0 && strcmp(name, "norm.state_lo") != 0 &&
-               strcmp(name, "norm.state_hi") != 0 && strcmp(name, "norm.action_lo") != 0 &&
-               strcmp(name, "norm.action_hi") != 0) {
-      rc = nfp_error_set("%s: unexpected tensor \"%s\"", path, name);
-    }
-  }
-  if (rc == 0 && meta) {
-    memset(meta, 0, sizeof(*meta));
-    for (int i = 0; rc == 0 && i < f.n_meta; i++) {
-      if (!is_reserved(f.meta_key[i])) rc = nfp_meta_set(meta, f.meta_key[i], f.meta_value[i]);
-    }
-    if (rc != 0) nfp_meta_free(meta);
-  }
-  nfp_st_free(&f);
+  if (rc == 0) rc = fill_norm(m, ck);
+  if (rc == 0) rc = check_names(m, ck);
+  if (rc == 0 && meta) rc = copy_meta(meta, ck);
   if (rc != 0) {
     nfp_model_free(m);
     return NULL;
@@ -222,20 +272,40 @@ nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
   return m;
 }
 
-int nfp_checkpoint_read_extra(const char* path, const char* name, float* out, size_t n) {
-  nfp_st_file f;
-  nfp_model_config cfg;
-  if (read_checked(&f, &cfg, path) != 0) return -1;
-  const nfp_st_entry* e = nfp_st_find(&f, name);
-  int rc = 0;
+// path -> one read -> the model (see nfp_checkpoint_model).
+nfp_model* nfp_checkpoint_load(const char* path, const nfp_model_config* expect,
+                               nfp_meta* meta) {
+  nfp_checkpoint* ck = nfp_checkpoint_read(path);
+  if (!ck) return NULL;
+  nfp_model* m = nfp_checkpoint_model(ck, expect, meta);
+  nfp_checkpoint_free(ck);
+  return m;
+}
+
+// ck, name -> 1 when ck holds the extra tensor name.
+int nfp_checkpoint_has_extra(const nfp_checkpoint* ck, const char* name) {
+  return is_extra_name(name) && nfp_st_find(&ck->f, name) != NULL;
+}
+
+// ck's extra tensor name -> out[0..n) (its size must be n). 0 or -1.
+int nfp_checkpoint_extra(const nfp_checkpoint* ck, const char* name, float* out, size_t n) {
+  const nfp_st_entry* e = nfp_st_find(&ck->f, name);
   if (!e || !is_extra_name(name)) {
-    rc = nfp_error_set("%s: no extra tensor \"%s\"", path, name);
-  } else if (e->count != n) {
-    rc = nfp_error_set("%s: extra tensor \"%s\" has %zu values, expected %zu", path, name,
-                       e->count, n);
-  } else {
-    memcpy(out, e->data, sizeof(float) * n);
+    return nfp_error_set("%s: no extra tensor \"%s\"", ck->path, name);
   }
-  nfp_st_free(&f);
+  if (e->count != n) {
+    return nfp_error_set("%s: extra tensor \"%s\" has %zu values, expected %zu", ck->path, name,
+                         e->count, n);
+  }
+  memcpy(out, e->data, sizeof(float) * n);
+  return 0;
+}
+
+// path -> one read -> its extra tensor name into out (see nfp_checkpoint_extra).
+int nfp_checkpoint_read_extra(const char* path, const char* name, float* out, size_t n) {
+  nfp_checkpoint* ck = nfp_checkpoint_read(path);
+  if (!ck) return -1;
+  int rc = nfp_checkpoint_extra(ck, name, out, n);
+  nfp_checkpoint_free(ck);
   return rc;
 }

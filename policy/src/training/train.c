@@ -13,9 +13,11 @@
 #include "nfp/error.h"
 #include "nfp/rng.h"
 #include "nfp/train.h"
+#include "train_internal.h"
 
 void nfp_train_config_default(nfp_train_config* cfg) {
-  cfg->epochs = 200;  // 120 -> 200: stack SBS 67 -> 76 %, the towel 42 -> 31 % (docs/experiments.md)
+  // 120 -> 200: stack SBS 67 -> 76 %, the towel 42 -> 31 % (docs/experiments.md)
+  cfg->epochs = 200;
   cfg->batch = 256;
   cfg->lr = 1e-3f;
   cfg->weight_decay = 1e-4f;
@@ -94,9 +96,10 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
   tr->order = malloc(sizeof(int) * (size_t)ds->n_train);
   tr->hist_train = malloc(sizeof(float) * (size_t)cfg->epochs);
   tr->hist_val = malloc(sizeof(float) * (size_t)cfg->epochs);
+  tr->best_w = ds->n_val > 0 ? malloc(sizeof(float) * n) : NULL;
   if (!tr->ws || !tr->grads || !tr->decay_mask || !tr->obs || !tr->act || !tr->logp ||
       !tr->dlogp || !tr->order || !tr->hist_train || !tr->hist_val || (img && !tr->img) ||
-      (aux && !tr->aux)) {
+      (aux && !tr->aux) || (ds->n_val > 0 && !tr->best_w)) {
     nfp_trainer_free(tr);
     return nfp_error_set("trainer: out of memory (%zu parameters, batch %d)", n, B);
   }
@@ -130,6 +133,7 @@ void nfp_trainer_free(nfp_trainer* tr) {
   free(tr->order);
   free(tr->hist_train);
   free(tr->hist_val);
+  free(tr->best_w);
   memset(tr, 0, sizeof(*tr));
 }
 
@@ -174,7 +178,9 @@ static void update(nfp_trainer* tr, float lr) {
   pthread_t thread[MAX_THREADS];
   int started[MAX_THREADS] = {0};
   for (int i = 0; i < k; i++) part[i] = (update_part){tr, n * i / k, n * (i + 1) / k, lr};
-  for (int i = 1; i < k; i++) started[i] = pthread_create(&thread[i], NULL, update_range, &part[i]) == 0;
+  for (int i = 1; i < k; i++) {
+    started[i] = pthread_create(&thread[i], NULL, update_range, &part[i]) == 0;
+  }
   update_range(&part[0]);
   for (int i = 1; i < k; i++) {
     if (started[i]) pthread_join(thread[i], NULL);
@@ -255,264 +261,116 @@ int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll
   return rc;
 }
 
-int nfp_trainer_epoch(nfp_trainer* tr) {
-  const nfp_dataset* ds = tr->ds;
-  int e = tr->epoch;
-  if (e >= tr->cfg.epochs) return nfp_error_set("trainer: all %d epochs done", tr->cfg.epochs);
-  // Shuffle from a stream of (seed, epoch) alone, so resuming reproduces the order.
+// Epoch e's shuffled training anchors -> tr->order, from a stream of (seed, e) alone, so a
+// resumed run (even one resumed mid-epoch) sees the same order.
+static void shuffle_epoch(nfp_trainer* tr, int e) {
   nfp_rng rng;
   nfp_rng_seed(&rng, tr->cfg.seed ^ (0xa24baed4963ee407ULL * (uint64_t)(e + 1)));
-  int n = ds->n_train;
-  memcpy(tr->order, ds->train_idx, sizeof(int) * (size_t)n);
+  int n = tr->ds->n_train;
+  memcpy(tr->order, tr->ds->train_idx, sizeof(int) * (size_t)n);
   for (int i = n - 1; i > 0; i--) {
     int j = (int)(nfp_rng_next(&rng) % (uint64_t)(i + 1));
     int t = tr->order[i];
     tr->order[i] = tr->order[j];
     tr->order[j] = t;
   }
+}
+
+// Validation windows -> hist_val[e] under the EMA weights, and those weights into best_w when
+// they are the best so far. 0 or -1.
+static int validate_epoch(nfp_trainer* tr, int e) {
+  double val = NAN;
+  int n_val = tr->ds->n_val;
+  if (n_val > 0 && nfp_trainer_evaluate(tr, tr->ds->val_idx, n_val, &val) != 0) return -1;
+  if (n_val > 0 && !isfinite(val)) {
+    return nfp_error_set("epoch %d: validation NLL is %g (a non-finite value in the held-out "
+                         "episodes or the weights); nothing more is saved", e + 1, val);
+  }
+  tr->hist_val[e] = (float)val;
+  if (n_val > 0 && (tr->best_epoch == 0 || (float)val < tr->best_val)) {
+    tr->best_epoch = e + 1;
+    tr->best_val = (float)val;
+    memcpy(tr->best_w, tr->ema.w, sizeof(float) * tr->model->num_params);
+  }
+  return 0;
+}
+
+// tr->stop asked to stop: the time spent so far is counted; the epoch stays part-done.
+static int stopped(nfp_trainer* tr, double t0) {
+  tr->seconds += nfp_clock_seconds() - t0;
+  return 1;
+}
+
+// Does the caller want the run to stop now?
+static int stop_asked(const nfp_trainer* tr) { return tr->stop && tr->stop(tr->stop_ctx); }
+
+// Epoch tr->epoch from step tr->epoch_step on: steps, validation, history. 0, 1 or -1.
+int nfp_trainer_epoch(nfp_trainer* tr) {
+  int e = tr->epoch;
+  if (e >= tr->cfg.epochs) return nfp_error_set("trainer: all %d epochs done", tr->cfg.epochs);
+  shuffle_epoch(tr, e);
+  int n = tr->ds->n_train;
   int B = nfp_schedule_batch(&tr->sched, e);
   if (B > n) B = n;
   int steps = n / B;  // drop the ragged tail: every step sees a full batch
-  double t0 = nfp_clock_seconds(), sum = 0.0;
-  tr->aux_sum = 0.0, tr->aux_steps = 0;
-  for (int s = 0; s < steps; s++) {
+  if (tr->epoch_step == 0) tr->epoch_sum = 0.0, tr->aux_sum = 0.0, tr->aux_steps = 0;
+  // A run resumed with another schedule (--epochs, --batch) may have fewer steps now.
+  int first = tr->epoch_step < steps ? tr->epoch_step : steps;
+  double t0 = nfp_clock_seconds();
+  for (int s = first; s < steps; s++) {
+    if (stop_asked(tr)) return stopped(tr, t0);
     float lr = nfp_schedule_lr(&tr->sched, e, (float)s / (float)steps, tr->step);
     double nll;
     if (nfp_trainer_step(tr, tr->order + (size_t)s * B, B, lr, &nll) != 0) {
       return nfp_error_wrap("epoch %d", e + 1);
     }
-    sum += nll;
+    tr->epoch_sum += nll;
+    tr->epoch_step = s + 1;
   }
+  if (stop_asked(tr)) return stopped(tr, t0);
   double dt = nfp_clock_seconds() - t0;
-  tr->samples_per_s = dt > 0.0 ? (double)steps * B / dt : 0.0;
-  tr->hist_train[e] = (float)(sum / steps);
+  tr->samples_per_s = dt > 0.0 ? (double)(steps - first) * B / dt : 0.0;
+  // epoch_step counts the steps summed (more than `steps` when a resumed run's schedule
+  // has fewer for this epoch than the one that stopped in it).
+  tr->hist_train[e] = (float)(tr->epoch_sum / (tr->epoch_step > 0 ? tr->epoch_step : 1));
   tr->aux_mse = tr->aux_steps ? tr->aux_sum / tr->aux_steps : NAN;
-  double val = NAN;
-  if (ds->n_val > 0 && nfp_trainer_evaluate(tr, ds->val_idx, ds->n_val, &val) != 0) return -1;
-  if (ds->n_val > 0 && !isfinite(val)) {
-    return nfp_error_set("epoch %d: validation NLL is %g (a non-finite value in the held-out "
-                         "episodes or the weights); nothing more is saved", e + 1, val);
-  }
-  tr->hist_val[e] = (float)val;
-  tr->seconds += nfp_clock_seconds() - t0;
+  if (validate_epoch(tr, e) != 0) return -1;
+  tr->epoch_seconds = nfp_clock_seconds() - t0;
+  tr->seconds += tr->epoch_seconds;
   tr->epoch++;
+  tr->epoch_step = 0;
+  tr->epoch_sum = 0.0;
   return 0;
 }
 
-//---------------------------------- configuration JSON --------------------------------------
-
-char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_config* dcfg,
-                               const char* data_dir) {
-  cJSON* j = cJSON_CreateObject();
-  if (!j) return NULL;
-  char seed[32];
-  snprintf(seed, sizeof(seed), "%llu", (unsigned long long)cfg->seed);
-  cJSON_AddNumberToObject(j, "epochs", cfg->epochs);
-  cJSON_AddNumberToObject(j, "batch", cfg->batch);
-  cJSON_AddNumberToObject(j, "lr", cfg->lr);
-  cJSON_AddNumberToObject(j, "weight_decay", cfg->weight_decay);
-  cJSON_AddNumberToObject(j, "beta1", cfg->beta1);
-  cJSON_AddNumberToObject(j, "beta2", cfg->beta2);
-  cJSON_AddNumberToObject(j, "eps", cfg->eps);
-  cJSON_AddNumberToObject(j, "clip", cfg->clip);
-  cJSON_AddNumberToObject(j, "ema_decay", cfg->ema_decay);
-  cJSON_AddNumberToObject(j, "action_noise", cfg->action_noise);
-  cJSON_AddNumberToObject(j, "obs_noise", cfg->obs_noise);
-  cJSON_AddNumberToObject(j, "aux_weight", cfg->aux_weight);
-  cJSON_AddStringToObject(j, "seed", seed);  // string: a 64-bit seed does not fit a double
-  cJSON_AddNumberToObject(j, "ckpt_every", cfg->ckpt_every);
-  cJSON_AddNumberToObject(j, "horizon", dcfg->horizon);
-  cJSON_AddNumberToObject(j, "stride", dcfg->stride);
-  cJSON_AddNumberToObject(j, "n_obs", dcfg->n_obs);
-  cJSON_AddBoolToObject(j, "use_object", dcfg->use_object != 0);
-  cJSON_AddBoolToObject(j, "twins", dcfg->twin != NULL);   // demos augmented with twins
-  cJSON_AddNumberToObject(j, "val_frac", dcfg->val_frac);
-  snprintf(seed, sizeof(seed), "%llu", (unsigned long long)dcfg->seed);
-  cJSON_AddStringToObject(j, "split_seed", seed);
-  cJSON_AddStringToObject(j, "schedule",
-                          "3 stages: 20% epochs batch/4 lr; 50% batch/2 lr/3; "
-                          "30% batch cosine lr/10 -> lr/100; 100-step warm-up");
-  if (data_dir) cJSON_AddStringToObject(j, "data", data_dir);
-  char* s = cJSON_PrintUnformatted(j);
-  cJSON_Delete(j);
-  return s;
-}
-
-static int json_number(double* out, const cJSON* j, const char* key) {
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(j, key);
-  if (!cJSON_IsNumber(v)) return nfp_error_set("train_config: missing number '%s'", key);
-  *out = v->valuedouble;
-  return 0;
-}
-
-static int json_u64(uint64_t* out, const cJSON* j, const char* key) {
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(j, key);
-  char* end = NULL;
-  if (!cJSON_IsString(v)) return nfp_error_set("train_config: missing string '%s'", key);
-  *out = strtoull(v->valuestring, &end, 10);
-  if (!end || *end) return nfp_error_set("train_config: bad '%s'", key);
-  return 0;
-}
-
-int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
-                               const char* json) {
-  cJSON* j = cJSON_Parse(json);
-  if (!j) return nfp_error_set("train_config: not valid JSON");
-  double v[15];
-  static const char* keys[15] = {"epochs", "batch",        "lr",        "weight_decay",
-                                 "beta1",  "beta2",        "eps",       "clip",
-                                 "ema_decay", "action_noise", "ckpt_every", "horizon",
-                                 "stride", "n_obs",        "val_frac"};
-  int rc = 0;
-  for (int i = 0; i < 15 && rc == 0; i++) rc = json_number(&v[i], j, keys[i]);
-  if (rc == 0) rc = json_u64(&cfg->seed, j, "seed");
-  if (rc == 0) rc = json_u64(&dcfg->seed, j, "split_seed");
-  const cJSON* uo = cJSON_GetObjectItemCaseSensitive(j, "use_object");
-  if (rc == 0 && !cJSON_IsBool(uo)) rc = nfp_error_set("train_config: missing 'use_object'");
-  if (rc == 0) dcfg->use_object = cJSON_IsTrue(uo);
-  // Optional: checkpoints from before --obs-noise existed trained without it.
-  const cJSON* on = cJSON_GetObjectItemCaseSensitive(j, "obs_noise");
-  cfg->obs_noise = cJSON_IsNumber(on) ? (float)on->valuedouble : 0.0f;
-  const cJSON* aw = cJSON_GetObjectItemCaseSensitive(j, "aux_weight");  // likewise
-  cfg->aux_weight = cJSON_IsNumber(aw) ? (float)aw->valuedouble : 1.0f;
-  cJSON_Delete(j);
-  if (rc != 0) return rc;
-  cfg->epochs = (int)v[0];
-  cfg->batch = (int)v[1];
-  cfg->lr = (float)v[2];
-  cfg->weight_decay = (float)v[3];
-  cfg->beta1 = (float)v[4];
-  cfg->beta2 = (float)v[5];
-  cfg->eps = (float)v[6];
-  cfg->clip = (float)v[7];
-  cfg->ema_decay = (float)v[8];
-  cfg->action_noise = (float)v[9];
-  cfg->ckpt_every = (int)v[10];
-  dcfg->horizon = (int)v[11];
-  dcfg->stride = (int)v[12];
-  dcfg->n_obs = (int)v[13];
-  dcfg->val_frac = (float)v[14];
-  return 0;
-}
-
-//---------------------------------- checkpoints ---------------------------------------------
-
-// Where training stands, for --resume and for a person reading the metadata.
-static char* state_to_json(const nfp_trainer* tr) {
-  cJSON* j = cJSON_CreateObject();
-  if (!j) return NULL;
-  cJSON_AddNumberToObject(j, "epoch", tr->epoch);
-  cJSON_AddNumberToObject(j, "step", (double)tr->step);
-  cJSON_AddNumberToObject(j, "adam_t", (double)tr->opt.t);
-  cJSON_AddNumberToObject(j, "ema_updates", (double)tr->ema.updates);
-  if (tr->epoch > 0) {
-    float t = tr->hist_train[tr->epoch - 1], v = tr->hist_val[tr->epoch - 1];
-    cJSON_AddNumberToObject(j, "train_nll", t);
-    if (isfinite(v)) cJSON_AddNumberToObject(j, "val_nll", v);  // JSON has no NaN
-  }
-  cJSON_AddNumberToObject(j, "samples_per_s", tr->samples_per_s);
-  char* s = cJSON_PrintUnformatted(j);
-  cJSON_Delete(j);
-  return s;
-}
-
-int nfp_trainer_save(const nfp_trainer* tr, const char* path, const char* data_dir) {
-  nfp_meta meta = {0};
-  char* cfg_json = nfp_train_config_to_json(&tr->cfg, &tr->ds->cfg, data_dir);
-  char* state = state_to_json(tr);
-  // Where the demos came from, so evaluation can refuse seeds the policy was trained on.
-  char seed_min[32], seed_max[32];
-  snprintf(seed_min, sizeof(seed_min), "%lld", (long long)tr->ds->seed_min);
-  snprintf(seed_max, sizeof(seed_max), "%lld", (long long)tr->ds->seed_max);
-  int rc = (cfg_json && state && nfp_meta_set(&meta, "train_config", cfg_json) == 0 &&
-            nfp_meta_set(&meta, "train_state", state) == 0 &&
-            nfp_meta_set(&meta, "demo_task", tr->ds->task) == 0 &&
-            nfp_meta_set(&meta, "demo_seed_min", seed_min) == 0 &&
-            nfp_meta_set(&meta, "demo_seed_max", seed_max) == 0)
-               ? 0
-               : nfp_error_set("%s: cannot build the checkpoint metadata", path);
-  free(cfg_json);
-  free(state);
-  size_t n = tr->model->num_params;
-  int ne = tr->epoch > 0 ? tr->epoch : 1;
-  nfp_extra_tensor extra[5] = {
-      {"train.params", 1, {n}, tr->model->params},
-      {"train.adam_m", 1, {n}, tr->opt.m},
-      {"train.adam_v", 1, {n}, tr->opt.v},
-      {"train.hist_train", 1, {(size_t)ne}, tr->hist_train},
-      {"train.hist_val", 1, {(size_t)ne}, tr->hist_val},
-  };
-  // The history may hold NaN (no validation set); checkpoints refuse non-finite values.
-  float* hv = malloc(sizeof(float) * (size_t)ne);
-  if (rc == 0 && !hv) rc = nfp_error_set("%s: out of memory", path);
-  if (rc == 0) {
-    for (int i = 0; i < ne; i++) hv[i] = isfinite(tr->hist_val[i]) ? tr->hist_val[i] : -1e30f;
-    extra[4].data = hv;
-    rc = nfp_checkpoint_save(path, tr->model, tr->ema.w, &meta, extra, 5);
-  }
-  free(hv);
-  nfp_meta_free(&meta);
-  return rc;
-}
-
-static int state_field(long* out, const char* json, const char* key) {
-  cJSON* j = cJSON_Parse(json);
-  const cJSON* v = j ? cJSON_GetObjectItemCaseSensitive(j, key) : NULL;
-  int rc = cJSON_IsNumber(v) ? 0 : nfp_error_set("train_state: missing '%s'", key);
-  if (rc == 0) *out = (long)v->valuedouble;
-  cJSON_Delete(j);
-  return rc;
-}
-
-int nfp_trainer_resume(nfp_trainer* tr, const char* path) {
-  nfp_meta meta = {0};
-  nfp_model* saved = nfp_checkpoint_load(path, &tr->model->cfg, &meta);
-  if (!saved) return nfp_error_wrap("resuming");
-  const char* state = nfp_meta_get(&meta, "train_state");
-  long epoch = 0, step = 0, adam_t = 0, ema_updates = 0;
-  int rc = state ? 0 : nfp_error_set("%s: no train_state metadata (not written by nfp train)", path);
-  if (rc == 0) rc = state_field(&epoch, state, "epoch");
-  if (rc == 0) rc = state_field(&step, state, "step");
-  if (rc == 0) rc = state_field(&adam_t, state, "adam_t");
-  if (rc == 0) rc = state_field(&ema_updates, state, "ema_updates");
-  if (rc == 0 && epoch < 1) rc = nfp_error_set("%s: no finished epoch to resume from", path);
-  if (rc == 0 && epoch >= tr->cfg.epochs) {
-    rc = nfp_error_set("%s: already trained for %ld epochs; ask for more with --epochs (now %d)",
-                       path, epoch, tr->cfg.epochs);
-  }
-  size_t n = tr->model->num_params;
-  if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.params", tr->model->params, n);
-  if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.adam_m", tr->opt.m, n);
-  if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.adam_v", tr->opt.v, n);
-  if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.hist_train", tr->hist_train, epoch);
-  if (rc == 0) rc = nfp_checkpoint_read_extra(path, "train.hist_val", tr->hist_val, epoch);
-  if (rc == 0) {
-    memcpy(tr->ema.w, saved->params, sizeof(float) * n);  // the checkpoint's model = EMA
-    for (long i = 0; i < epoch; i++)
-      if (tr->hist_val[i] < -1e29f) tr->hist_val[i] = NAN;
-    tr->epoch = (int)epoch;
-    tr->step = step;
-    tr->opt.t = adam_t;
-    tr->ema.updates = ema_updates;
-  }
-  nfp_model_free(saved);
-  nfp_meta_free(&meta);
-  return rc;
+// tr's history -> epochs finished since the best validation NLL (0 when there is none).
+int nfp_trainer_epochs_since_best(const nfp_trainer* tr) {
+  return tr->best_epoch > 0 ? tr->epoch - tr->best_epoch : 0;
 }
 
 //---------------------------------- the loop ------------------------------------------------
 
-char* nfp_train_curve_path(const char* out_path) {
+// out_path with ".safetensors" (when it ends so) replaced by suffix. NULL when out of memory.
+static char* sibling_path(const char* out_path, const char* suffix) {
   static const char ext[] = ".safetensors";
-  size_t n = strlen(out_path), e = sizeof(ext) - 1;
+  size_t n = strlen(out_path), e = sizeof(ext) - 1, k = strlen(suffix);
   if (n > e && !strcmp(out_path + n - e, ext)) n -= e;
-  char* p = malloc(n + 11);
+  char* p = malloc(n + k + 1);
   if (!p) return NULL;
   memcpy(p, out_path, n);
-  memcpy(p + n, ".curve.png", 11);
+  memcpy(p + n, suffix, k + 1);
   return p;
 }
 
+// "x.safetensors" -> "x.curve.png".
+char* nfp_train_curve_path(const char* out_path) { return sibling_path(out_path, ".curve.png"); }
+
+// "x.safetensors" -> "x.metrics.jsonl".
+char* nfp_train_metrics_path(const char* out_path) {
+  return sibling_path(out_path, ".metrics.jsonl");
+}
+
+// Seconds -> "42s", "3m07s" or "2h05m".
 static void format_duration(char* buf, size_t size, double s) {
   if (s < 60.0) {
     snprintf(buf, size, "%.0fs", s);
@@ -523,41 +381,67 @@ static void format_duration(char* buf, size_t size, double s) {
   }
 }
 
-// Checkpoint, then the caller's hook (the curve picture, for nfp train).
-static int save_all(const nfp_trainer* tr, const char* out_path, const char* data_dir,
-                    nfp_trainer_hook on_save, void* ctx) {
-  if (nfp_trainer_save(tr, out_path, data_dir) != 0) return -1;
-  return on_save ? on_save(tr, out_path, ctx) : 0;
+// The epoch just finished -> one progress line on log (ETA from this process's epochs).
+static void log_epoch(const nfp_trainer* tr, FILE* log, int first) {
+  int e = tr->epoch;
+  double per_epoch = tr->seconds / (e - first);
+  char eta[32];
+  format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
+  int k = nfp_schedule_stage(&tr->sched, e - 1);
+  char aux[48] = "";  // the object-state head's error, where there is one
+  if (isfinite(tr->aux_mse)) {
+    snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse, tr->val_aux_mse);
+  }
+  fprintf(log,
+          "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f%s  "
+          "%6.0f samples/s  ETA %s\n",
+          e, tr->cfg.epochs, k + 1, tr->sched.stage[k].batch,
+          (double)nfp_schedule_lr(&tr->sched, e - 1, 1.0f, tr->step),
+          (double)tr->hist_train[e - 1], (double)tr->hist_val[e - 1], aux, tr->samples_per_s,
+          eta);
+  fflush(log);
 }
 
-int nfp_trainer_run(nfp_trainer* tr, const char* out_path, const char* data_dir, FILE* log,
-                    nfp_trainer_hook on_save, void* ctx) {
-  int first = tr->epoch;
-  while (tr->epoch < tr->cfg.epochs) {
-    if (nfp_trainer_epoch(tr) != 0) return -1;
-    int e = tr->epoch;
-    if (log) {
-      double per_epoch = tr->seconds / (e - first);
-      char eta[32];
-      format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
-      int k = nfp_schedule_stage(&tr->sched, e - 1);
-      char aux[48] = "";  // the object-state head's error, where there is one
-      if (isfinite(tr->aux_mse)) {
-        snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse, tr->val_aux_mse);
-      }
-      fprintf(log,
-              "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f%s  "
-              "%6.0f samples/s  ETA %s\n",
-              e, tr->cfg.epochs, k + 1, tr->sched.stage[k].batch,
-              (double)nfp_schedule_lr(&tr->sched, e - 1, 1.0f, tr->step),
-              (double)tr->hist_train[e - 1], (double)tr->hist_val[e - 1], aux, tr->samples_per_s,
-              eta);
-      fflush(log);
-    }
-    int periodic = tr->cfg.ckpt_every > 0 && e % tr->cfg.ckpt_every == 0;
-    if ((periodic || e == tr->cfg.epochs) && save_all(tr, out_path, data_dir, on_save, ctx) != 0) {
-      return -1;
-    }
+// Validation NLL above its best for `patience` epochs -> one line on warn, once per run.
+static void warn_overfit(nfp_trainer* tr, FILE* warn, int patience) {
+  int since = nfp_trainer_epochs_since_best(tr);
+  if (!warn || tr->overfit_warned || since < patience) return;
+  fprintf(warn,
+          "warning: validation NLL has stayed above its best (%.3f at epoch %d) for %d epochs "
+          "(now %.3f): the policy may be overfitting the training demos; the checkpoint keeps "
+          "the best weights too (nfp export --weights best)\n",
+          (double)tr->best_val, tr->best_epoch, since, (double)tr->hist_val[tr->epoch - 1]);
+  fflush(warn);
+  tr->overfit_warned = 1;
+}
+
+// Checkpoint, then the caller's hook (the curve picture, for nfp train).
+static int save_all(const nfp_trainer* tr, const nfp_train_run_opts* o) {
+  if (nfp_trainer_save(tr, o->out_path, o->data_dir) != 0) return -1;
+  return o->on_save ? o->on_save(tr, o->out_path, o->ctx) : 0;
+}
+
+// After each finished epoch: progress line, warning, metrics, periodic checkpoint. 0 or -1.
+static int after_epoch(nfp_trainer* tr, const nfp_train_run_opts* o, nfp_metrics_log* ml,
+                       int first) {
+  if (o->log) log_epoch(tr, o->log, first);
+  warn_overfit(tr, o->warn, o->overfit_epochs > 0 ? o->overfit_epochs : NFP_TRAIN_OVERFIT_EPOCHS);
+  if (o->metrics_path && nfp_metrics_log_append(ml, tr) != 0) return -1;
+  int e = tr->epoch;
+  int periodic = tr->cfg.ckpt_every > 0 && e % tr->cfg.ckpt_every == 0;
+  return periodic || e == tr->cfg.epochs ? save_all(tr, o) : 0;
+}
+
+// Epochs to the end (or a stop, saved) with their progress, warnings, metrics, checkpoints.
+int nfp_trainer_run(nfp_trainer* tr, const nfp_train_run_opts* o) {
+  nfp_metrics_log ml;
+  int rc = 0, first = tr->epoch;
+  if (o->metrics_path) rc = nfp_metrics_log_open(&ml, o->metrics_path, o->metrics_prior, first);
+  while (rc == 0 && tr->epoch < tr->cfg.epochs) {
+    rc = nfp_trainer_epoch(tr);
+    if (rc == 1 && save_all(tr, o) != 0) rc = -1;
+    if (rc == 0) rc = after_epoch(tr, o, &ml, first);
   }
-  return 0;
+  if (o->metrics_path) nfp_metrics_log_free(&ml);
+  return rc;
 }
