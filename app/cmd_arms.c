@@ -158,6 +158,8 @@ static int query(int argc, char** argv, int estop) {
   nfp_arg args[NFP_BRIDGE_NARGS];
   nfp_bridge_flags_args(args, &bf);
   args[0].required = 1;
+  args[0].help = estop ? "the arm server to emergency-stop (tcp://HOST:PORT)"
+                       : "the arm server to query (tcp://HOST:PORT)";
   const char* usage = estop ? "nfp arms estop --arms ENDPOINT (--server-key F --key F | --insecure)"
                             : "nfp arms status --arms ENDPOINT (--server-key F --key F | --insecure)";
   const char* about = estop ? "Emergency stop: the server holds position and stops the rig; it "

@@ -55,7 +55,7 @@ static int run_parse(run_opts* o, int argc, char** argv) {
       {"--task", NFP_ARG_STR, &o->task, "NAME", "run the simulated task in process (no --arms)",
        0, 0, 0},
       {"--mode", NFP_ARG_STR, &o->mode_name, "M",
-       "policy sampling: single, sbs or gr (default sbs)", 0, 0, 0},
+       "policy sampling: single, sbs or gr", 0, 0, 0},
       {"--episodes", NFP_ARG_INT, &o->episodes, "N", "episodes to run", 1, 1e6, 0},
       {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first episode seed (a simulator's set-up)", 0,
        9e15, 0},
@@ -64,6 +64,7 @@ static int run_parse(run_opts* o, int argc, char** argv) {
   };
   int nargs = 6;
   nfp_policy_flags_args(args + nargs, &o->pf);
+  args[nargs].help = "policy checkpoint (.safetensors)";  // one file: no eval folder here
   args[nargs].required = 1;
   nargs += NFP_POLICY_NARGS;
   nfp_bridge_flags_args(args + nargs, &o->bf);
@@ -111,11 +112,16 @@ static void run_rig_close(run_rig* g) {
   nfp_model_free(g->model);
 }
 
-// One episode's result, as JSON.
+// The episode just run -> 1 when the rig judged success (its last observation's success
+// is 1 or 0), 0 when it cannot judge it (-1, e.g. the replay driver).
+static int episode_judged(const nfp_rollout* ro) { return ro->success || ro->obs.success >= 0; }
+
+// One episode's result, as JSON ("success": null when the rig cannot judge it).
 static cJSON* episode_json(uint64_t seed, const nfp_rollout* ro, double wall) {
   cJSON* o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "seed", (double)seed);
-  cJSON_AddBoolToObject(o, "success", ro->success);
+  if (episode_judged(ro)) cJSON_AddBoolToObject(o, "success", ro->success);
+  else cJSON_AddNullToObject(o, "success");
   cJSON_AddNumberToObject(o, "steps", ro->steps);
   cJSON_AddNumberToObject(o, "wall_s", wall);
   cJSON_AddNumberToObject(o, "plans", ro->plans);
@@ -123,19 +129,23 @@ static cJSON* episode_json(uint64_t seed, const nfp_rollout* ro, double wall) {
   return o;
 }
 
-// --episodes rollouts from --seed0 on: a line each on stdout, a record each in recs.
-// The successes, or -1 (error set).
-static int run_episodes(run_rig* g, const run_opts* o, cJSON* recs) {
+// --episodes rollouts from --seed0 on: a line each on stdout, a record each in recs,
+// the episodes the rig could not judge in *unknown. The successes, or -1 (error set).
+static int run_episodes(run_rig* g, const run_opts* o, cJSON* recs, int* unknown) {
   int successes = 0;
+  *unknown = 0;
   for (int k = 0; k < o->episodes; k++) {
     uint64_t seed = (uint64_t)(o->seed0 + k);
     double t0 = nfp_clock_seconds();
     if (nfp_rollout_run(&g->ro, g->arms, g->agent, seed)) return -1;
     double wall = nfp_clock_seconds() - t0;
+    int judged = episode_judged(&g->ro);
     successes += g->ro.success;
+    *unknown += !judged;
+    const char* what = !judged ? "success unknown (the rig cannot judge it)"
+                       : g->ro.success ? "success" : "no success";
     printf("episode %d seed %llu: %s in %d steps (%.2f s, %d plans, %d held)\n", k + 1,
-           (unsigned long long)seed, g->ro.success ? "success" : "no success", g->ro.steps, wall,
-           g->ro.plans, g->ro.hold_steps);
+           (unsigned long long)seed, what, g->ro.steps, wall, g->ro.plans, g->ro.hold_steps);
     fflush(stdout);
     cJSON_AddItemToArray(recs, episode_json(seed, &g->ro, wall));
   }
@@ -152,12 +162,22 @@ static int run_report(run_rig* g, const run_opts* o) {
   cJSON_AddStringToObject(root, "mode", o->mode_name);
   cJSON_AddStringToObject(root, "rig", g->arms->info.name);
   cJSON* recs = cJSON_AddArrayToObject(root, "episodes");
-  int successes = run_episodes(g, o, recs);
+  int unknown = 0;
+  int successes = run_episodes(g, o, recs, &unknown);
   int rc = successes < 0 ? -1 : 0;
   if (!rc) {
-    printf("%d/%d episodes succeeded\n", successes, o->episodes);
+    int judged = o->episodes - unknown;  // the rate counts only the episodes the rig judged
+    if (unknown) {
+      printf("%d of %d judged episodes succeeded; %d unknown (the rig cannot judge success)\n",
+             successes, judged, unknown);
+    } else {
+      printf("%d/%d episodes succeeded\n", successes, o->episodes);
+    }
     cJSON_AddNumberToObject(root, "successes", successes);
-    cJSON_AddNumberToObject(root, "success_rate", (double)successes / o->episodes);
+    cJSON_AddNumberToObject(root, "judged", judged);
+    cJSON_AddNumberToObject(root, "unknown", unknown);
+    if (judged) cJSON_AddNumberToObject(root, "success_rate", (double)successes / judged);
+    else cJSON_AddNullToObject(root, "success_rate");
     if (o->json) {
       char* text = cJSON_Print(root);
       rc = text && !nfp_text_write(o->json, text) ? 0 : -1;

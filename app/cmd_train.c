@@ -93,7 +93,7 @@ static int given(int argc, char** argv, const char* name) {
 }
 
 static const char* about =
-    "Trains a state-conditioned NF-P policy on every episode (*.hdf5) in DIR by maximising\n"
+    "Trains an NF-P policy on every episode (*.hdf5) in DIR by maximising\n"
     "the exact log-likelihood of action chunks. Windows: at every frame t the observation is\n"
     "the state at t, t-1, ... (n-obs frames, clamped at the first frame; the state is qpos, or\n"
     "qpos then the object pose with --obs qpos+object) and the chunk is action\n"

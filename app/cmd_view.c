@@ -387,7 +387,9 @@ static int view_parse(view_opts* o, int argc, char** argv) {
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
       {"--mode", NFP_ARG_STR, &o->mode_name, "M", "policy sampling: single, sbs or gr (keys 1-3)",
        0, 0, 0},
-      {"--seed", NFP_ARG_SEED, &o->seed, "S", "first seed (N moves to the next)", 0, 9e15, 0},
+      {"--seed", NFP_ARG_SEED, &o->seed, "S",
+       "first seed (N moves to the next); the default is eval's first",
+       0, 9e15, 0},
       {"--frames", NFP_ARG_INT, &o->frames, "N",
        "run N control steps unpaced, draw once and exit (no interaction)", 0, 1e6, 0},
       {"--screenshot", NFP_ARG_STR, &o->screenshot, "FILE.png",
@@ -403,6 +405,7 @@ static int view_parse(view_opts* o, int argc, char** argv) {
   };
   int nargs = 11;
   nfp_policy_flags_args(args + nargs, &o->pf);
+  args[nargs].help = "policy checkpoint (.safetensors)";  // one file: no eval folder here
   nargs += NFP_POLICY_NARGS;
   return nfp_args_parse(argc, argv, args, nargs,
                         "nfp view [--task NAME] [--agent KIND] [--policy FILE --mode M] [--seed S] "
@@ -466,7 +469,9 @@ static int viewer_setup(viewer* v, const view_opts* o, const nfp_agent_spec* spe
 
 // Flags -> agent spec -> window -> batch frames (and screenshot) or the interactive loop.
 int nfp_cmd_view(int argc, char** argv) {
-  view_opts o = {.task_name = "lift_pot", .mode_name = "sbs", .width = 1280, .height = 720};
+  // Seed 100000: nfp eval's first seed (--seed0), not a training seed (demos use 0..49).
+  view_opts o = {.task_name = "lift_pot", .mode_name = "sbs", .seed = 100000, .width = 1280,
+                 .height = 720};
   nfp_policy_flags_default(&o.pf);
   int rc = view_parse(&o, argc, argv);
   if (rc) return rc == 1 ? 0 : 2;

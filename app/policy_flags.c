@@ -12,9 +12,9 @@ void nfp_policy_flags_default(nfp_policy_flags* f) {
 }
 
 void nfp_policy_flags_args(nfp_arg* a, nfp_policy_flags* f) {
+  // eval's wording; run and view take one file and replace the help text.
   a[0] = (nfp_arg){"--policy", NFP_ARG_STR, &f->path, "FILE",
-                   "policy checkpoint (.safetensors); eval also takes a folder of "
-                   "<task>.safetensors", 0, 0, 0};
+                   "policy checkpoint (.safetensors), or a folder of <task>.safetensors", 0, 0, 0};
   a[1] = (nfp_arg){"--sigma", NFP_ARG_DOUBLE, &f->sigma, "X",
                    "sampling noise scale (0 = the checkpoint's, 0.5 by default)", 0, 10, 0};
   a[2] = (nfp_arg){"--samples", NFP_ARG_INT, &f->samples, "N",

@@ -24,6 +24,10 @@
 #include "nfp/tasks.h"
 #include "plugin.h"
 
+// Default seed: the first evaluation seed of `nfp eval` (--seed0), past the training
+// seeds of the bundled policies (demos use seeds 0..49).
+#define CTL_DEFAULT_SEED 100000
+
 // plugin_state layout.
 enum {
   CS_SEED,     // seed without a task (-1 after mj_resetData = automatic: seed attribute + k)
@@ -95,6 +99,7 @@ static int ctl_config_read(ctl_config* c, const mjModel* m, int instance, char* 
   memset(c, 0, sizeof(*c));
   c->min_loglik = -INFINITY;
   c->period = 0.06;
+  c->seed = CTL_DEFAULT_SEED;
   const char* v = nfp_plugin_config(m, instance, "checkpoint");
   if (!v) {
     snprintf(err, n, "nfp.controller: config 'checkpoint' (path of a .safetensors policy) "

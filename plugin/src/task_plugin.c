@@ -13,6 +13,10 @@
 #include "nfp/tasks.h"
 #include "plugin.h"
 
+// Default seed: the first evaluation seed of `nfp eval` (--seed0), past the training
+// seeds of the bundled policies (demos use seeds 0..49).
+#define TASK_DEFAULT_SEED 100000
+
 // plugin_state layout: what a host reads and may write (with mujoco.h only).
 enum {
   TS_SEED,    // episode seed; -1 after mj_resetData = automatic (seed attribute + k)
@@ -53,7 +57,7 @@ static int task_config(const char** name, uint64_t* seed, const mjModel* m, int 
     snprintf(err, n, "nfp.task: unknown task '%s' (known: %s)", *name, nfp_task_names());
     return -1;
   }
-  *seed = 0;
+  *seed = TASK_DEFAULT_SEED;
   const char* s = nfp_plugin_config(m, instance, "seed");
   if (s && nfp_plugin_parse_u64(seed, s, "nfp.task: seed", err, n)) return -1;
   return 0;

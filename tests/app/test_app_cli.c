@@ -123,11 +123,46 @@ static void test_broken_assets(void** state) {
   assert_has(r.err, "lift_pot.xml");
 }
 
+// Every verb's --help: no repeated default, no file outside the repository, and each
+// verb says only what it does (eval alone takes a policy folder; status/estop drive no arm).
+static void test_help_texts(void** state) {
+  (void)state;
+  const char* verbs[] = {"collect", "train", "eval", "view", "export", "bench",
+                         "bench --bridge", "run", "arms serve", "arms status",
+                         "arms estop", "keys gen"};
+  char args[64], *text = NULL;
+  for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+    snprintf(args, sizeof(args), "%s --help", verbs[i]);
+    if (cli_run(&r, "", args) != 0) fail_msg("nfp %s exited non-zero:\n%s", args, r.err);
+    text = r.out;
+    const char* bad[] = {"../shared", "/shared/", "/home/", "/work/"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+      if (strstr(text, bad[k])) fail_msg("nfp %s says '%s'", args, bad[k]);
+    }
+    // A default given twice: "(default sbs) (default sbs)".
+    for (const char* d = strstr(text, "(default "); d; d = strstr(d + 1, "(default ")) {
+      const char* end = strchr(d, ')');
+      if (end && !strncmp(end, ") (default", 10)) fail_msg("nfp %s: default twice", args);
+    }
+    int is_eval = !strcmp(verbs[i], "eval");
+    if (!is_eval && strstr(text, "folder of <task>")) fail_msg("nfp %s: eval's folder", args);
+    if (!strncmp(verbs[i], "arms s", 6) && strstr(text, "drive the arm server")) {
+      if (strcmp(verbs[i], "arms serve")) fail_msg("nfp %s claims to drive the arms", args);
+    }
+    if (!strcmp(verbs[i], "train") && strstr(text, "state-conditioned NF-P policy"))
+      fail_msg("nfp train: camera policies train too");
+  }
+  assert_int_equal(cli_run(&r, "", "eval --help"), 0);
+  assert_has(r.out, "folder of <task>.safetensors");
+  assert_int_equal(cli_run(&r, "", "run --help"), 0);
+  assert_has(r.out, "single, sbs or gr (default sbs)");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help),          cmocka_unit_test(test_unknown_task),
       cmocka_unit_test(test_bad_flags),     cmocka_unit_test(test_output_folder),
-      cmocka_unit_test(test_broken_assets),
+      cmocka_unit_test(test_broken_assets), cmocka_unit_test(test_help_texts),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }

@@ -298,6 +298,21 @@ static void test_state_policy(void** state) {
   free(off);
 }
 
+// Without --seed, view starts at eval's first seed (100000), not a training seed.
+static void test_default_seed(void** state) {
+  (void)state;
+  char png[400], args[700];
+  snprintf(png, sizeof(png), "%s/default_seed.png", cli_tmpdir);
+  snprintf(args, sizeof(args),
+           "view --task lift_pot --agent expert --frames 1 --width 64 --height 64 "
+           "--screenshot %s", png);
+  int code = cli_run(&r, "xvfb-run -a", args);
+  if (code) fail_msg("view exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "(seed 100000,"));
+  assert_int_equal(cli_run(&r, "", "view --help"), 0);
+  assert_non_null(strstr(r.out, "(default 100000)"));
+}
+
 int main(void) {
   // No virtual X server on this machine: report a skip to ctest (SKIP_RETURN_CODE).
   if (system("command -v xvfb-run >/dev/null 2>&1") != 0) {
@@ -306,6 +321,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_screenshot),
+      cmocka_unit_test(test_default_seed),
       cmocka_unit_test(test_image_policy),
       cmocka_unit_test(test_encoder_inset),
       cmocka_unit_test(test_keypoint_inset),

@@ -1,10 +1,12 @@
 // Test scenes for the plugins (see scene.h).
 #include "scene.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nfp/checkpoint.h"
 #include "nfp/error.h"
@@ -26,8 +28,12 @@ static int copy_file(const char* from, const char* to) {
 }
 
 int scene_copy_assets(const char* dir) {
-  const char* names[] = {"rig.xml", "arm.xml", "lift_pot.xml"};
-  for (int i = 0; i < 3; i++) {
+  const char* names[] = {"rig.xml", "arm.xml", "lift_pot.xml", "parts/rig.xml",
+                         "parts/lift_pot.xml"};
+  char parts[1024];
+  snprintf(parts, sizeof(parts), "%s/parts", dir);
+  if (mkdir(parts, 0755) && errno != EEXIST) return -1;
+  for (int i = 0; i < 5; i++) {
     char from[1024], to[1024];
     snprintf(from, sizeof(from), "%s/%s", NFP_TEST_ASSETS, names[i]);
     snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
@@ -123,7 +129,9 @@ int scene_mjcf(const char* dir, const char* name, const char* body) {
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   FILE* f = fopen(path, "w");
   if (!f) return -1;
-  fprintf(f, "<mujoco model=\"%s\">\n  <include file=\"lift_pot.xml\"/>\n%s\n</mujoco>\n", name,
-          body);
+  // As assets/lift_pot_nfp.xml: the arm model is declared here, in the top file.
+  fprintf(f, "<mujoco model=\"%s\">\n  <asset><model name=\"arm\" file=\"arm.xml\"/></asset>\n"
+             "  <include file=\"parts/rig.xml\"/>\n  <include file=\"parts/lift_pot.xml\"/>\n"
+             "%s\n</mujoco>\n", name, body);
   return fclose(f) ? -1 : 0;
 }

@@ -7,8 +7,8 @@
 
 #include "nfp/model.h"
 
-// Copy rig.xml, arm.xml and lift_pot.xml from the asset folder into dir
-// (MuJoCo resolves <include> against the main file's folder). 0 or -1.
+// Copy rig.xml, arm.xml, lift_pot.xml and parts/ (rig.xml, lift_pot.xml) from the asset
+// folder into dir (MuJoCo resolves <include> against the main file's folder). 0 or -1.
 int scene_copy_assets(const char* dir);
 // A default-configuration policy with seeded, slightly perturbed weights (not the
 // identity flow) and normalisation statistics from two scripted-expert episodes. It
@@ -22,7 +22,8 @@ nfp_model* scene_image_policy(void);
 int scene_checkpoint(const char* path, int with_object);
 // scene_image_policy() saved as a checkpoint. 0 or -1.
 int scene_image_checkpoint(const char* path);
-// Write dir/name: <mujoco> including lift_pot.xml, then `body`. 0 or -1.
+// Write dir/name: <mujoco> declaring the arm model and including parts/rig.xml and
+// parts/lift_pot.xml (as assets/lift_pot_nfp.xml does), then `body`. 0 or -1.
 int scene_mjcf(const char* dir, const char* name, const char* body);
 
 #endif

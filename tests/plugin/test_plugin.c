@@ -463,6 +463,22 @@ static void test_automatic_seeds(void** state) {
   mj_deleteModel(m);
 }
 
+// Without a seed attribute the first episode takes seed 100000, nfp eval's first seed
+// (not one of the bundled policies' training seeds 0..49).
+static void test_default_seed(void** state) {
+  (void)state;
+  assert_int_equal(scene_mjcf(dir, "default_seed.xml",
+      "<extension><plugin plugin=\"nfp.task\"><instance name=\"task\">"
+      "<config key=\"task\" value=\"lift_pot\"/></instance></plugin></extension>"), 0);
+  mjModel* m = load_ok("default_seed.xml");
+  mjData* d = mj_makeData(m);
+  int task = instance_of(m, "nfp.task");
+  mj_step(m, d);
+  assert_int_equal((long)d->plugin_state[m->plugin_stateadr[task] + TASK_SEED_SLOT], 100000);
+  mj_deleteData(d);
+  mj_deleteModel(m);
+}
+
 // Without nfp.task the controller keeps its own clock and seeds from mj_resetData on;
 // a policy that observes the object state needs the task, which measures it.
 static void test_controller_alone(void** state) {
@@ -556,6 +572,7 @@ int main(void) {
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_make_data_error),
     cmocka_unit_test(test_automatic_seeds),
+    cmocka_unit_test(test_default_seed),
     cmocka_unit_test(test_controller_alone),
     cmocka_unit_test(test_success_sensor),
     cmocka_unit_test(test_equivalence_single),
