@@ -12,5 +12,7 @@ int nfp_cmd_run(int argc, char** argv);
 int nfp_cmd_arms(int argc, char** argv);
 int nfp_cmd_keys(int argc, char** argv);
 int nfp_cmd_export(int argc, char** argv);
+int nfp_cmd_inspect(int argc, char** argv);
+int nfp_cmd_version(int argc, char** argv);
 
 #endif

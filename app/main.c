@@ -21,6 +21,8 @@ static const verb verbs[] = {
     {"run", nfp_cmd_run, "drive a rig (an arm server, or the simulator) with a policy"},
     {"arms", nfp_cmd_arms, "serve a rig over the ZeroMQ bridge; query or e-stop a server"},
     {"keys", nfp_cmd_keys, "make CURVE key pairs for the arm bridge"},
+    {"inspect", nfp_cmd_inspect, "show what a checkpoint, policy or episode file holds"},
+    {"version", nfp_cmd_version, "print the version of nfp, MuJoCo and OpenBLAS"},
 };
 static const int nverbs = (int)(sizeof(verbs) / sizeof(verbs[0]));
 
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     usage(stdout);
     return 0;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    return nfp_cmd_version(argc - 1, argv + 1);
   }
   for (int i = 0; i < nverbs; i++) {
     if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
