@@ -64,13 +64,12 @@ static int grey_levels(const uint8_t* rgb, int w, int x0, int x1, int y0, int y1
   return levels;
 }
 
-// An untrained CNN policy over the head camera: the viewer renders its frames (where an
-// OSMesa renderer beside the window crashed it) and shows its input on the head camera too.
-static void test_image_policy(void** state) {
-  (void)state;
+// An untrained image policy with `encoder` over the head camera -> saved at path; the
+// model is returned for the test's own computations (caller frees).
+static nfp_model* save_image_policy(const char* path, nfp_encoder_kind encoder) {
   nfp_model_config c;
   nfp_model_config_default(&c);
-  c.encoder = NFP_ENCODER_CNN;
+  c.encoder = encoder;
   c.n_cam = 1;
   c.img_src_h = NFP_HEAD_H;
   c.img_src_w = NFP_HEAD_W;
@@ -79,11 +78,18 @@ static void test_image_policy(void** state) {
   c.img_w = 72;
   nfp_model* model = nfp_model_create(&c, 1);
   if (!model) fail_msg("%s", nfp_error_last());
+  assert_int_equal(nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0), 0);
+  return model;
+}
+
+// An untrained CNN policy over the head camera: the viewer renders its frames (where an
+// OSMesa renderer beside the window crashed it) and shows its input on the head camera too.
+static void test_image_policy(void** state) {
+  (void)state;
   char ckpt[400], png[400], args[1000];
   snprintf(ckpt, sizeof(ckpt), "%s/image.safetensors", cli_tmpdir);
   snprintf(png, sizeof(png), "%s/image.png", cli_tmpdir);
-  assert_int_equal(nfp_checkpoint_save(ckpt, model, NULL, NULL, NULL, 0), 0);
-  nfp_model_free(model);
+  nfp_model_free(save_image_policy(ckpt, NFP_ENCODER_CNN));
   snprintf(args, sizeof(args),
            "view --policy %s --mode single --head --frames 10 --width 640 --height 480 "
            "--screenshot %s", ckpt, png);
@@ -122,23 +128,6 @@ static uint8_t* read_png(const char* path, int* w, int* h) {
   return rgb;
 }
 
-// An untrained image policy with `encoder` over the head camera -> saved at path; the
-// model is returned for the test's own computations (caller frees).
-static nfp_model* save_image_policy(const char* path, nfp_encoder_kind encoder) {
-  nfp_model_config c;
-  nfp_model_config_default(&c);
-  c.encoder = encoder;
-  c.n_cam = 1;
-  c.img_src_h = NFP_HEAD_H;
-  c.img_src_w = NFP_HEAD_W;
-  c.img_down = 4;
-  c.img_h = 56;
-  c.img_w = 72;
-  nfp_model* model = nfp_model_create(&c, 1);
-  if (!model) fail_msg("%s", nfp_error_last());
-  assert_int_equal(nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0), 0);
-  return model;
-}
 
 // The encoder's input at the first plan of seed `seed`, made here independently: the
 // head camera of the reset scene (this process's offscreen renderer) through the policy

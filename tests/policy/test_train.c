@@ -170,6 +170,15 @@ static void demo_config(nfp_model_config* mc, nfp_dataset_config* dc) {
   *dc = (nfp_dataset_config){.horizon = 4, .stride = 2, .n_obs = 2, .val_frac = 0.0f, .seed = 1};
 }
 
+// Train m on ds for all of tc's epochs -> m holds the EMA weights (tr stays open for the
+// caller's checks and frees).
+static void train_to_end(nfp_trainer* tr, nfp_model* m, const nfp_dataset* ds,
+                         const nfp_train_config* tc) {
+  assert_int_equal(nfp_trainer_init(tr, m, ds, tc), 0);
+  while (tr->epoch < tc->epochs) assert_int_equal(nfp_trainer_epoch(tr), 0);
+  memcpy(m->params, tr->ema.w, sizeof(float) * m->num_params);
+}
+
 static void test_overfit_one_demo(void** state) {
   (void)state;
   nfp_episode ep;
@@ -189,9 +198,7 @@ static void test_overfit_one_demo(void** state) {
   tc.ema_decay = 0.99f;
   tc.weight_decay = 0.0f;
   nfp_trainer tr;
-  assert_int_equal(nfp_trainer_init(&tr, m, &ds, &tc), 0);
-  while (tr.epoch < tc.epochs) assert_int_equal(nfp_trainer_epoch(&tr), 0);
-  memcpy(m->params, tr.ema.w, sizeof(float) * m->num_params);
+  train_to_end(&tr, m, &ds, &tc);
 
   // Sample every window's chunk with a small sigma and compare with the demo's chunk.
   nfp_sampler* s = nfp_sampler_create(m, 1);
@@ -277,9 +284,7 @@ static double side_accuracy(nfp_episode* eps, int camera) {
   nfp_train_config_default(&tc);
   tc.epochs = 120, tc.batch = 32, tc.lr = 3e-3f, tc.ema_decay = 0.95f;
   nfp_trainer tr;
-  assert_int_equal(nfp_trainer_init(&tr, m, &ds, &tc), 0);
-  while (tr.epoch < tc.epochs) assert_int_equal(nfp_trainer_epoch(&tr), 0);
-  memcpy(m->params, tr.ema.w, sizeof(float) * m->num_params);
+  train_to_end(&tr, m, &ds, &tc);
   nfp_sampler* s = nfp_sampler_create(m, 1);
   assert_non_null(s);
   nfp_sample_opts o;
