@@ -67,13 +67,12 @@ static int stored_twins(const char* json) {
 }
 
 // --mirror WHEN for the demos in dir: 1 train on mirror images too, 0 not, -1 error.
-static int mirror_wanted(const char* when, const char* dir, int image) {
+static int mirror_wanted(const char* when, const char* dir) {
   if (!strcmp(when, "off")) return 0;
   if (strcmp(when, "on") && strcmp(when, "auto")) {
     return nfp_error_set("--mirror must be auto, on or off, got '%s'", when);
   }
   int on = !strcmp(when, "on");
-  if (image && !on) return 0;  // auto: measured for state observations only
   const nfp_task_def* def;
   if (nfp_demo_task(dir, &def) != 0) return -1;
   int symmetric = def && def->mirror_object;
@@ -221,10 +220,9 @@ static int train_parse(train_opts* o) {
        "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
        0, 0},
       {"--mirror", NFP_ARG_STR, &o->mirror, "WHEN",
-       "also train on the left-right mirror image of every demo: auto (for the tasks where it "
-       "helps, lift_pot and stack_block_two, when the observation is the state), on (any "
-       "symmetric task: also towel_folding; camera frames are flipped left to right) or off", 0,
-       0, 0},
+       "also train on the left-right mirror image of every demo (camera frames flipped left "
+       "to right): auto (for the tasks where it helps, lift_pot and stack_block_two), on (any "
+       "symmetric task: also towel_folding) or off", 0, 0, 0},
       {"--val-frac", NFP_ARG_DOUBLE, &o->val_frac, "F",
        "fraction of episodes held out (>= 1 when there are 2+)", 0, 0.9, 0},
       {"--layers", NFP_ARG_INT, &o->mc.n_layers, "L", "spline coupling layers", 1, 64, 0},
@@ -397,7 +395,7 @@ static int train_dataset(train_opts* o, train_job* j) {
   dc->horizon = o->mc.horizon;
   dc->stride = o->mc.stride;
   dc->n_obs = o->mc.n_obs;
-  j->twins = mirror_wanted(o->mirror, o->data, o->image);
+  j->twins = mirror_wanted(o->mirror, o->data);
   if (j->twins < 0) return -1;
   if (j->twins) dc->twin = nfp_demo_mirror;
   if (o->mc.n_cam > 0) {

@@ -63,15 +63,16 @@ static void test_collect_two_with_images(void** state) {
   }
   nfp_task_free(t);
   nfp_demo_list_free(paths, n);
-  // A camera policy trains on the frames' mirror images too when asked (not by default).
-  snprintf(args, sizeof(args), "train --data %s --out %s/m.safetensors --obs image+state "
-           "--encoder cnn --crop 60x80 --epochs 1 --layers 2 --hidden 16 --mirror on", out,
-           cli_tmpdir);
-  code = cli_run(&r, "", args);
-  if (code) fail_msg("train --mirror on exited %d:\n%s\n%s", code, r.out, r.err);
-  assert_non_null(strstr(r.out, "half of them mirror images"));
+  // A Lift Pot camera policy trains on the frames' mirror images too (--mirror auto), and
+  // not with --mirror off.
   snprintf(args, sizeof(args), "train --data %s --out %s/m.safetensors --obs image+state "
            "--encoder cnn --crop 60x80 --epochs 1 --layers 2 --hidden 16", out, cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("train exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "half of them mirror images"));
+  snprintf(args, sizeof(args), "train --data %s --out %s/m.safetensors --obs image+state "
+           "--encoder cnn --crop 60x80 --epochs 1 --layers 2 --hidden 16 --mirror off", out,
+           cli_tmpdir);
   code = cli_run(&r, "", args);
   if (code) fail_msg("train exited %d:\n%s\n%s", code, r.out, r.err);
   assert_null(strstr(r.out, "mirror images"));
