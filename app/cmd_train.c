@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "demo_mirror.h"
 #include "nfp/checkpoint.h"
+#include "nfp/cluster.h"
 #include "nfp/demo.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
@@ -459,6 +460,10 @@ static void print_plan(const train_opts* o, const train_job* j) {
            s->first_epoch + s->epochs, s->batch, (double)s->lr,
            k == 2 ? " cosine-annealed to a tenth" : "");
   }
+  if (j->tr.group) {
+    printf("data-parallel: %d MPI ranks, each computing 1/%d of every batch; gradients summed "
+           "with MPI_Allreduce, rank 0 writes\n", j->tr.group->size, j->tr.group->size);
+  }
   if (o->resume && j->tr.epoch_step > 0) {
     printf("resumed from %s after epoch %d and %d steps of the next\n", o->resume, j->tr.epoch,
            j->tr.epoch_step);
@@ -525,6 +530,16 @@ static void print_stopped(const train_opts* o, const nfp_trainer* tr) {
           o->data, o->out, o->out);
 }
 
+// Under mpirun -np N (N > 1): the job's ranks as the trainer's data-parallel group; else NULL.
+static const nfp_train_group* cluster_group(void) {
+  static nfp_train_group g;
+  const nfp_cluster* w = nfp_cluster_world();
+  if (w->size < 2) return NULL;
+  g = (nfp_train_group){.rank = w->rank, .size = w->size, .sum_float = nfp_cluster_sum_float,
+                        .sum_double = nfp_cluster_sum_double, .max_int = nfp_cluster_max_int};
+  return &g;
+}
+
 enum { TRAIN_STOPPED = 3 };  // run()'s code for a run stopped by a signal (checkpoint saved)
 
 // Trainer over j's model and dataset: restore a resumed run, train, save. 0, -1 or
@@ -535,7 +550,9 @@ static int train_fit(const train_opts* o, train_job* j) {
   if (rc == 0 && j->ck) rc = nfp_trainer_resume_from(tr, j->ck);
   nfp_checkpoint_free(j->ck);  // everything is restored: its memory goes back
   j->ck = NULL;
-  if (rc == 0 && !o->quiet) print_plan(o, j);
+  tr->group = cluster_group();
+  int talk = !o->quiet && nfp_cluster_world()->rank == 0;  // rank 0 speaks for the job
+  if (rc == 0 && talk) print_plan(o, j);
   char *metrics = NULL, *prior = NULL;
   if (rc == 0) rc = metrics_paths(o, &metrics, &prior);
   if (rc != 0) return -1;
@@ -546,8 +563,8 @@ static int train_fit(const train_opts* o, train_job* j) {
   tr->stop = stop_requested;
   catch_stop_signals();
   rc = nfp_trainer_run(tr, &ro);
-  if (rc == 0 && !o->quiet) print_saved(o, tr, metrics);
-  if (rc == 1) print_stopped(o, tr);
+  if (rc == 0 && talk) print_saved(o, tr, metrics);
+  if (rc == 1 && nfp_cluster_world()->rank == 0) print_stopped(o, tr);
   free(metrics);
   free(prior);
   return rc == 1 ? TRAIN_STOPPED : rc;
@@ -591,7 +608,8 @@ int nfp_cmd_train(int argc, char** argv) {
   int rc = run(argc, argv);
   if (rc == 1) return 0;  // --help
   if (rc == 2) return 2;  // bad flags, already reported
-  if (rc == TRAIN_STOPPED) return 128 + stop_signal;  // 130 for Ctrl-C, as shells report it
+  // 130 for Ctrl-C, as shells report it; a rank stopped by another's signal: as SIGTERM.
+  if (rc == TRAIN_STOPPED) return 128 + (stop_signal ? stop_signal : SIGTERM);
   if (rc != 0) {
     fprintf(stderr, "nfp train: %s\n", nfp_error_last());
     return 1;

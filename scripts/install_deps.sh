@@ -16,6 +16,7 @@ PACKAGES=(
   build-essential cmake pkg-config unzip ca-certificates
   libopenblas-dev libzmq3-dev libglfw3-dev libcmocka-dev libhdf5-dev
   libosmesa6-dev libgl-dev libcjson-dev libpng-dev zlib1g-dev libturbojpeg0-dev clang
+  libopenmpi-dev openmpi-bin
   xvfb xauth python3-pip
 )
 # Optional peers for reference tests and benchmarks (PyTorch from Debian).

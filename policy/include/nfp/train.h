@@ -208,6 +208,20 @@ typedef struct nfp_train_config_ {
 
 void nfp_train_config_default(nfp_train_config* cfg);
 
+// Data-parallel training over the processes of one job (an MPI job, say; the policy library
+// knows no MPI: the caller passes its collectives). Every rank runs the same trainer on the
+// same windows, schedule and seed; each computes the log-likelihood and gradient of its
+// contiguous share of every batch (and of the validation windows), the shares are summed
+// across ranks, and every rank takes the same step. Noise and crops are drawn for the whole
+// batch as in one process, so the run does not depend on the rank count beyond the order of
+// float sums.
+typedef struct nfp_train_group_ {
+  int rank, size;
+  int (*sum_float)(float* buf, size_t n);    // in place, every rank gets the sum. 0 or -1
+  int (*sum_double)(double* buf, size_t n);
+  int (*max_int)(int* flag);                 // the largest flag over ranks. 0 or -1
+} nfp_train_group;
+
 // Everything one training run holds. The model's params are the live weights.
 typedef struct nfp_trainer_ {
   nfp_model* model;
@@ -253,6 +267,10 @@ typedef struct nfp_trainer_ {
   // nfp_trainer_epoch return 1 at once, the epoch part-done (e.g. on Ctrl-C).
   int (*stop)(void* ctx);
   void* stop_ctx;
+  // Data-parallel ranks (NULL: this process alone). Only rank 0 writes checkpoints, logs
+  // and metrics in nfp_trainer_run; a stop asked on any rank stops every rank.
+  const nfp_train_group* group;
+  double comm_seconds;  // time in the group's sums during the last finished epoch
 } nfp_trainer;
 
 // Model and dataset must agree (chunk and observation sizes); the model's normalisation
@@ -325,7 +343,8 @@ int nfp_trainer_run(nfp_trainer* tr, const nfp_train_run_opts* o);
 
 // The last finished epoch as one JSON object on one line (no newline): epoch, stage, batch,
 // lr, train_nll, val_nll (null without validation), object_mse and val_object_mse (models
-// with an object-state head), samples_per_s, seconds (the epoch's wall time), best_epoch.
+// with an object-state head), samples_per_s, seconds (the epoch's wall time), ranks and
+// comm_share (data-parallel runs: the share of the epoch spent summing), best_epoch.
 // NULL when out of memory. Caller frees.
 char* nfp_trainer_metrics_json(const nfp_trainer* tr);
 

@@ -48,6 +48,11 @@ char* nfp_trainer_metrics_json(const nfp_trainer* tr) {
   }
   add_number(j, "samples_per_s", tr->samples_per_s);
   add_number(j, "seconds", tr->epoch_seconds);
+  if (tr->group) {  // data-parallel: the ranks and the share of the epoch spent summing
+    cJSON_AddNumberToObject(j, "ranks", tr->group->size);
+    add_number(j, "comm_share", tr->epoch_seconds > 0.0 ? tr->comm_seconds / tr->epoch_seconds
+                                                        : 0.0);
+  }
   if (tr->best_epoch > 0) cJSON_AddNumberToObject(j, "best_epoch", tr->best_epoch);
   char* s = cJSON_PrintUnformatted(j);
   cJSON_Delete(j);

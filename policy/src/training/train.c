@@ -137,12 +137,6 @@ void nfp_trainer_free(nfp_trainer* tr) {
   memset(tr, 0, sizeof(*tr));
 }
 
-static double mean_nll(const double* logp, int n) {
-  double s = 0.0;
-  for (int i = 0; i < n; i++) s -= logp[i];
-  return s / n;
-}
-
 // AdamW then EMA on parameters [lo, hi): the optimiser and the average seen through views
 // of their buffers, with the step counters as they stand before this step.
 typedef struct {
@@ -199,13 +193,66 @@ static nfp_obs_batch batch_of(const nfp_trainer* tr, int training) {
                          .aux_weight = tr->cfg.aux_weight};
 }
 
+// This rank's contiguous share [*lo, *hi) of n items (all of them without a group).
+static void share(const nfp_trainer* tr, int n, int* lo, int* hi) {
+  const nfp_train_group* g = tr->group;
+  *lo = g ? (int)((long long)n * g->rank / g->size) : 0;
+  *hi = g ? (int)((long long)n * (g->rank + 1) / g->size) : n;
+}
+
+// Sum buf over the group's ranks, timed (nothing without a group). 0 or -1.
+static int group_sum_float(nfp_trainer* tr, float* buf, size_t n) {
+  if (!tr->group) return 0;
+  double t0 = nfp_clock_seconds();
+  int rc = tr->group->sum_float(buf, n);
+  tr->comm_seconds += nfp_clock_seconds() - t0;
+  return rc;
+}
+
+static int group_sum_double(nfp_trainer* tr, double* buf, size_t n) {
+  if (!tr->group) return 0;
+  double t0 = nfp_clock_seconds();
+  int rc = tr->group->sum_double(buf, n);
+  tr->comm_seconds += nfp_clock_seconds() - t0;
+  return rc;
+}
+
+// The batch's windows from lo on, as the model takes them.
+static nfp_obs_batch batch_slice(const nfp_trainer* tr, int training, int lo) {
+  const nfp_model_config* c = &tr->model->cfg;
+  nfp_obs_batch ob = batch_of(tr, training);
+  ob.state += (size_t)lo * tr->ds->obs_dim;
+  if (ob.image) ob.image += (size_t)lo * c->n_cam * c->img_h * c->img_w * 3;
+  if (ob.aux_target) ob.aux_target += (size_t)lo * c->aux_dim;
+  return ob;
+}
+
+// Log-likelihood and gradient of this rank's share [lo, hi) of the n gathered windows:
+// sums[0] += their NLL, sums[1] += n * their share of the head's mean squared error; grads
+// = the gradient of the whole batch's mean loss restricted to them. 0 or -1.
+static int step_share(nfp_trainer* tr, int lo, int hi, int n, double* sums) {
+  int m = hi - lo;
+  size_t np = tr->model->num_params;
+  memset(tr->grads, 0, sizeof(float) * np);
+  if (m == 0) return 0;
+  nfp_obs_batch ob = batch_slice(tr, 1, lo);
+  ob.aux_weight *= (float)m / (float)n;  // the head's mean is over the whole batch
+  const float* act = tr->act + (size_t)lo * tr->ds->act_dim;
+  if (nfp_model_logprob(tr->model, tr->ws, &ob, act, m, tr->logp) != 0) return -1;
+  for (int i = 0; i < m; i++) sums[0] -= tr->logp[i];
+  if (tr->aux) sums[1] += m * nfp_model_aux_mse(tr->model, tr->ws);
+  for (int i = 0; i < m; i++) tr->dlogp[i] = -1.0 / n;
+  return 0;
+}
+
 int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, double* nll) {
   if (n < 1 || n > nfp_model_ws_max_batch(tr->ws)) {
     return nfp_error_set("trainer: batch of %d outside 1..%d", n, nfp_model_ws_max_batch(tr->ws));
   }
   const nfp_dataset* ds = tr->ds;
   nfp_dataset_gather(tr->obs, tr->act, ds, anchors, n);
-  // A stream per step, so a resumed run draws the same noise and crops.
+  // A stream per step, so a resumed run draws the same noise and crops. The whole batch's
+  // draws on every rank: the same numbers whatever the rank count.
   nfp_rng rng;
   nfp_rng_seed(&rng, tr->cfg.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)tr->step + 1);
   if (tr->cfg.action_noise > 0.0f) {
@@ -220,18 +267,19 @@ int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, doubl
   }
   if (tr->img) nfp_dataset_gather_images(tr->img, ds, anchors, n, &rng);
   if (tr->aux) nfp_dataset_gather_object(tr->aux, ds, anchors, n);
-  nfp_obs_batch ob = batch_of(tr, 1);
-  if (nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, n, tr->logp) != 0) return -1;
-  *nll = mean_nll(tr->logp, n);
-  if (tr->aux) tr->aux_sum += nfp_model_aux_mse(tr->model, tr->ws), tr->aux_steps++;
+  int lo, hi;
+  share(tr, n, &lo, &hi);
+  double sums[2] = {0.0, 0.0};  // NLL and n * the head's error, over the ranks
+  if (step_share(tr, lo, hi, n, sums) != 0 || group_sum_double(tr, sums, 2) != 0) return -1;
+  *nll = sums[0] / n;
+  if (tr->aux) tr->aux_sum += sums[1] / n, tr->aux_steps++;
   if (!isfinite(*nll)) {
     return nfp_error_set("training diverged at step %ld (NLL %g); try a lower --lr", tr->step,
                          *nll);
   }
-  for (int i = 0; i < n; i++) tr->dlogp[i] = -1.0 / n;
   size_t np = tr->model->num_params;
-  memset(tr->grads, 0, sizeof(float) * np);
-  nfp_model_backward(tr->model, tr->ws, tr->dlogp, tr->grads, NULL);
+  if (hi > lo) nfp_model_backward(tr->model, tr->ws, tr->dlogp, tr->grads, NULL);
+  if (group_sum_float(tr, tr->grads, np) != 0) return -1;
   nfp_grad_clip(tr->grads, np, tr->cfg.clip);
   update(tr, lr);
   tr->step++;
@@ -242,22 +290,24 @@ int nfp_trainer_evaluate(nfp_trainer* tr, const int* anchors, int n, double* nll
   int B = nfp_model_ws_max_batch(tr->ws);
   float* live = tr->model->params;
   tr->model->params = tr->ema.w;  // evaluate the weights that get saved
-  double sum = 0.0, aux_sum = 0.0;
-  int rc = 0;
+  double sums[2] = {0.0, 0.0};    // NLL and the head's summed error over the windows
+  int rc = 0, lo, hi;
+  share(tr, n, &lo, &hi);  // each rank its share of the windows, summed below
   nfp_obs_batch ob = batch_of(tr, 0);
   ob.aux_target = tr->aux;  // the head's error on these windows too (never the context)
-  for (int i = 0; i < n && rc == 0; i += B) {
-    int m = n - i < B ? n - i : B;
+  for (int i = lo; i < hi && rc == 0; i += B) {
+    int m = hi - i < B ? hi - i : B;
     nfp_dataset_gather(tr->obs, tr->act, tr->ds, anchors + i, m);
     if (tr->img) nfp_dataset_gather_images(tr->img, tr->ds, anchors + i, m, NULL);
     if (tr->aux) nfp_dataset_gather_object(tr->aux, tr->ds, anchors + i, m);
     rc = nfp_model_logprob(tr->model, tr->ws, &ob, tr->act, m, tr->logp);
-    for (int j = 0; j < m; j++) sum -= tr->logp[j];
-    if (tr->aux && rc == 0) aux_sum += m * nfp_model_aux_mse(tr->model, tr->ws);
+    for (int j = 0; j < m; j++) sums[0] -= tr->logp[j];
+    if (tr->aux && rc == 0) sums[1] += m * nfp_model_aux_mse(tr->model, tr->ws);
   }
   tr->model->params = live;
-  *nll = n > 0 ? sum / n : NAN;
-  tr->val_aux_mse = tr->aux && n > 0 ? aux_sum / n : NAN;
+  if (rc == 0) rc = group_sum_double(tr, sums, 2);
+  *nll = n > 0 ? sums[0] / n : NAN;
+  tr->val_aux_mse = tr->aux && n > 0 ? sums[1] / n : NAN;
   return rc;
 }
 
@@ -301,8 +351,16 @@ static int stopped(nfp_trainer* tr, double t0) {
   return 1;
 }
 
-// Does the caller want the run to stop now?
-static int stop_asked(const nfp_trainer* tr) { return tr->stop && tr->stop(tr->stop_ctx); }
+// Does the caller want the run to stop now? With a group: does any rank (all must agree,
+// or one would wait for the others in the next sum; a failed vote stops too).
+static int stop_asked(nfp_trainer* tr) {
+  int flag = tr->stop && tr->stop(tr->stop_ctx);
+  if (!tr->group) return flag;
+  double t0 = nfp_clock_seconds();
+  if (tr->group->max_int(&flag) != 0) flag = 1;
+  tr->comm_seconds += nfp_clock_seconds() - t0;
+  return flag;
+}
 
 // Epoch tr->epoch from step tr->epoch_step on: steps, validation, history. 0, 1 or -1.
 int nfp_trainer_epoch(nfp_trainer* tr) {
@@ -317,6 +375,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   // A run resumed with another schedule (--epochs, --batch) may have fewer steps now.
   int first = tr->epoch_step < steps ? tr->epoch_step : steps;
   double t0 = nfp_clock_seconds();
+  tr->comm_seconds = 0.0;
   for (int s = first; s < steps; s++) {
     if (stop_asked(tr)) return stopped(tr, t0);
     float lr = nfp_schedule_lr(&tr->sched, e, (float)s / (float)steps, tr->step);
@@ -388,9 +447,15 @@ static void log_epoch(const nfp_trainer* tr, FILE* log, int first) {
   char eta[32];
   format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
   int k = nfp_schedule_stage(&tr->sched, e - 1);
-  char aux[48] = "";  // the object-state head's error, where there is one
+  char aux[80] = "";  // the object-state head's error, where there is one; the group's share
+  int k0 = 0;
   if (isfinite(tr->aux_mse)) {
-    snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse, tr->val_aux_mse);
+    k0 = snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse,
+                  tr->val_aux_mse);
+  }
+  if (tr->group && tr->epoch_seconds > 0.0) {
+    snprintf(aux + k0, sizeof(aux) - (size_t)k0, "  %d ranks, comm %.1f %%", tr->group->size,
+             100.0 * tr->comm_seconds / tr->epoch_seconds);
   }
   fprintf(log,
           "epoch %3d/%d  stage %d  batch %3d  lr %.1e  train NLL %8.3f  val NLL %8.3f%s  "
@@ -429,17 +494,20 @@ static int after_epoch(nfp_trainer* tr, const nfp_train_run_opts* o, nfp_metrics
   if (o->metrics_path && nfp_metrics_log_append(ml, tr) != 0) return -1;
   int e = tr->epoch;
   int periodic = tr->cfg.ckpt_every > 0 && e % tr->cfg.ckpt_every == 0;
-  return periodic || e == tr->cfg.epochs ? save_all(tr, o) : 0;
+  return o->out_path && (periodic || e == tr->cfg.epochs) ? save_all(tr, o) : 0;
 }
 
 // Epochs to the end (or a stop, saved) with their progress, warnings, metrics, checkpoints.
 int nfp_trainer_run(nfp_trainer* tr, const nfp_train_run_opts* o) {
+  // Only rank 0 of a group writes: the other ranks hold the same weights.
+  nfp_train_run_opts quiet = {0};
+  if (tr->group && tr->group->rank != 0) o = &quiet;
   nfp_metrics_log ml;
   int rc = 0, first = tr->epoch;
   if (o->metrics_path) rc = nfp_metrics_log_open(&ml, o->metrics_path, o->metrics_prior, first);
   while (rc == 0 && tr->epoch < tr->cfg.epochs) {
     rc = nfp_trainer_epoch(tr);
-    if (rc == 1 && save_all(tr, o) != 0) rc = -1;
+    if (rc == 1 && o->out_path && save_all(tr, o) != 0) rc = -1;
     if (rc == 0) rc = after_epoch(tr, o, &ml, first);
   }
   if (o->metrics_path) nfp_metrics_log_free(&ml);
