@@ -15,10 +15,12 @@
 
 #include "args.h"
 #include "bench_bridge.h"
+#include "bench_ranks.h"
 #include "bench_encoder.h"
 #include "commands.h"
 #include "files.h"
 #include "nfp/clock.h"
+#include "nfp/cluster.h"
 #include "nfp/error.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
@@ -363,6 +365,8 @@ static int bench_parse(bench_run* b, int argc, char** argv) {
       {"--no-torch", NFP_ARG_FLAG, &b->no_torch, NULL, "skip the PyTorch peer", 0, 0, 0},
       {"--bridge", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
+      {"--ranks", NFP_ARG_FLAG, &(int){0}, NULL,
+       "instead: data-parallel training under mpirun (nfp bench --ranks --help)", 0, 0, 0},
       {"--no-reference", NFP_ARG_FLAG, &b->no_reference, NULL,
        "only the default model, not the reference size", 0, 0, 0},
       {"--no-encoders", NFP_ARG_FLAG, &b->no_encoders, NULL,
@@ -531,6 +535,11 @@ static int run(int argc, char** argv) {
 int nfp_cmd_bench(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--bridge")) return nfp_bench_bridge(argc, argv);
+    if (!strcmp(argv[i], "--ranks")) return nfp_bench_ranks(argc, argv);
+  }
+  if (nfp_cluster_world()->size > 1) {
+    fprintf(stderr, "nfp bench: under mpirun only --ranks runs (nfp bench --ranks --help)\n");
+    return 2;
   }
   int rc = run(argc, argv);
   if (rc == 1) return 0;  // --help

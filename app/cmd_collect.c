@@ -1,6 +1,7 @@
 // nfp collect: run a task's scripted expert on consecutive seeds and save each
 // successful episode as one HDF5 demo file. Progress goes to stderr (progress.h), a line
-// per seed with --verbose to stdout.
+// per seed with --verbose to stdout. Under mpirun -np N the ranks try seeds in rounds, one
+// each, and settle the outcomes in seed order: the folder is the one-process folder.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "nfp/agent.h"
 #include "nfp/arms_sim.h"
 #include "nfp/clock.h"
+#include "nfp/cluster.h"
 #include "nfp/demo.h"
 #include "nfp/error.h"
 #include "nfp/render.h"
@@ -135,7 +137,15 @@ typedef struct {
   int verbose;  // a line per seed
   double noise;
   long long seed0;
+  int talk;     // this process prints for the job (rank 0 of an MPI job, or alone)
 } collect_opts;
+
+// One seed's outcome, gathered from the rank that ran it (plain bytes, no padding holes).
+typedef struct {
+  int64_t seed;
+  int32_t success, steps;
+  double wall_s;
+} collect_try;
 
 // What the seeds tried so far gave.
 typedef struct {
@@ -174,7 +184,9 @@ static int collect_parse(collect_opts* o, int argc, char** argv) {
                         "Seeds on which the expert fails are skipped and listed.\nProgress "
                         "goes to stderr: a line updated in place on a terminal (episodes saved,"
                         "\nseeds skipped, ETA, steps of the episode running), else a line every "
-                        "10 % or 10 s.");
+                        "10 % or 10 s.\nUnder mpirun -np N, N processes try seeds at "
+                        "once (one each, in rounds) and the folder\nis the one a single "
+                        "process writes; DIR must be shared by the ranks' machines.");
 }
 
 // The task and the seed budget, checked; defaults that depend on other flags. 0 or 2
@@ -186,6 +198,7 @@ static int collect_check(collect_opts* o) {
     return 2;
   }
   if (!o->assets) o->assets = nfp_asset_dir();
+  o->talk = nfp_cluster_world()->rank == 0;
   if (o->max_attempts == 0) o->max_attempts = 2 * o->episodes + 20;
   if (o->max_attempts < o->episodes) {
     fprintf(stderr, "nfp collect: --max-attempts %d is below --episodes %d\n", o->max_attempts,
@@ -195,15 +208,27 @@ static int collect_check(collect_opts* o) {
   return 0;
 }
 
-// The output folder (made if missing, said so) and the collector for the task. 0 or 1
-// (reported; c is closed).
-static int collect_open(collector* c, const collect_opts* o) {
-  int created = 0;
-  if (nfp_dir_prepare(o->out, &created)) {
+// The output folder, made if missing (said so) by rank 0 before the other ranks check it:
+// one mkdir, one line. 0 or 1 (reported by the rank that failed).
+static int collect_prepare_out(const collect_opts* o) {
+  int created = 0, failed = o->talk && nfp_dir_prepare(o->out, &created);
+  if (failed) fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+  int any = failed;
+  if (nfp_cluster_max_int(&any)) {
+    fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
+    return 1;
+  }
+  if (!any && !o->talk && nfp_dir_prepare(o->out, &created)) {
     fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
     return 1;
   }
   if (created) printf("created output folder %s\n", o->out);
+  return any ? 1 : 0;
+}
+
+// The output folder and the collector for the task. 0 or 1 (reported; c is closed).
+static int collect_open(collector* c, const collect_opts* o) {
+  if (collect_prepare_out(o)) return 1;
   int opened = collector_open(c, o->task_name, o->assets, o->images);
   c->noise = o->noise;
   if (opened) {
@@ -214,61 +239,123 @@ static int collect_open(collector* c, const collect_opts* o) {
   return 0;
 }
 
-// Seeds from --seed on until --episodes are saved or --max-attempts are tried: each
-// successful episode -> DIR/episode_NNNNNN.hdf5, each failure -> t->skipped; progress on
-// stderr. 0 or 1.
+// One round: this rank's seed (the next untried one plus its rank, within --max-attempts)
+// -> its episode in c->ep; every rank's outcome -> (*all)[0..*n), in seed order (rank r
+// tried the r-th). 0 or -1 (error set).
+static int collect_round(collector* c, const collect_opts* o, const collect_tally* t,
+                         nfp_rollout* r, collect_try** all, int* n) {
+  const nfp_cluster* w = nfp_cluster_world();
+  int left = o->max_attempts - t->attempts;
+  collect_try mine = {.seed = o->seed0 + t->attempts + w->rank};
+  if (w->rank < left) {
+    double te = nfp_clock_seconds();
+    if (collect_episode(c, (uint64_t)mine.seed, r)) return -1;
+    mine.success = c->ep.success;
+    mine.steps = r->steps;
+    mine.wall_s = nfp_clock_seconds() - te;
+  }
+  void* buf = NULL;
+  size_t* off = NULL;
+  if (nfp_cluster_allgather(&mine, sizeof(mine), &buf, &off)) return -1;
+  free(off);
+  *all = buf;
+  *n = w->size < left ? w->size : left;
+  return 0;
+}
+
+// An outcome, settled in seed order on every rank as one process would: a failure is
+// listed as skipped, a success becomes the next episode file, written by the rank that
+// holds the episode (`mine`). Rank 0 counts and reports. 0 or -1 (error set).
+static int collect_settle(collector* c, const collect_opts* o, collect_tally* t,
+                          const collect_try* x, int mine) {
+  t->attempts++;
+  if (!x->success) {
+    t->skipped[t->nskipped++] = (long long)x->seed;
+    progress_item(&c->prog, 0, 0, 1);
+    if (o->verbose && o->talk) {
+      progress_printf(&c->prog, "seed %lld: expert failed after %d steps, skipped\n",
+                      (long long)x->seed, x->steps);
+    }
+    return 0;
+  }
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", o->out, t->nsaved);
+  if (mine && nfp_demo_write(path, &c->ep)) return -1;
+  t->nsaved++;
+  progress_item(&c->prog, 1, 0, 0);
+  if (o->verbose && o->talk) {
+    progress_printf(&c->prog, "seed %lld: success in %d steps (%.1f s) -> %s [%d/%d]\n",
+                    (long long)x->seed, x->steps, x->wall_s, path, t->nsaved, o->episodes);
+  }
+  return 0;
+}
+
+// Seeds from --seed on, a round at a time, until --episodes are saved or --max-attempts
+// are tried: each successful episode -> DIR/episode_NNNNNN.hdf5, each failure ->
+// t->skipped; progress on stderr from rank 0. 0, or 1 (reported) on this rank alone: it
+// calls no collective after that, main() ends the job.
 static int collect_seeds(collector* c, const collect_opts* o, collect_tally* t) {
   nfp_rollout r = {0};
-  int rc = 0;
+  int rc = 0, rank = nfp_cluster_world()->rank;
   char label[160];
   snprintf(label, sizeof(label), "collect %s", o->task_name);
   progress_spec ps = {.label = label, .unit = "episodes", .skipped = "skipped seeds",
-                      .total = o->episodes};
+                      .total = o->episodes, .silent = !o->talk};
   progress_start(&c->prog, &ps);
-  while (t->nsaved < o->episodes && t->attempts < o->max_attempts && t->skipped) {
-    uint64_t seed = (uint64_t)(o->seed0 + t->attempts);
-    t->attempts++;
-    double te = nfp_clock_seconds();
-    if (collect_episode(c, seed, &r)) {
-      rc = 1;
-      break;
+  while (!rc && t->nsaved < o->episodes && t->attempts < o->max_attempts) {
+    collect_try* all = NULL;
+    int n = 0;
+    rc = collect_round(c, o, t, &r, &all, &n);
+    // Seeds past the last episode needed are dropped, as one process never tries them.
+    for (int k = 0; !rc && k < n && t->nsaved < o->episodes; k++) {
+      rc = collect_settle(c, o, t, &all[k], k == rank);
     }
-    if (!c->ep.success) {
-      t->skipped[t->nskipped++] = (long long)seed;
-      progress_item(&c->prog, 0, 0, 1);
-      if (o->verbose) {
-        progress_printf(&c->prog, "seed %llu: expert failed after %d steps, skipped\n",
-                        (unsigned long long)seed, r.steps);
-      }
-      continue;
-    }
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/episode_%06d.hdf5", o->out, t->nsaved);
-    if (nfp_demo_write(path, &c->ep)) {
-      rc = 1;
-      break;
-    }
-    t->nsaved++;
-    progress_item(&c->prog, 1, 0, 0);
-    if (o->verbose) {
-      progress_printf(&c->prog, "seed %llu: success in %d steps (%.1f s) -> %s [%d/%d]\n",
-                      (unsigned long long)seed, r.steps, nfp_clock_seconds() - te, path,
-                      t->nsaved, o->episodes);
-    }
+    free(all);
   }
+  // Every rank's files are written before rank 0 says so.
+  int pending = 0;
+  if (!rc) rc = nfp_cluster_max_int(&pending);
   nfp_rollout_free(&r);
   progress_finish(&c->prog);
   if (rc) fprintf(stderr, "nfp collect: %s\n", nfp_error_last());
-  return rc;
+  return rc ? 1 : 0;
 }
 
-// The closing line: episodes saved, seeds tried and the ones skipped.
+// The closing line (rank 0): episodes saved, seeds tried and the ones skipped.
 static void collect_summary(const collect_opts* o, const collect_tally* t, double seconds) {
+  if (!o->talk) return;
   printf("saved %d of %d episodes in %.1f s; tried seeds %lld..%lld", t->nsaved, o->episodes,
          seconds, o->seed0, o->seed0 + t->attempts - 1);
   printf("; skipped %d failed seed%s", t->nskipped, t->nskipped == 1 ? "" : "s");
   for (int i = 0; i < t->nskipped; i++) printf("%s%lld", i ? ", " : ": ", t->skipped[i]);
   printf("\n");
+  fflush(stdout);  // before a failing job ends
+}
+
+// Were --episodes saved? Else rank 0 says so, before any rank may end the job (the ranks
+// agree on it: they all wait here). 0 or 1.
+static int collect_enough(const collect_opts* o, const collect_tally* t) {
+  if (t->nsaved >= o->episodes) return 0;
+  if (o->talk) {
+    fprintf(stderr,
+            "nfp collect: the expert succeeded on only %d of %d seeds (raise --max-attempts)\n",
+            t->nsaved, t->attempts);
+  }
+  int said = 0;
+  nfp_cluster_max_int(&said);
+  return 1;
+}
+
+// The opening line (rank 0): what is collected where.
+static void collect_header(const collect_opts* o) {
+  if (!o->talk) return;
+  printf("collecting %d %s episodes%s into %s, seeds from %lld", o->episodes, o->task_name,
+         o->images ? " with head images" : "", o->out, o->seed0);
+  if (o->noise > 0) printf(", execution perturbed by %.3g rad", o->noise);
+  int ranks = nfp_cluster_world()->size;
+  if (ranks > 1) printf(", %d MPI ranks trying a seed each", ranks);
+  printf("\n");
+  fflush(stdout);  // before the progress lines on stderr
 }
 
 // Flags -> output folder and collector -> an HDF5 file per successful seed -> summary.
@@ -279,25 +366,17 @@ int nfp_cmd_collect(int argc, char** argv) {
   if (collect_check(&o)) return 2;
   collector c;
   if (collect_open(&c, &o)) return 1;
-  printf("collecting %d %s episodes%s into %s, seeds from %lld", o.episodes, o.task_name,
-         o.images ? " with head images" : "", o.out, o.seed0);
-  if (o.noise > 0) printf(", execution perturbed by %.3g rad", o.noise);
-  printf("\n");
-  fflush(stdout);  // before the progress lines on stderr
-  double t0 = nfp_clock_seconds();
   collect_tally t = {.skipped = calloc((size_t)o.max_attempts, sizeof(long long))};
-  rc = collect_seeds(&c, &o, &t);
   if (!t.skipped) {
     fprintf(stderr, "nfp collect: out of memory\n");
-    rc = 1;
+    collector_close(&c);
+    return 1;
   }
+  collect_header(&o);
+  double t0 = nfp_clock_seconds();
+  rc = collect_seeds(&c, &o, &t);
   collect_summary(&o, &t, nfp_clock_seconds() - t0);
-  if (!rc && t.nsaved < o.episodes) {
-    fprintf(stderr,
-            "nfp collect: the expert succeeded on only %d of %d seeds (raise --max-attempts)\n",
-            t.nsaved, t.attempts);
-    rc = 1;
-  }
+  if (!rc) rc = collect_enough(&o, &t);
   free(t.skipped);
   collector_close(&c);
   return rc;

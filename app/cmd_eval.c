@@ -3,7 +3,9 @@
 // --jobs. A policy is evaluated in one or more sampling modes on the same seeds, and
 // (as RoboTwin does) on seeds where the scripted expert itself succeeds. Progress goes
 // to stderr (progress.h), the per-trial lines with --verbose and a closing table
-// (eval_summary.h) to stdout.
+// (eval_summary.h) to stdout. Under mpirun -np N every batch's trials are shared out over
+// the ranks and their results gathered on every rank, so the report is the one-process
+// report; rank 0 speaks and writes for the job.
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "nfp/bridge.h"
 #include "nfp/checkpoint.h"
 #include "nfp/clock.h"
+#include "nfp/cluster.h"
 #include "nfp/error.h"
 #include "nfp/picture.h"
 #include "nfp/rollout.h"
@@ -54,17 +57,21 @@ typedef struct {
   char name[160];           // "task/label"
   int trials;
   const uint64_t* seeds;    // [trials]
-  trial_result* results;    // [trials]
+  int lo, hi;               // this rank's share of the trials: [lo, hi)
+  trial_result* results;    // [trials] (this rank's share until gathered)
   double* plan_ms;          // every sampling latency of the batch (for percentiles)
   int n_plan, plan_cap;
   pthread_mutex_t lock;
-  int next, finished, successes;
+  int next, finished, successes;  // next trial to start; counts, over all ranks once gathered
   int slots;                // workers started (each shows its trial's steps on its slot)
   int failed;               // a worker hit an error; the others stop
   char error[1024];
   int verbose;              // a line per trial on stdout
   progress prog;
 } eval_batch;
+
+// Rank 0 speaks for an MPI job: stdout, progress, the report files.
+static int eval_talks(void) { return nfp_cluster_world()->rank == 0; }
 
 // A finished trial -> its --verbose line (the format scripts read; under e->lock).
 static void batch_trial_line(eval_batch* e, const trial_result* r) {
@@ -145,9 +152,9 @@ static void* batch_worker(void* arg) {
   }
   while (agent) {
     pthread_mutex_lock(&e->lock);
-    int i = e->failed ? e->trials : e->next++;
+    int i = e->failed ? e->hi : e->next++;
     pthread_mutex_unlock(&e->lock);
-    if (i >= e->trials) break;
+    if (i >= e->hi) break;
     trial_result r = {.seed = e->seeds[i]};
     int st = batch_trial(e, slot, arms, agent, &ro, &r);
     pthread_mutex_lock(&e->lock);
@@ -168,28 +175,66 @@ static void* batch_worker(void* arg) {
   return NULL;
 }
 
-// Run every seed of the batch on `jobs` threads, progress on stderr. 0 or -1 (error set).
+// Every rank's share of the results and latencies -> e on every rank, as one process
+// running the whole batch has them; rank 0 adds the --verbose lines of the others' trials.
+// 0 or -1 (error set).
+static int batch_gather(eval_batch* e) {
+  const int ranks = nfp_cluster_world()->size;
+  const size_t size = sizeof(trial_result) * (size_t)e->trials;
+  void* all = NULL;
+  size_t* off = NULL;
+  if (nfp_cluster_allgather(e->results + e->lo, sizeof(trial_result) * (size_t)(e->hi - e->lo),
+                            &all, &off)) {
+    return -1;
+  }
+  // Contiguous shards in rank order: their concatenation is the batch in trial order.
+  int whole = off[ranks] == size;
+  if (whole) memcpy(e->results, all, size);
+  free(all);
+  free(off);
+  if (!whole) return nfp_error_set("gathering %s: the ranks' shares do not add up", e->name);
+  if (nfp_cluster_allgather(e->plan_ms, sizeof(double) * (size_t)e->n_plan, &all, &off)) {
+    return -1;
+  }
+  free(e->plan_ms);
+  e->plan_ms = all;  // in another order than one process's: only percentiles are taken
+  e->n_plan = e->plan_cap = (int)(off[ranks] / sizeof(double));
+  free(off);
+  for (int i = 0; i < e->trials; i++) {
+    if (i >= e->lo && i < e->hi) continue;  // counted and shown as it finished
+    e->finished++;
+    e->successes += e->results[i].success;
+    batch_trial_line(e, &e->results[i]);
+  }
+  return 0;
+}
+
+// This rank's share of the batch's seeds on `jobs` threads (progress on stderr from rank 0,
+// counting its own share), then every rank's results on every rank. 0 or -1 (error set).
 static int batch_run(eval_batch* e, int jobs) {
   e->results = calloc((size_t)e->trials, sizeof(trial_result));
   if (!e->results) return nfp_error_set("out of memory");
-  if (jobs > e->trials) jobs = e->trials;
+  nfp_cluster_shard(e->trials, &e->lo, &e->hi);
+  e->next = e->lo;
+  if (jobs > e->hi - e->lo) jobs = e->hi - e->lo;  // 0 when more ranks than trials
   pthread_mutex_init(&e->lock, NULL);
   pthread_t th[EVAL_MAX_JOBS];
   snprintf(e->name, sizeof(e->name), "%s/%s", e->task_name, e->label);
   progress_spec ps = {.label = e->name, .unit = "trials", .good = "successes",
-                      .total = e->trials};
+                      .total = e->hi - e->lo, .silent = !eval_talks()};
   progress_start(&e->prog, &ps);
   int started = 0;
   for (int j = 1; j < jobs; j++) {
     if (pthread_create(&th[j], NULL, batch_worker, e)) break;
     started = j;
   }
-  batch_worker(e);  // the calling thread is worker 0
+  if (jobs > 0) batch_worker(e);  // the calling thread is worker 0
   for (int j = 1; j <= started; j++) pthread_join(th[j], NULL);
   pthread_mutex_destroy(&e->lock);
+  // A failed rank does not gather: main() ends the job, the others with it.
+  int rc = e->failed ? nfp_error_set("%s", e->error) : batch_gather(e);
   progress_finish(&e->prog);
-  if (e->failed) return nfp_error_set("%s", e->error);
-  return 0;
+  return rc;
 }
 
 static void batch_free(eval_batch* e) {
@@ -313,7 +358,9 @@ static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int job
     cJSON_AddItemToArray(recs, trial_json(&e->results[i], policy));
   }
   cJSON_AddNumberToObject(o, "jobs", jobs);
+  cJSON_AddNumberToObject(o, "ranks", nfp_cluster_world()->size);  // MPI processes, jobs each
   cJSON_AddNumberToObject(o, "wall_time_s", wall);
+  if (!eval_talks()) return o;
 
   printf("%s / %s: %d/%d successes (%.1f %%), mean steps %.1f, wall time %.1f s", e->task_name,
          e->label, e->successes, e->trials, 100.0 * e->successes / e->trials, steps / e->trials,
@@ -377,7 +424,9 @@ static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* tas
   if (ok) cJSON_AddNumberToObject(o, "mean_steps_success", x->steps_ok / ok);
   cJSON_AddItemToArray(out, o);
   bars[(*nbars)++] = (nfp_bar){task, "expert", (double)ok / trials};
-  printf("%s / expert: %d/%d successes (%.1f %%)\n", task, ok, trials, 100.0 * ok / trials);
+  if (eval_talks()) {
+    printf("%s / expert: %d/%d successes (%.1f %%)\n", task, ok, trials, 100.0 * ok / trials);
+  }
 }
 
 // The checkpoint for `task`: --policy itself, or FOLDER/<task>.safetensors.
@@ -411,6 +460,18 @@ static nfp_model* load_policy(const char* path, const char* task, const eval_opt
   return model;
 }
 
+// The line that opens a batch (rank 0): what runs, on how many threads and ranks.
+static void eval_announce(const char* label, const char* task, const eval_opts* o,
+                          uint64_t seed) {
+  if (!eval_talks()) return;
+  int ranks = nfp_cluster_world()->size;
+  printf("evaluating %s on %s: %d trials from seed %llu, %d job%s", label, task, o->trials,
+         (unsigned long long)seed, o->jobs, o->jobs == 1 ? "" : "s");
+  if (ranks > 1) printf(" on each of %d MPI ranks (progress: rank 0's share)", ranks);
+  printf("\n");
+  fflush(stdout);
+}
+
 // Evaluate one task in every requested mode; appends JSON to `out` and bars to `bars`.
 static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
                      const eval_opts* o, int all) {
@@ -431,7 +492,9 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
   expert_tally x = {0};
   if (policy && !o->keep_expert_failures) {
     rc = expert_seeds(seeds, task, o->assets, o->trials, o->seed0, o->jobs, &skipped, &x);
-    if (!rc && skipped) printf("%s: skipped %d seed(s) on which the expert fails\n", task, skipped);
+    if (!rc && skipped && eval_talks()) {
+      printf("%s: skipped %d seed(s) on which the expert fails\n", task, skipped);
+    }
     if (!rc) expert_report(out, bars, nbars, task, &x, o->trials);
   } else {
     for (int i = 0; i < o->trials; i++) seeds[i] = (uint64_t)(o->seed0 + i);
@@ -456,11 +519,9 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
       nfp_policy_flags_spec(&spec, &pf, model, modes[k]);
       label = nfp_sample_mode_name(modes[k]);
     }
-    printf("evaluating %s on %s: %d trials from seed %llu, %d job%s\n", label, task, o->trials,
-           (unsigned long long)seeds[0], o->jobs, o->jobs == 1 ? "" : "s");
-    fflush(stdout);
+    eval_announce(label, task, o, seeds[0]);
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
-                    .trials = o->trials, .seeds = seeds, .verbose = o->verbose,
+                    .trials = o->trials, .seeds = seeds, .verbose = o->verbose && eval_talks(),
                     .bridge = o->bridge.endpoint ? &o->bridge : NULL};
     double t0 = nfp_clock_seconds();
     rc = batch_run(&e, o->jobs);
@@ -500,8 +561,8 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       {"--trials", NFP_ARG_INT, &o->trials, "N", "number of trials", 1, 1e6, 0},
       {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
       {"--jobs", NFP_ARG_INT, &o->jobs, "N",
-       "worker threads (default: one per core, 1 with --arms; results do not depend on it)", 1,
-       EVAL_MAX_JOBS, 0},
+       "worker threads (default: one per core, shared by the ranks under mpirun; 1 with "
+       "--arms; results do not depend on it)", 1, EVAL_MAX_JOBS, 0},
       {"--verbose", NFP_ARG_FLAG, &o->verbose, NULL,
        "a line per trial on stdout: TASK/MODE trial I/N seed S: success|failure in K steps", 0,
        0, 0},
@@ -535,7 +596,10 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       "--arms evaluates through an arm server (nfp arms serve) with --jobs 1; a lock-step\n"
       "simulated server gives the in-process results. The expert-seed check still runs the\n"
       "scripted expert in process on --task (it reads the simulator's state); against a rig\n"
-      "that is not this simulator, add --keep-expert-failures.");
+      "that is not this simulator, add --keep-expert-failures.\n"
+      "Under mpirun -np N the trials of every batch are shared out over N processes (--jobs\n"
+      "threads each; the progress line counts rank 0's share) and gathered: the outcomes\n"
+      "are those of one process, rank 0 prints and writes the report.");
 }
 
 // The cores online -> the default --jobs, within 1..EVAL_MAX_JOBS.
@@ -549,7 +613,9 @@ static int eval_cores(void) {
 static int eval_check(eval_request* r) {
   eval_opts* o = &r->o;
   if (!o->agent) o->agent = o->pf.path ? "policy" : "expert";
-  if (!o->jobs) o->jobs = o->bridge.endpoint ? 1 : eval_cores();
+  // Under mpirun the ranks share the cores (Open MPI binds each to its own).
+  int per_rank = eval_cores() / nfp_cluster_world()->size;
+  if (!o->jobs) o->jobs = o->bridge.endpoint ? 1 : per_rank > 1 ? per_rank : 1;
   r->all = !strcmp(r->task_name, "all");
   if (!r->all && !nfp_task_find(r->task_name)) {
     fprintf(stderr, "nfp eval: unknown task '%s' (known: %s, or all)\n", r->task_name,
@@ -567,6 +633,11 @@ static int eval_check(eval_request* r) {
     fprintf(stderr, "nfp eval: unknown --mode '%s' (use single, sbs, gr or all)\n", o->modes);
     return 2;
   }
+  if (o->bridge.endpoint && nfp_cluster_world()->size > 1) {
+    fprintf(stderr, "nfp eval: --arms drives one rig from one process: run it without mpirun "
+                    "(or with -np 1), not as %d ranks\n", nfp_cluster_world()->size);
+    return 2;
+  }
   if (o->bridge.endpoint && (r->all || o->jobs != 1)) {
     fprintf(stderr, "nfp eval: --arms drives one rig: give one --task and --jobs 1\n");
     return 2;
@@ -575,7 +646,7 @@ static int eval_check(eval_request* r) {
     fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
     return 2;
   }
-  if (r->json && nfp_file_check_writable(r->json)) {
+  if (r->json && eval_talks() && nfp_file_check_writable(r->json)) {  // rank 0 writes
     fprintf(stderr, "nfp eval: --json: %s\n", nfp_error_last());
     return 1;
   }
@@ -671,10 +742,10 @@ static int eval_run(const eval_request* r) {
       rc = 1;
     }
   }
-  if (!rc) eval_summary_print(stdout, runs);
+  if (!rc && eval_talks()) eval_summary_print(stdout, runs);
   if (!rc) hoist_single_run(root, runs, o->agent);
   cJSON_AddNumberToObject(root, "total_wall_time_s", nfp_clock_seconds() - t0);
-  if (!rc) rc = eval_write(r, root, bars, nbars);
+  if (!rc && eval_talks()) rc = eval_write(r, root, bars, nbars);
   free(bars);
   cJSON_Delete(root);
   return rc;

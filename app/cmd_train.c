@@ -20,6 +20,7 @@
 #include "nfp/model.h"
 #include "nfp/picture.h"
 #include "nfp/train.h"
+#include "train_group.h"
 
 // Fails early when the output of flag cannot be written, before any training time is spent.
 static int check_output(const char* flag, const char* out) {
@@ -461,8 +462,9 @@ static void print_plan(const train_opts* o, const train_job* j) {
            k == 2 ? " cosine-annealed to a tenth" : "");
   }
   if (j->tr.group) {
-    printf("data-parallel: %d MPI ranks, each computing 1/%d of every batch; gradients summed "
-           "with MPI_Allreduce, rank 0 writes\n", j->tr.group->size, j->tr.group->size);
+    printf("data-parallel: %d MPI ranks, each computing 1/%d of every batch and updating 1/%d "
+           "of the weights; rank 0 writes\n", j->tr.group->size, j->tr.group->size,
+           j->tr.group->size);
   }
   if (o->resume && j->tr.epoch_step > 0) {
     printf("resumed from %s after epoch %d and %d steps of the next\n", o->resume, j->tr.epoch,
@@ -530,16 +532,6 @@ static void print_stopped(const train_opts* o, const nfp_trainer* tr) {
           o->data, o->out, o->out);
 }
 
-// Under mpirun -np N (N > 1): the job's ranks as the trainer's data-parallel group; else NULL.
-static const nfp_train_group* cluster_group(void) {
-  static nfp_train_group g;
-  const nfp_cluster* w = nfp_cluster_world();
-  if (w->size < 2) return NULL;
-  g = (nfp_train_group){.rank = w->rank, .size = w->size, .sum_float = nfp_cluster_sum_float,
-                        .sum_double = nfp_cluster_sum_double, .max_int = nfp_cluster_max_int};
-  return &g;
-}
-
 enum { TRAIN_STOPPED = 3 };  // run()'s code for a run stopped by a signal (checkpoint saved)
 
 // Trainer over j's model and dataset: restore a resumed run, train, save. 0, -1 or
@@ -550,7 +542,7 @@ static int train_fit(const train_opts* o, train_job* j) {
   if (rc == 0 && j->ck) rc = nfp_trainer_resume_from(tr, j->ck);
   nfp_checkpoint_free(j->ck);  // everything is restored: its memory goes back
   j->ck = NULL;
-  tr->group = cluster_group();
+  tr->group = nfp_app_train_group();
   int talk = !o->quiet && nfp_cluster_world()->rank == 0;  // rank 0 speaks for the job
   if (rc == 0 && talk) print_plan(o, j);
   char *metrics = NULL, *prior = NULL;

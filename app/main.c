@@ -20,7 +20,7 @@ static const verb verbs[] = {
     {"eval", nfp_cmd_eval, "headless success-rate evaluation of an expert or a policy", 1},
     {"view", nfp_cmd_view, "watch a rollout live in a window (or save screenshots)", 0},
     {"export", nfp_cmd_export, "strip a training checkpoint down to the deployable policy", 0},
-    {"bench", nfp_cmd_bench, "measure policy latency and training speed (JSON report)", 0},
+    {"bench", nfp_cmd_bench, "measure policy latency and training speed (JSON report)", 1},
     {"run", nfp_cmd_run, "drive a rig (an arm server, or the simulator) with a policy", 0},
     {"arms", nfp_cmd_arms, "serve a rig over the ZeroMQ bridge; query or e-stop a server", 0},
     {"keys", nfp_cmd_keys, "make CURVE key pairs for the arm bridge", 0},
@@ -47,8 +47,8 @@ static int run_verb(const verb* v, int argc, char** argv) {
   const nfp_cluster* w = nfp_cluster_world();
   if (w->size > 1 && !v->ranks) {
     if (w->rank == 0) {
-      fprintf(stderr, "nfp %s runs as one process; under mpirun -np N use collect, train or "
-                      "eval\n", v->name);
+      fprintf(stderr, "nfp %s runs as one process; under mpirun -np N use collect, train, "
+                      "eval or bench --ranks\n", v->name);
     }
     nfp_cluster_finalize();
     return 2;

@@ -104,6 +104,8 @@ static size_t progress_width(void) {
 // it: a line that wraps cannot be redrawn), else as a plain line. Under the lock;
 // schedules the next one.
 static void progress_draw(progress* p, long long now_ms) {
+  atomic_store(&p->due_ms, now_ms + (p->tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS));
+  if (p->s.silent) return;
   char line[1024];
   double elapsed = 1e-3 * (double)now_ms;
   size_t n = progress_compose(p, line, sizeof(line), elapsed, 0);
@@ -118,7 +120,6 @@ static void progress_draw(progress* p, long long now_ms) {
     fprintf(stderr, "%s\n", line);
   }
   fflush(stderr);
-  atomic_store(&p->due_ms, now_ms + (p->tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS));
 }
 
 // Terminal line -> blanks, cursor back at its start. Under the lock.

@@ -19,6 +19,7 @@ typedef struct {
   const char* good;     // "successes": items that count, shown with their share; or NULL
   const char* skipped;  // "seeds skipped": a count beside, or NULL
   int total;            // items to finish
+  int silent;           // count, show nothing (an MPI rank other than 0: rank 0 speaks)
 } progress_spec;
 
 typedef struct {

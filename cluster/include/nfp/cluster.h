@@ -38,6 +38,11 @@ void nfp_cluster_abort(int code);
 // In place, every rank gets the elementwise sum over ranks. 0 or -1 (message).
 int nfp_cluster_sum_float(float* buf, size_t n);
 int nfp_cluster_sum_double(double* buf, size_t n);
+// In place, for a vector shared out by nfp_cluster_shard's rule over n: this rank's share
+// of buf ends up holding that share's sum over ranks (the rest is left undefined)...
+int nfp_cluster_sum_scatter_float(float* buf, size_t n);
+// ... and every rank's share of buf goes to every rank. 0 or -1 (message).
+int nfp_cluster_gather_float(float* buf, size_t n);
 // *flag = the largest flag over ranks (e.g. "any rank asked to stop"). 0 or -1.
 int nfp_cluster_max_int(int* flag);
 
@@ -45,7 +50,8 @@ int nfp_cluster_max_int(int* flag);
 // frees) and off[0..size] (malloc'd; rank r's bytes are all[off[r] .. off[r+1])). 0 or -1.
 int nfp_cluster_allgather(const void* mine, size_t n, void** all, size_t** off);
 
-// Shard [lo, hi) of n items for this rank: contiguous, sizes differing by at most one.
+// Shard [lo, hi) of n items for this rank: contiguous, sizes differing by at most one
+// (rank r: n * r / size .. n * (r + 1) / size).
 void nfp_cluster_shard(int n, int* lo, int* hi);
 
 // Seconds spent inside the collectives above since the process started (for the

@@ -148,6 +148,10 @@ void nfp_adamw_step(nfp_adamw* opt, float* params, const float* grads, const uin
 // Scale grads so their global L2 norm is at most max_norm (<= 0: no clipping).
 // Returns the norm before clipping.
 float nfp_grad_clip(float* grads, size_t n, float max_norm);
+// Its two halves, for gradients spread over several processes: the sum of squares of a
+// part (summed across the parts by the caller), and the factor that clips the whole.
+double nfp_grad_sumsq(const float* grads, size_t n);
+float nfp_grad_clip_scale(double sumsq, float max_norm);
 
 //---------------------------------- schedule -------------------------------------------------
 
@@ -215,10 +219,20 @@ void nfp_train_config_default(nfp_train_config* cfg);
 // across ranks, and every rank takes the same step. Noise and crops are drawn for the whole
 // batch as in one process, so the run does not depend on the rank count beyond the order of
 // float sums.
+//
+// The optimiser's work is shared too (as ZeRO stage 1 does): rank r owns the contiguous
+// share r of the parameter vector (n * r / size .. n * (r + 1) / size). The gradients are
+// summed onto their owners (reduce-scatter), each rank clips (by the global norm), steps
+// AdamW and the EMA on its share, and the updated weights are gathered to every rank; the
+// EMA and the AdamW moments are gathered at the end of each epoch and before a save.
 typedef struct nfp_train_group_ {
   int rank, size;
-  int (*sum_float)(float* buf, size_t n);    // in place, every rank gets the sum. 0 or -1
-  int (*sum_double)(double* buf, size_t n);
+  // In place: rank r's share of buf ends up holding the sum over ranks of that share (the
+  // rest of buf is left undefined). 0 or -1.
+  int (*sum_scatter_float)(float* buf, size_t n);
+  // In place: every rank's share of buf to every rank. 0 or -1.
+  int (*gather_float)(float* buf, size_t n);
+  int (*sum_double)(double* buf, size_t n);  // in place, every rank gets the sum. 0 or -1
   int (*max_int)(int* flag);                 // the largest flag over ranks. 0 or -1
 } nfp_train_group;
 

@@ -54,7 +54,7 @@ void nfp_adamw_step(nfp_adamw* opt, float* params, const float* grads, const uin
   }
 }
 
-float nfp_grad_clip(float* grads, size_t n, float max_norm) {
+double nfp_grad_sumsq(const float* grads, size_t n) {
   // Eight float partial sums per block of 1024 break the add dependency chain; the
   // blocks are summed in double so the total keeps its precision.
   double ss = 0.0;
@@ -66,10 +66,19 @@ float nfp_grad_clip(float* grads, size_t n, float max_norm) {
     for (; i < e; i++) acc[0] += grads[i] * grads[i];
     for (int k = 0; k < 8; k++) ss += acc[k];
   }
-  float norm = (float)sqrt(ss);
-  if (max_norm > 0.0f && norm > max_norm) {
-    float scale = max_norm / (norm + 1e-6f);
+  return ss;
+}
+
+float nfp_grad_clip_scale(double sumsq, float max_norm) {
+  float norm = (float)sqrt(sumsq);
+  return max_norm > 0.0f && norm > max_norm ? max_norm / (norm + 1e-6f) : 1.0f;
+}
+
+float nfp_grad_clip(float* grads, size_t n, float max_norm) {
+  double ss = nfp_grad_sumsq(grads, n);
+  float scale = nfp_grad_clip_scale(ss, max_norm);
+  if (scale != 1.0f) {
     for (size_t i = 0; i < n; i++) grads[i] *= scale;
   }
-  return norm;
+  return (float)sqrt(ss);
 }

@@ -161,17 +161,20 @@ static void* update_range(void* arg) {
   return NULL;
 }
 
-// The elementwise update is memory- and sqrt-bound and would leave the other cores idle
-// between matrix products: split it over cfg.threads (each part is independent).
-static void update(nfp_trainer* tr, float lr) {
+// The elementwise update of parameters [lo, hi) is memory- and sqrt-bound and would leave
+// the other cores idle between matrix products: split it over cfg.threads (each part is
+// independent).
+static void update(nfp_trainer* tr, size_t lo, size_t hi, float lr) {
   enum { MAX_THREADS = 16 };
-  size_t n = tr->model->num_params;
+  size_t n = hi - lo;
   int k = tr->cfg.threads < 1 ? 1 : tr->cfg.threads > MAX_THREADS ? MAX_THREADS : tr->cfg.threads;
   if (n < ((size_t)1 << 16)) k = 1;  // not worth a thread
   update_part part[MAX_THREADS];
   pthread_t thread[MAX_THREADS];
   int started[MAX_THREADS] = {0};
-  for (int i = 0; i < k; i++) part[i] = (update_part){tr, n * i / k, n * (i + 1) / k, lr};
+  for (int i = 0; i < k; i++) {
+    part[i] = (update_part){tr, lo + n * i / k, lo + n * (i + 1) / k, lr};
+  }
   for (int i = 1; i < k; i++) {
     started[i] = pthread_create(&thread[i], NULL, update_range, &part[i]) == 0;
   }
@@ -201,20 +204,57 @@ static void share(const nfp_trainer* tr, int n, int* lo, int* hi) {
 }
 
 // Sum buf over the group's ranks, timed (nothing without a group). 0 or -1.
-static int group_sum_float(nfp_trainer* tr, float* buf, size_t n) {
-  if (!tr->group) return 0;
-  double t0 = nfp_clock_seconds();
-  int rc = tr->group->sum_float(buf, n);
-  tr->comm_seconds += nfp_clock_seconds() - t0;
-  return rc;
-}
-
 static int group_sum_double(nfp_trainer* tr, double* buf, size_t n) {
   if (!tr->group) return 0;
   double t0 = nfp_clock_seconds();
   int rc = tr->group->sum_double(buf, n);
   tr->comm_seconds += nfp_clock_seconds() - t0;
   return rc;
+}
+
+// The group's reduce-scatter (sum_scatter_float) or gather (gather_float) of buf, timed.
+static int group_float(nfp_trainer* tr, int (*op)(float*, size_t), float* buf, size_t n) {
+  double t0 = nfp_clock_seconds();
+  int rc = op(buf, n);
+  tr->comm_seconds += nfp_clock_seconds() - t0;
+  return rc;
+}
+
+// The summed gradient -> clipped by its global norm -> AdamW and EMA on this rank's share
+// of the parameters -> every rank's updated share gathered (alone: the whole vector). 0, -1.
+static int clip_and_update(nfp_trainer* tr, float lr) {
+  size_t np = tr->model->num_params;
+  const nfp_train_group* g = tr->group;
+  if (!g) {
+    nfp_grad_clip(tr->grads, np, tr->cfg.clip);
+    update(tr, 0, np, lr);
+    return 0;
+  }
+  size_t lo = np * (size_t)g->rank / (size_t)g->size;
+  size_t hi = np * (size_t)(g->rank + 1) / (size_t)g->size;
+  if (group_float(tr, g->sum_scatter_float, tr->grads, np) != 0) return -1;
+  double ss = nfp_grad_sumsq(tr->grads + lo, hi - lo);
+  if (group_sum_double(tr, &ss, 1) != 0) return -1;
+  float scale = nfp_grad_clip_scale(ss, tr->cfg.clip);
+  if (scale != 1.0f) {
+    for (size_t i = lo; i < hi; i++) tr->grads[i] *= scale;
+  }
+  update(tr, lo, hi, lr);
+  return group_float(tr, g->gather_float, tr->model->params, np);
+}
+
+// The EMA and AdamW moments, each rank's share -> every rank, so validation, best weights
+// and checkpoints see whole vectors (nothing without a group). 0 or -1.
+static int gather_state(nfp_trainer* tr) {
+  const nfp_train_group* g = tr->group;
+  size_t np = tr->model->num_params;
+  if (!g) return 0;
+  if (group_float(tr, g->gather_float, tr->ema.w, np) != 0 ||
+      group_float(tr, g->gather_float, tr->opt.m, np) != 0 ||
+      group_float(tr, g->gather_float, tr->opt.v, np) != 0) {
+    return -1;
+  }
+  return 0;
 }
 
 // The batch's windows from lo on, as the model takes them.
@@ -277,11 +317,8 @@ int nfp_trainer_step(nfp_trainer* tr, const int* anchors, int n, float lr, doubl
     return nfp_error_set("training diverged at step %ld (NLL %g); try a lower --lr", tr->step,
                          *nll);
   }
-  size_t np = tr->model->num_params;
   if (hi > lo) nfp_model_backward(tr->model, tr->ws, tr->dlogp, tr->grads, NULL);
-  if (group_sum_float(tr, tr->grads, np) != 0) return -1;
-  nfp_grad_clip(tr->grads, np, tr->cfg.clip);
-  update(tr, lr);
+  if (clip_and_update(tr, lr) != 0) return -1;
   tr->step++;
   return 0;
 }
@@ -345,10 +382,11 @@ static int validate_epoch(nfp_trainer* tr, int e) {
   return 0;
 }
 
-// tr->stop asked to stop: the time spent so far is counted; the epoch stays part-done.
+// tr->stop asked to stop: the time spent so far is counted; the epoch stays part-done and
+// the ranks' shares of the state are gathered for the save. 1, or -1.
 static int stopped(nfp_trainer* tr, double t0) {
   tr->seconds += nfp_clock_seconds() - t0;
-  return 1;
+  return gather_state(tr) == 0 ? 1 : -1;
 }
 
 // Does the caller want the run to stop now? With a group: does any rank (all must agree,
@@ -393,7 +431,7 @@ int nfp_trainer_epoch(nfp_trainer* tr) {
   // has fewer for this epoch than the one that stopped in it).
   tr->hist_train[e] = (float)(tr->epoch_sum / (tr->epoch_step > 0 ? tr->epoch_step : 1));
   tr->aux_mse = tr->aux_steps ? tr->aux_sum / tr->aux_steps : NAN;
-  if (validate_epoch(tr, e) != 0) return -1;
+  if (gather_state(tr) != 0 || validate_epoch(tr, e) != 0) return -1;
   tr->epoch_seconds = nfp_clock_seconds() - t0;
   tr->seconds += tr->epoch_seconds;
   tr->epoch++;
