@@ -111,7 +111,10 @@ static const char* about =
     "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a resumable FILE and exits\n"
     "with 130 (143). --resume restores live, EMA and best weights, AdamW moments and step,\n"
     "epoch (even part-done) and NLL history; model, chunking, split and statistics come from\n"
-    "the checkpoint, and training flags given now override the stored ones (e.g. --epochs).";
+    "the checkpoint, and training flags given now override the stored ones (e.g. --epochs).\n"
+    "Under mpirun -np N, training is data-parallel: each rank computes 1/N of every batch\n"
+    "and updates 1/N of the weights, the batch and schedule stay what the flags say, and\n"
+    "rank 0 prints and writes (one core per rank: --threads 1).";
 
 // --obs image+state: the encoder kind and the frame preparation (the frame size itself
 // comes from the demos).
