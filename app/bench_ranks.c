@@ -2,8 +2,8 @@
 // every rank times nfp_trainer_step (the step nfp train takes: gather, forward, backward,
 // the gradient sum across ranks, clip, AdamW, EMA) on synthetic demos the size of Lift
 // Pot's, for the default state model or a camera model; rank 0 reports global samples/s,
-// the step time, the share spent in the gradient sum, and the bytes summed per step (what
-// the scaling estimate for a cluster starts from).
+// the step time, the share spent communicating (waits included), and the gradient bytes
+// (what the scaling estimate for a cluster starts from).
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -168,7 +168,7 @@ static cJSON* ranks_json(const ranks_bench* b) {
 static int ranks_report(const ranks_bench* b) {
   const nfp_cluster* w = nfp_cluster_world();
   printf("data-parallel training, %s model (%zu parameters), batch %d, %d rank%s x %d "
-         "thread%s:\n  step %.1f ms (median of %d), of which summing gradients %.1f ms "
+         "thread%s:\n  step %.1f ms (median of %d), of which communicating %.1f ms "
          "(%.1f %%); %.0f samples/s; %.1f MB summed per step\n",
          b->model, b->params, b->batch, w->size, w->size == 1 ? "" : "s", b->threads,
          b->threads == 1 ? "" : "s", b->step_ms, b->steps, b->comm_ms,

@@ -102,29 +102,36 @@ int nfp_cluster_sum_double(double* buf, size_t n) {
   return sum(buf, n, sizeof(double), MPI_DOUBLE, "summing");
 }
 
-// Each rank's share of a vector of n: counts[r] and displs[r] (int, as MPI wants them).
-static int share_layout(size_t n, int* counts, int* displs) {
-  if (n > (size_t)INT32_MAX) return nfp_error_set("a vector of %zu values is too long", n);
-  for (int r = 0; r < world.size; r++) {
-    displs[r] = (int)(n * (size_t)r / (size_t)world.size);
-    counts[r] = (int)(n * (size_t)(r + 1) / (size_t)world.size) - displs[r];
+// Each rank's share of a vector of n: counts[0..size) then displs[0..size) (ints, as MPI
+// wants them), malloc'd; NULL with a message.
+static int* share_layout(size_t n) {
+  if (n > (size_t)INT32_MAX) {
+    nfp_error_set("a vector of %zu values is too long", n);
+    return NULL;
   }
-  return 0;
+  int* counts = malloc(sizeof(int) * 2 * (size_t)world.size);
+  if (!counts) {
+    nfp_error_set("out of memory");
+    return NULL;
+  }
+  for (int r = 0; r < world.size; r++) {
+    counts[world.size + r] = (int)(n * (size_t)r / (size_t)world.size);
+    counts[r] = (int)(n * (size_t)(r + 1) / (size_t)world.size) - counts[world.size + r];
+  }
+  return counts;
 }
 
 int nfp_cluster_sum_scatter_float(float* buf, size_t n) {
   if (!world.mpi || world.size == 1) return 0;
-  int* counts = malloc(sizeof(int) * 2 * (size_t)world.size);
-  if (!counts) return nfp_error_set("out of memory");
+  int* counts = share_layout(n);
+  if (!counts) return -1;
   int* displs = counts + world.size;
   double t0 = nfp_clock_seconds();
-  int rc = share_layout(n, counts, displs);
   // In place, MPI leaves this rank's sums at the start of buf: move them to their share.
-  if (rc == 0) {
-    rc = check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM,
-                                  MPI_COMM_WORLD), "summing gradients");
-  }
-  if (rc == 0) memmove(buf + displs[world.rank], buf, sizeof(float) * (size_t)counts[world.rank]);
+  int rc = check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM,
+                                    MPI_COMM_WORLD), "summing gradients");
+  int mine = world.rank;
+  if (rc == 0) memmove(buf + displs[mine], buf, sizeof(float) * (size_t)counts[mine]);
   comm_seconds += nfp_clock_seconds() - t0;
   free(counts);
   return rc;
@@ -132,15 +139,12 @@ int nfp_cluster_sum_scatter_float(float* buf, size_t n) {
 
 int nfp_cluster_gather_float(float* buf, size_t n) {
   if (!world.mpi || world.size == 1) return 0;
-  int* counts = malloc(sizeof(int) * 2 * (size_t)world.size);
-  if (!counts) return nfp_error_set("out of memory");
-  int* displs = counts + world.size;
+  int* counts = share_layout(n);
+  if (!counts) return -1;
   double t0 = nfp_clock_seconds();
-  int rc = share_layout(n, counts, displs);
-  if (rc == 0) {
-    rc = check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs,
-                              MPI_FLOAT, MPI_COMM_WORLD), "gathering weights");
-  }
+  int rc = check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts,
+                                counts + world.size, MPI_FLOAT, MPI_COMM_WORLD),
+                 "gathering weights");
   comm_seconds += nfp_clock_seconds() - t0;
   free(counts);
   return rc;
