@@ -87,9 +87,48 @@ static void test_two_ranks_follow_one(void** state) {
   assert_int_equal(cli_run(&r, "", args), 0);
 }
 
+// The JSON report's number at key.
+static double json_number(const char* path, const char* key) {
+  FILE* f = fopen(path, "r");
+  assert_non_null(f);
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  cJSON* j = cJSON_Parse(buf);
+  assert_non_null(j);
+  const cJSON* v = cJSON_GetObjectItem(j, key);
+  assert_true(cJSON_IsNumber(v));
+  double x = v->valuedouble;
+  cJSON_Delete(j);
+  return x;
+}
+
+// nfp bench --ranks times the data-parallel step alone and as two ranks; verbs that run as
+// one process only refuse a multi-process launch.
+static void test_bench_ranks(void** state) {
+  (void)state;
+  cli_result r;
+  char args[512], prefix[512], path[512];
+  snprintf(prefix, sizeof(prefix), "'%s' -np 2", NFP_MPIRUN);
+  snprintf(args, sizeof(args), "bench --ranks --steps 1 --batch 32 --json '%s/b.json'",
+           cli_tmpdir);
+  int code = cli_run(&r, prefix, args);
+  if (code != 0) fprintf(stderr, "%s\n%s\n", r.out, r.err);
+  assert_int_equal(code, 0);
+  assert_int_equal(count(r.out, "data-parallel training"), 1);  // rank 0 alone reports
+  snprintf(path, sizeof(path), "%s/b.json", cli_tmpdir);
+  assert_true(json_number(path, "ranks") == 2);
+  assert_true(json_number(path, "samples_per_s") > 0);
+  assert_true(json_number(path, "gradient_bytes_per_step") > 1e6);
+  assert_int_equal(cli_run(&r, prefix, "inspect --help"), 2);
+  assert_non_null(strstr(r.err, "runs as one process"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_two_ranks_follow_one, cli_setup, cli_teardown),
+      cmocka_unit_test_setup_teardown(test_bench_ranks, cli_setup, cli_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
