@@ -9,6 +9,8 @@ pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)  # bridge JPEG frames
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)               # charts, text overlays
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)  # videos
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)

@@ -16,11 +16,14 @@ PACKAGES=(
   build-essential cmake pkg-config unzip ca-certificates
   libopenblas-dev libzmq3-dev libglfw3-dev libcmocka-dev libhdf5-dev
   libosmesa6-dev libgl-dev libcjson-dev libpng-dev zlib1g-dev libturbojpeg0-dev clang
-  libopenmpi-dev openmpi-bin
+  libopenmpi-dev openmpi-bin libcairo2-dev libavcodec-dev libavformat-dev libavutil-dev
+  libswscale-dev
   xvfb xauth python3-pip
 )
 # Optional peers for reference tests and benchmarks (PyTorch from Debian).
 if [ "${NFP_WITH_TORCH:-1}" = 1 ]; then PACKAGES+=(python3-torch python3-torchvision python3-numpy); fi
+# h5py writes the ALOHA-layout episodes the reader is tested on.
+PACKAGES+=(python3-h5py)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
