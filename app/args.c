@@ -52,6 +52,40 @@ static int parse_number(const nfp_arg* a, const char* text) {
   return 0;
 }
 
+// Flags renamed so every verb spells the same thing the same way (0.1.0 -> 0.2.0). The old
+// spellings keep working for one release, with a note.
+static const struct {
+  const char *verb, *old, *now;
+} renamed[] = {
+    {"eval", "--seed0", "--seed"},        // the first seed is --seed in collect, view, train
+    {"run", "--seed0", "--seed"},
+    {"eval", "--trials", "--episodes"},   // collect and run count --episodes
+    {"train", "--noise", "--action-noise"},  // collect's --noise perturbs execution
+};
+
+// The flag a token names: tok[0..len), or its new spelling for this verb (*len updated).
+static const char* flag_name_quiet(const char* verb, const char* tok, size_t* len) {
+  for (size_t r = 0; r < sizeof(renamed) / sizeof(renamed[0]); r++) {
+    if (!strcmp(verb, renamed[r].verb) && strlen(renamed[r].old) == *len &&
+        !strncmp(tok, renamed[r].old, *len)) {
+      *len = strlen(renamed[r].now);
+      return renamed[r].now;
+    }
+  }
+  return tok;
+}
+
+// The same, saying on stderr when an old spelling was used.
+static const char* flag_name(const char* verb, const char* tok, size_t* len) {
+  size_t old_len = *len;
+  const char* name = flag_name_quiet(verb, tok, len);
+  if (name != tok) {
+    fprintf(stderr, "nfp %s: %.*s is now %s (the old spelling works until nfp 0.2)\n", verb,
+            (int)old_len, tok, name);
+  }
+  return name;
+}
+
 int nfp_args_parse(int argc, char** argv, const nfp_arg* args, int nargs, const char* usage,
                    const char* about) {
   int seen[64] = {0};
@@ -64,9 +98,10 @@ int nfp_args_parse(int argc, char** argv, const nfp_arg* args, int nargs, const 
     }
     const char* eq = strchr(tok, '=');
     size_t len = eq ? (size_t)(eq - tok) : strlen(tok);
+    const char* name = flag_name(argv[0], tok, &len);
     int k = -1;
     for (int j = 0; j < nargs; j++) {
-      if (strlen(args[j].name) == len && !strncmp(args[j].name, tok, len)) k = j;
+      if (strlen(args[j].name) == len && !strncmp(args[j].name, name, len)) k = j;
     }
     if (k < 0) {
       fprintf(stderr, "nfp: unknown option '%s' (see: nfp %s --help)\n", tok, argv[0]);
@@ -103,6 +138,16 @@ int nfp_args_parse(int argc, char** argv, const nfp_arg* args, int nargs, const 
               args[j].meta ? args[j].meta : "", argv[0]);
       return 2;
     }
+  }
+  return 0;
+}
+
+int nfp_args_given(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; i++) {
+    const char* eq = strchr(argv[i], '=');
+    size_t len = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+    const char* flag = flag_name_quiet(argv[0], argv[i], &len);
+    if (strlen(name) == len && !strncmp(flag, name, len)) return 1;
   }
   return 0;
 }

@@ -26,6 +26,9 @@ typedef struct {
 // Returns 0 to go on, 1 when --help was printed (exit 0), 2 on bad input (message on stderr).
 int nfp_args_parse(int argc, char** argv, const nfp_arg* args, int nargs, const char* usage,
                    const char* about);
+// Whether argv[1..argc) gives the flag `name` (under its old spelling too), so a resumed run
+// can tell an explicit value from a default.
+int nfp_args_given(int argc, char** argv, const char* name);
 void nfp_args_usage(FILE* f, const nfp_arg* args, int nargs, const char* usage, const char* about);
 
 #endif

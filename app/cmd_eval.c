@@ -403,7 +403,7 @@ static int check_policy(const nfp_meta* meta, const char* path, const char* task
     long long end = seed0 + 3LL * trials + 10;
     if (a < end && seed0 <= b) {
       rc = nfp_error_set("evaluation seeds from %lld overlap the training demos' seeds %lld..%lld "
-                         "of %s; pick another --seed0", seed0, a, b, path);
+                         "of %s; pick another --seed", seed0, a, b, path);
     }
   }
   return rc;
@@ -558,8 +558,10 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
       {"--mode", NFP_ARG_STR, &o->modes, "M", "policy sampling: single, sbs, gr or all",
        0, 0, 0},
-      {"--trials", NFP_ARG_INT, &o->trials, "N", "number of trials", 1, 1e6, 0},
-      {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first seed (trials use S, S+1, ...)", 0, 9e15, 0},
+      {"--episodes", NFP_ARG_INT, &o->trials, "N", "evaluation episodes (trials) per mode", 1,
+       1e6, 0},
+      {"--seed", NFP_ARG_SEED, &o->seed0, "S", "first seed (episodes use S, S+1, ...)", 0,
+       9e15, 0},
       {"--jobs", NFP_ARG_INT, &o->jobs, "N",
        "worker threads (default: one per core, shared by the ranks under mpirun; 1 with "
        "--arms; results do not depend on it)", 1, EVAL_MAX_JOBS, 0},
@@ -582,8 +584,8 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
   nargs += NFP_BRIDGE_NARGS;
   return nfp_args_parse(
       argc, argv, args, nargs,
-      "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--trials N] "
-      "[--seed0 S] [--jobs N] [--json FILE]",
+      "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--episodes N] "
+      "[--seed S] [--jobs N] [--json FILE]",
       "Runs seeded trials headless and reports the success rate, episode lengths and wall\n"
       "time; for a policy also the latency per call (p50, p99) and the chunk log-likelihood\n"
       "in successful and failed episodes. A trial succeeds when the task's success condition\n"

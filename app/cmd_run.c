@@ -57,7 +57,7 @@ static int run_parse(run_opts* o, int argc, char** argv) {
       {"--mode", NFP_ARG_STR, &o->mode_name, "M",
        "policy sampling: single, sbs or gr", 0, 0, 0},
       {"--episodes", NFP_ARG_INT, &o->episodes, "N", "episodes to run", 1, 1e6, 0},
-      {"--seed0", NFP_ARG_SEED, &o->seed0, "S", "first episode seed (a simulator's set-up)", 0,
+      {"--seed", NFP_ARG_SEED, &o->seed0, "S", "first episode seed (a simulator's set-up)", 0,
        9e15, 0},
       {"--json", NFP_ARG_STR, &o->json, "FILE", "write per-episode results here", 0, 0, 0},
       {"--assets", NFP_ARG_STR, &o->assets, "DIR", "asset folder for --task", 0, 0, 0},
@@ -71,7 +71,7 @@ static int run_parse(run_opts* o, int argc, char** argv) {
   nargs += NFP_BRIDGE_NARGS;
   return nfp_args_parse(argc, argv, args, nargs,
                         "nfp run --policy FILE (--arms tcp://HOST:PORT [--server-key F --key F | "
-                        "--insecure] | --task NAME) [--mode M] [--episodes N] [--seed0 S]",
+                        "--insecure] | --task NAME) [--mode M] [--episodes N] [--seed S]",
                         run_about);
 }
 
@@ -129,7 +129,7 @@ static cJSON* episode_json(uint64_t seed, const nfp_rollout* ro, double wall) {
   return o;
 }
 
-// --episodes rollouts from --seed0 on: a line each on stdout, a record each in recs,
+// --episodes rollouts from --seed on: a line each on stdout, a record each in recs,
 // the episodes the rig could not judge in *unknown. The successes, or -1 (error set).
 static int run_episodes(run_rig* g, const run_opts* o, cJSON* recs, int* unknown) {
   int successes = 0;

@@ -85,14 +85,6 @@ static int mirror_wanted(const char* when, const char* dir) {
   return on || (symmetric && def->mirror_by_default);
 }
 
-// Whether a flag was given (so a resumed run can tell an explicit value from a default).
-static int given(int argc, char** argv, const char* name) {
-  size_t n = strlen(name);
-  for (int i = 1; i < argc; i++)
-    if (!strncmp(argv[i], name, n) && (argv[i][n] == '\0' || argv[i][n] == '=')) return 1;
-  return 0;
-}
-
 static const char* about =
     "Trains an NF-P policy on every episode (*.hdf5) in DIR by maximising\n"
     "the exact log-likelihood of action chunks. Windows: at every frame t the observation is\n"
@@ -156,7 +148,7 @@ static int draw_curve(const nfp_trainer* tr, const char* out_path, void* ctx) {
 // nfp train's flags, and the model, training and dataset configs they fill.
 typedef struct {
   int argc;
-  char** argv;  // kept to tell a flag given now from its default (given())
+  char** argv;  // kept to tell a flag given now from its default (nfp_args_given)
   nfp_model_config mc;
   nfp_train_config tc;
   nfp_dataset_config dc;
@@ -242,7 +234,7 @@ static int train_parse(train_opts* o) {
       {"--weight-decay", NFP_ARG_DOUBLE, &o->wd, "X", "AdamW decay of weight matrices", 0, 1, 0},
       {"--clip", NFP_ARG_DOUBLE, &o->clip, "X", "max global gradient norm, 0 = off", 0, 1e9, 0},
       {"--ema", NFP_ARG_DOUBLE, &o->ema, "X", "EMA decay of the saved weights", 0, 0.99999, 0},
-      {"--noise", NFP_ARG_DOUBLE, &o->noise, "X",
+      {"--action-noise", NFP_ARG_DOUBLE, &o->noise, "X",
        "std of Gaussian noise on normalised training actions, 0 = off", 0, 1, 0},
       {"--obs-noise", NFP_ARG_DOUBLE, &o->obs_noise, "X",
        "std of Gaussian noise on the normalised observed state in training, 0 = off", 0, 1, 0},
@@ -292,7 +284,7 @@ static int arch_flags_given(const train_opts* o) {
                                      "--crop",    "--mirror", "--object-bottleneck"};
   int n = (int)(sizeof(arch_flags) / sizeof(arch_flags[0]));
   int any = 0;
-  for (int i = 0; i < n; i++) any |= given(o->argc, o->argv, arch_flags[i]);
+  for (int i = 0; i < n; i++) any |= nfp_args_given(o->argc, o->argv, arch_flags[i]);
   return any;
 }
 
@@ -309,7 +301,7 @@ static int train_check(train_opts* o) {
   if (!o->image) {
     static const char* image_flags[] = {"--encoder", "--img-down", "--crop"};
     for (int i = 0; i < 3; i++) {
-      if (given(o->argc, o->argv, image_flags[i])) {
+      if (nfp_args_given(o->argc, o->argv, image_flags[i])) {
         return nfp_error_set("%s shapes the camera input: it needs --obs image+state",
                              image_flags[i]);
       }
@@ -338,7 +330,7 @@ static const struct {
     TRAIN_FIELD("--epochs", epochs),          TRAIN_FIELD("--batch", batch),
     TRAIN_FIELD("--lr", lr),                  TRAIN_FIELD("--weight-decay", weight_decay),
     TRAIN_FIELD("--clip", clip),              TRAIN_FIELD("--ema", ema_decay),
-    TRAIN_FIELD("--noise", action_noise),     TRAIN_FIELD("--obs-noise", obs_noise),
+    TRAIN_FIELD("--action-noise", action_noise),     TRAIN_FIELD("--obs-noise", obs_noise),
     TRAIN_FIELD("--seed", seed),              TRAIN_FIELD("--ckpt-every", ckpt_every),
     TRAIN_FIELD("--object-head", aux_weight),
 };
@@ -349,7 +341,7 @@ static void merge_resume_config(nfp_train_config* stored, const nfp_train_config
                                 const train_opts* o) {
   int n = (int)(sizeof(resume_overrides) / sizeof(resume_overrides[0]));
   for (int i = 0; i < n; i++) {
-    if (given(o->argc, o->argv, resume_overrides[i].flag)) {
+    if (nfp_args_given(o->argc, o->argv, resume_overrides[i].flag)) {
       memcpy((char*)stored + resume_overrides[i].offset,
              (const char*)cli + resume_overrides[i].offset, resume_overrides[i].size);
     }

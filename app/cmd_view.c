@@ -469,7 +469,7 @@ static int viewer_setup(viewer* v, const view_opts* o, const nfp_agent_spec* spe
 
 // Flags -> agent spec -> window -> batch frames (and screenshot) or the interactive loop.
 int nfp_cmd_view(int argc, char** argv) {
-  // Seed 100000: nfp eval's first seed (--seed0), not a training seed (demos use 0..49).
+  // Seed 100000: nfp eval's first seed (--seed), not a training seed (demos use 0..49).
   view_opts o = {.task_name = "lift_pot", .mode_name = "sbs", .seed = 100000, .width = 1280,
                  .height = 720};
   nfp_policy_flags_default(&o.pf);
