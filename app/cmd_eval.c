@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -21,6 +22,7 @@
 #include "bridge_flags.h"
 #include "commands.h"
 #include "eval_summary.h"
+#include "eval_video.h"
 #include "files.h"
 #include "nfp/agent.h"
 #include "nfp/arms_sim.h"
@@ -67,6 +69,7 @@ typedef struct {
   int failed;               // a worker hit an error; the others stop
   char error[1024];
   int verbose;              // a line per trial on stdout
+  const eval_video_opts* video;  // --video: record the first trials (NULL: none)
   progress prog;
 } eval_batch;
 
@@ -114,16 +117,20 @@ static nfp_arms* bridge_arms(const eval_batch* e) {
 }
 
 // One trial on r->seed (nfp_rollout_run a step at a time, its steps shown on the worker's
-// progress slot) -> r. 0 or -1 (error set).
+// progress slot; filmed into vid unless NULL) -> r. 0 or -1 (error set).
 static int batch_trial(eval_batch* e, int slot, nfp_arms* arms, nfp_agent* agent,
-                       nfp_rollout* ro, trial_result* r) {
+                       nfp_rollout* ro, trial_result* r, eval_video* vid) {
   double t0 = nfp_clock_seconds();
   int st = nfp_rollout_begin(ro, arms, agent, r->seed);
+  if (!st && vid) st = eval_video_begin(vid, arms, e->task_name, e->label, ro);
   progress_steps(&e->prog, slot, 0);
   while (!st && !ro->done) {
-    st = nfp_rollout_step(ro, NULL, NULL);
+    nfp_agent_step s;
+    st = nfp_rollout_step(ro, NULL, &s);
+    if (!st && vid) st = eval_video_step(vid, ro, &s);
     progress_steps(&e->prog, slot, ro->steps);
   }
+  if (vid) st = eval_video_end(vid, st);
   progress_steps(&e->prog, slot, -1);
   r->success = ro->success;
   r->steps = ro->steps;
@@ -145,6 +152,7 @@ static void* batch_worker(void* arg) {
   nfp_arms* arms = e->bridge ? bridge_arms(e) : nfp_arms_sim_create(e->task_name, e->assets);
   nfp_agent* agent = arms ? nfp_agent_create(e->spec) : NULL;
   nfp_rollout ro = {0};
+  eval_video rec = {.opts = e->video};
   if (!agent) {
     pthread_mutex_lock(&e->lock);
     batch_fail(e);
@@ -156,7 +164,8 @@ static void* batch_worker(void* arg) {
     pthread_mutex_unlock(&e->lock);
     if (i >= e->hi) break;
     trial_result r = {.seed = e->seeds[i]};
-    int st = batch_trial(e, slot, arms, agent, &ro, &r);
+    eval_video* vid = e->video && i < e->video->episodes ? &rec : NULL;
+    int st = batch_trial(e, slot, arms, agent, &ro, &r, vid);
     pthread_mutex_lock(&e->lock);
     if (st || batch_keep_latencies(e, &ro)) {
       batch_fail(e);
@@ -166,10 +175,12 @@ static void* batch_worker(void* arg) {
       e->successes += r.success;
       progress_item(&e->prog, 1, r.success, 0);
       batch_trial_line(e, &r);
+      if (vid && eval_talks()) progress_printf(&e->prog, "video: %s\n", rec.path);
     }
     pthread_mutex_unlock(&e->lock);
   }
   nfp_rollout_free(&ro);
+  eval_video_free(&rec);
   nfp_agent_free(agent);
   nfp_arms_close(arms);
   return NULL;
@@ -384,6 +395,7 @@ typedef struct {
   long long seed0;
   const char* assets;
   nfp_bridge_flags bridge;
+  eval_video_opts video;  // --video, --video-episodes, --camera
 } eval_opts;
 
 // The policy's training demos (checkpoint metadata) must be of this task, and their
@@ -409,6 +421,13 @@ static int check_policy(const nfp_meta* meta, const char* path, const char* task
   return rc;
 }
 
+// One bar of the chart: ok successes in trials, with the interval the JSON report gives.
+static nfp_bar eval_bar(const char* task, const char* label, int ok, int trials) {
+  nfp_bar b = {.group = task, .label = label, .rate = (double)ok / trials};
+  nfp_wilson_interval(ok, trials, EVAL_SUMMARY_Z, &b.lo, &b.hi);
+  return b;
+}
+
 // The expert's success rate on the evaluation seeds, as a run of its own beside the modes.
 static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
                           const expert_tally* x, int trials) {
@@ -423,7 +442,7 @@ static void expert_report(cJSON* out, nfp_bar* bars, int* nbars, const char* tas
   cJSON_AddNumberToObject(o, "mean_steps", x->steps_all / trials);
   if (ok) cJSON_AddNumberToObject(o, "mean_steps_success", x->steps_ok / ok);
   cJSON_AddItemToArray(out, o);
-  bars[(*nbars)++] = (nfp_bar){task, "expert", (double)ok / trials};
+  bars[(*nbars)++] = eval_bar(task, "expert", ok, trials);
   if (eval_talks()) {
     printf("%s / expert: %d/%d successes (%.1f %%)\n", task, ok, trials, 100.0 * ok / trials);
   }
@@ -522,13 +541,14 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     eval_announce(label, task, o, seeds[0]);
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
                     .trials = o->trials, .seeds = seeds, .verbose = o->verbose && eval_talks(),
-                    .bridge = o->bridge.endpoint ? &o->bridge : NULL};
+                    .bridge = o->bridge.endpoint ? &o->bridge : NULL,
+                    .video = o->video.dir ? &o->video : NULL};
     double t0 = nfp_clock_seconds();
     rc = batch_run(&e, o->jobs);
     if (!rc) {
       cJSON_AddItemToArray(out, batch_report(&e, policy ? label : NULL,
                                              nfp_clock_seconds() - t0, o->jobs));
-      bars[*nbars] = (nfp_bar){task, label, (double)e.successes / e.trials};
+      bars[*nbars] = eval_bar(task, label, e.successes, e.trials);
       (*nbars)++;
     }
     batch_free(&e);
@@ -551,7 +571,7 @@ typedef struct {
 // argv -> r through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
 static int eval_parse(eval_request* r, int argc, char** argv) {
   eval_opts* o = &r->o;
-  nfp_arg args[16 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS] = {
+  nfp_arg args[16 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS + EVAL_VIDEO_NARGS] = {
       {"--task", NFP_ARG_STR, &r->task_name, "NAME", "task to evaluate, or 'all' for every task",
        0, 0, 0},
       {"--agent", NFP_ARG_STR, &o->agent, "KIND",
@@ -573,7 +593,8 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       {"--json", NFP_ARG_STR, &r->json, "FILE", "write a JSON report (per-trial records) here", 0,
        0, 0},
       {"--chart", NFP_ARG_STR, &r->chart, "FILE.svg",
-       "success-rate bar chart (default: the --json path with .svg)", 0, 0, 0},
+       "success-rate bar chart, PNG if FILE ends in .png, else SVG (default: the --json path "
+       "with .svg)", 0, 0, 0},
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
@@ -582,6 +603,8 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
   nargs += NFP_POLICY_NARGS;
   nfp_bridge_flags_args(args + nargs, &o->bridge);
   nargs += NFP_BRIDGE_NARGS;
+  eval_video_args(args + nargs, &o->video);
+  nargs += EVAL_VIDEO_NARGS;
   return nfp_args_parse(
       argc, argv, args, nargs,
       "nfp eval [--task NAME|all] [--agent expert|policy] [--policy FILE --mode M] [--episodes N] "
@@ -660,6 +683,8 @@ static int eval_check(eval_request* r) {
     r->chart = r->chart_buf;
   }
   if (!o->assets) o->assets = nfp_asset_dir();
+  int vrc = eval_video_check(&o->video, r->task_name, r->all, o->assets, !!o->bridge.endpoint);
+  if (vrc) return vrc;
   return 0;
 }
 
@@ -701,6 +726,19 @@ static void hoist_single_run(cJSON* root, const cJSON* runs, const char* agent) 
   }
 }
 
+// The chart's subtitle: the policy's file or folder name (else the agent), and today.
+static void eval_subtitle(char* buf, size_t cap, const eval_opts* o) {
+  char name[256], day[16] = "";
+  snprintf(name, sizeof(name), "%s", o->policy ? o->pf.path : o->agent);
+  size_t len = strlen(name);
+  while (len > 1 && name[len - 1] == '/') name[--len] = '\0';  // "policies/": the folder
+  const char* slash = strrchr(name, '/');
+  time_t now = time(NULL);
+  struct tm tm;
+  if (localtime_r(&now, &tm)) strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+  snprintf(buf, cap, "%s, %s", slash && slash[1] ? slash + 1 : name, day);
+}
+
 // The report -> --json and the bars -> the chart, each announced on stdout. 0 or 1.
 static int eval_write(const eval_request* r, const cJSON* root, const nfp_bar* bars,
                       int nbars) {
@@ -716,9 +754,10 @@ static int eval_write(const eval_request* r, const cJSON* root, const nfp_bar* b
     if (failed) return 1;
   }
   if (r->chart) {
-    char title[256];
+    char title[256], subtitle[300];
     snprintf(title, sizeof(title), "success rate over %d trials (%s)", r->o.trials, r->o.agent);
-    if (nfp_bars_write_svg(r->chart, title, bars, nbars)) {
+    eval_subtitle(subtitle, sizeof(subtitle), &r->o);
+    if (nfp_bars_write(r->chart, title, subtitle, bars, nbars)) {
       fprintf(stderr, "nfp eval: %s\n", nfp_error_last());
       return 1;
     }

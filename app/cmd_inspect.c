@@ -26,8 +26,9 @@ static const char* about =
     "Prints what FILE holds. A checkpoint or policy (.safetensors): the model (encoder, image\n"
     "size, state, chunk, flow, parameters), the demos it was trained on, the training\n"
     "configuration, the final metrics, which weights the model holds and whether\n"
-    "nfp train --resume can continue it. An episode (.hdf5): task, seed, success, control\n"
-    "rate, length, the datasets with their shapes and types, and the attributes.\n"
+    "nfp train --resume can continue it. An episode (.hdf5, nfp's or as the ALOHA / ACT\n"
+    "tools record it): layout, task, seed, success, cameras, control rate, length, the\n"
+    "datasets with their shapes and types, and the attributes.\n"
     "The file is validated as the loaders do; a damaged one is refused (exit 1).";
 
 //---------------------------------- shared by the printers -----------------------------------
@@ -102,8 +103,9 @@ static int sniff(const char* path, file_kind* kind, double* bytes) {
   return 0;
 }
 
-// path -> its report (text, or JSON when json) on stdout. 0 or -1 (error set).
-static int inspect(const char* path, int json) {
+// path -> its report (text, or JSON when json) on stdout; camera (NULL or a name) must be
+// one of an episode's. 0 or -1 (error set).
+static int inspect(const char* path, int json, const char* camera) {
   file_kind kind = KIND_UNKNOWN;
   double bytes = 0;
   if (sniff(path, &kind, &bytes) != 0) return -1;
@@ -112,7 +114,10 @@ static int inspect(const char* path, int json) {
     return nfp_error_set("%s is neither an nfp checkpoint or policy (safetensors) nor a demo "
                          "episode (HDF5): its first bytes match neither format", path);
   }
-  cJSON* rep = kind == KIND_EPISODE ? nfp_inspect_episode(path, bytes)
+  if (camera && kind != KIND_EPISODE) {
+    return nfp_error_set("--camera is for episodes (.hdf5); %s is a checkpoint or policy", path);
+  }
+  cJSON* rep = kind == KIND_EPISODE ? nfp_inspect_episode(path, bytes, camera)
                                     : nfp_inspect_checkpoint(path, bytes);
   if (!rep) return -1;
   if (json) {
@@ -130,14 +135,15 @@ static int inspect(const char* path, int json) {
 
 // argv -> the report of FILE; exit 0, 1 (unreadable or not an nfp file) or 2 (bad flags).
 int nfp_cmd_inspect(int argc, char** argv) {
-  const char* usage = "nfp inspect FILE [--json]";
+  const char* usage = "nfp inspect FILE [--json] [--camera NAME]";
   const char* file = NULL;
   char* flags[64];
   int nflags = 0;
-  for (int i = 0; i < argc; i++) {  // FILE is the one word that is not a flag
-    if (i > 0 && argv[i][0] != '-' && !file) {
+  for (int i = 0; i < argc; i++) {  // FILE is the one word that is not a flag or its value
+    int word = i > 0 && argv[i][0] != '-' && strcmp(argv[i - 1], "--camera");
+    if (word && !file) {
       file = argv[i];
-    } else if (i > 0 && argv[i][0] != '-') {
+    } else if (word) {
       fprintf(stderr, "nfp inspect: one FILE at a time (got '%s' and '%s')\n", file, argv[i]);
       return 2;
     } else if (nflags < 64) {
@@ -145,16 +151,20 @@ int nfp_cmd_inspect(int argc, char** argv) {
     }
   }
   int json = 0;
+  const char* camera = NULL;
   nfp_arg args[] = {
       {"--json", NFP_ARG_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0},
+      {"--camera", NFP_ARG_STR, &camera, "NAME",
+       "an episode's camera to check and report as the one read (default: cam_high, else the "
+       "first by name)", 0, 0, 0},
   };
-  int rc = nfp_args_parse(nflags, flags, args, 1, usage, about);
+  int rc = nfp_args_parse(nflags, flags, args, 2, usage, about);
   if (rc) return rc == 1 ? 0 : 2;
   if (!file) {
     fprintf(stderr, "nfp inspect: which file? usage: %s\n", usage);
     return 2;
   }
-  if (inspect(file, json) != 0) {
+  if (inspect(file, json, camera) != 0) {
     fprintf(stderr, "nfp inspect: %s\n", nfp_error_last());
     return 1;
   }

@@ -19,8 +19,10 @@
 #include "nfp/error.h"
 #include "nfp/model.h"
 #include "nfp/picture.h"
+#include "nfp/tasks.h"
 #include "nfp/train.h"
 #include "train_group.h"
+#include "train_rollouts.h"
 
 // Fails early when the output of flag cannot be written, before any training time is spent.
 static int check_output(const char* flag, const char* out) {
@@ -133,14 +135,20 @@ static int image_config(nfp_model_config* mc, const char* encoder, int img_down,
   return 0;
 }
 
-// After every checkpoint: its training curve beside it (FILE.curve.png).
+// After every checkpoint: its training curve beside it (FILE.curve.png), the schedule's
+// stages and the best epoch marked.
 static int draw_curve(const nfp_trainer* tr, const char* out_path, void* ctx) {
   (void)ctx;
   if (tr->epoch == 0) return 0;  // stopped in the first epoch: no curve yet
   char* curve = nfp_train_curve_path(out_path);
   if (!curve) return nfp_error_set("out of memory");
-  int has_val = tr->ds->n_val > 0;
-  int rc = nfp_curve_write_png(curve, tr->hist_train, has_val ? tr->hist_val : NULL, tr->epoch);
+  const char* slash = strrchr(out_path, '/');
+  char title[256];
+  snprintf(title, sizeof(title), "%s: training curve", slash ? slash + 1 : out_path);
+  nfp_curve c = {.train = tr->hist_train, .val = tr->ds->n_val > 0 ? tr->hist_val : NULL,
+                 .n = tr->epoch, .n_stages = 3, .best_epoch = tr->best_epoch, .title = title};
+  for (int k = 0; k < 3; k++) c.stage_starts[k] = tr->sched.stage[k].first_epoch;
+  int rc = nfp_curve_write(curve, &c);
   free(curve);
   return rc;
 }
@@ -153,11 +161,13 @@ typedef struct {
   nfp_train_config tc;
   nfp_dataset_config dc;
   const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror, *metrics;
+  const char* camera;  // --camera: the demos' camera to read (NULL: their default)
   int img_down, threads, quiet, object_bottleneck;
   double val_frac, lr, wd, clip, ema, noise, obs_noise;  // parsed as doubles, kept as floats
   double object_head;  // weight of the object-state head's error; 0: no head
   long long seed;
   int image;  // --obs image+state
+  nfp_train_rollouts rollouts;  // --eval-every: closed-loop success during training
 } train_opts;
 
 // What one run builds, freed together by train_job_free.
@@ -193,6 +203,7 @@ static void train_opts_default(train_opts* o, int argc, char** argv) {
   o->noise = o->tc.action_noise;
   o->obs_noise = o->tc.obs_noise;
   o->seed = (long long)o->tc.seed;
+  o->rollouts = (nfp_train_rollouts){.episodes = 10, .seed0 = 100000};  // eval's first seed
 }
 
 // argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
@@ -216,6 +227,10 @@ static int train_parse(train_opts* o) {
       {"--crop", NFP_ARG_STR, &o->crop, "HxW",
        "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
        0, 0},
+      {"--camera", NFP_ARG_STR, &o->camera, "NAME",
+       "the demos' camera for --obs image+state: nfp's record 'head'; ALOHA / ACT episodes "
+       "(read as they are) have cam_high, cam_left_wrist, ... (default: cam_high, else the "
+       "first by name)", 0, 0, 0},
       {"--mirror", NFP_ARG_STR, &o->mirror, "WHEN",
        "also train on the left-right mirror image of every demo (camera frames flipped left "
        "to right): auto (for the tasks where it helps, lift_pot and stack_block_two), on (any "
@@ -256,6 +271,13 @@ static int train_parse(train_opts* o) {
        "object_mse, samples_per_s, seconds, best_epoch); default: FILE.metrics.jsonl beside "
        "--out", 0, 0, 0},
       {"--quiet", NFP_ARG_FLAG, &o->quiet, NULL, "no per-epoch progress lines", 0, 0, 0},
+      {"--eval-every", NFP_ARG_INT, &o->rollouts.every, "N",
+       "every N epochs (and after the last) run the EMA weights in the simulated task, SBS, "
+       "and log the success beside the NLL; 0 = never", 0, 1e6, 0},
+      {"--eval-episodes", NFP_ARG_INT, &o->rollouts.episodes, "K", "rollouts per evaluation",
+       1, 1e5, 0},
+      {"--eval-seed", NFP_ARG_SEED, &o->rollouts.seed0, "S",
+       "first seed of those rollouts (must avoid the demos' seeds)", 0, 9e15, 0},
   };
   int nargs = (int)(sizeof(args) / sizeof(args[0]));
   return nfp_args_parse(o->argc, o->argv, args, nargs,
@@ -306,6 +328,9 @@ static int train_check(train_opts* o) {
                              image_flags[i]);
       }
     }
+  }
+  if (o->camera && !o->image && !o->resume) {
+    return nfp_error_set("--camera picks the frames of --obs image+state: it needs that");
   }
   if (o->image && image_config(&o->mc, o->encoder, o->img_down, o->crop) != 0) return -1;
   if ((o->object_head > 0 || o->object_bottleneck) && !o->image && !o->resume) {
@@ -403,12 +428,30 @@ static int train_dataset(train_opts* o, train_job* j) {
   }
   dc->aux_object = o->mc.aux_dim > 0 || o->object_head > 0;
   nfp_episode* eps = NULL;
-  int n_eps = nfp_demo_read_folder(o->data, &eps, dc->img_down > 0);
+  int n_eps = nfp_demo_read_folder_camera(o->data, &eps, dc->img_down > 0, o->camera);
   j->have_ds = n_eps > 0 && nfp_dataset_build(&j->ds, eps, n_eps, dc,
                                               j->have_norm ? &j->sn : NULL,
                                               j->have_norm ? &j->an : NULL) == 0;
   nfp_demo_free_all(eps, n_eps > 0 ? n_eps : 0);
   return j->have_ds ? 0 : -1;
+}
+
+// --eval-every needs a simulated task and seeds the demos did not use. 0 or -1.
+static int rollouts_check(train_opts* o, const nfp_dataset* ds) {
+  nfp_train_rollouts* r = &o->rollouts;
+  if (!r->every) return 0;
+  r->task = ds->task;
+  if (!nfp_task_find(ds->task)) {
+    return nfp_error_set("--eval-every: the demos' task '%s' is not a simulated one (tasks: %s)",
+                         ds->task, nfp_task_names());
+  }
+  long long last = r->seed0 + r->episodes - 1;
+  if (r->seed0 <= ds->seed_max && last >= ds->seed_min) {
+    return nfp_error_set("--eval-every: rollout seeds %lld..%lld overlap the demos' seeds "
+                         "%lld..%lld; give another --eval-seed", r->seed0, last,
+                         (long long)ds->seed_min, (long long)ds->seed_max);
+  }
+  return 0;
 }
 
 // A fresh run's model, sized by the dataset (a resumed one is already loaded). 0 or -1.
@@ -441,9 +484,9 @@ static void print_plan(const train_opts* o, const train_job* j) {
          ds->cfg.use_object ? "qpos+object" : "qpos", mc->horizon, mc->stride, mc->n_layers,
          mc->n_bins, mc->hidden, mc->n_blocks, mc->context_dim);
   if (mc->n_cam > 0) {
-    printf("image: %s encoder on the newest head frame, %d x %d shrunk %d times, %d x %d "
-           "crops\n", encoder_names[mc->encoder], mc->img_src_h,
-           mc->img_src_w, mc->img_down, mc->img_h, mc->img_w);
+    printf("image: %s encoder on the newest %s frame, %d x %d shrunk %d times, %d x %d "
+           "crops\n", encoder_names[mc->encoder], o->camera ? o->camera : "camera",
+           mc->img_src_h, mc->img_src_w, mc->img_down, mc->img_h, mc->img_w);
   }
   if (mc->aux_dim > 0) {
     printf("object-state head: %d values from the camera features, weight %g%s\n", mc->aux_dim,
@@ -546,7 +589,9 @@ static int train_fit(const train_opts* o, train_job* j) {
   nfp_train_run_opts ro = {.out_path = o->out, .data_dir = o->data,
                            .log = o->quiet ? NULL : stdout, .warn = stderr,
                            .metrics_path = metrics, .metrics_prior = prior,
-                           .on_save = draw_curve};
+                           .on_save = draw_curve,
+                           .on_epoch = o->rollouts.every ? nfp_train_rollouts_hook : NULL,
+                           .ctx = (void*)&o->rollouts};
   tr->stop = stop_requested;
   catch_stop_signals();
   rc = nfp_trainer_run(tr, &ro);
@@ -581,6 +626,7 @@ static int run(int argc, char** argv) {
   memset(&j, 0, sizeof(j));
   rc = o.resume ? train_resume_setup(&o, &j, arch_given) : train_fresh_setup(&o);
   if (rc == 0) rc = train_dataset(&o, &j);
+  if (rc == 0) rc = rollouts_check(&o, &j.ds);
   if (rc == 0) rc = train_model(&o, &j);
   if (rc == 0) {
     o.tc.threads = update_threads;

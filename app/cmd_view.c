@@ -1,6 +1,7 @@
 // nfp view: a live rollout in a GLFW window, drawn with MuJoCo's mjv/mjr.
 // Interactive mode paces control steps in real time; --frames/--screenshot runs
 // a fixed number of steps as fast as possible, saves the window as PNG and exits.
+// --record writes the frames shown as a video, one per control step (view_record.h).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "view_camera.h"
 #include "view_encoder.h"
 #include "view_plan.h"
+#include "view_record.h"
 
 #define VIEW_MAX_GEOM 4000
 #define VIEW_MAX_CATCHUP 10  // most control steps per drawn frame when behind
@@ -44,6 +46,9 @@ typedef struct {
   int paused, step_once, reset, next_seed;
   int cam_aimed;  // free camera framed on the workspace once
   double next_step_time;  // wall time (glfwGetTime) at which the next control step is due
+  view_record rec;        // --record
+  int recording;
+  int unrecorded;         // control steps (and episode starts) not yet in the recording
   // rendering
   GLFWwindow* win;
   mjvCamera cam;
@@ -147,6 +152,7 @@ static int view_begin(viewer* v) {
     v->cam_aimed = 1;
   }
   v->next_step_time = glfwGetTime();
+  v->unrecorded = 1;  // the episode's first state is a frame of the recording too
   return 0;
 }
 
@@ -157,6 +163,7 @@ static int view_step(viewer* v) {
     view_encoder_update(&v->encoder, v->camera.frame, v->ro.steps);
   }
   if (nfp_rollout_step(&v->ro, NULL, &v->last)) return -1;
+  v->unrecorded++;
   if (v->has_plan) {
     view_plan_record(&v->plan, nfp_agent_controller(v->agent), v->last.planned, v->last.loglik);
   }
@@ -220,23 +227,38 @@ static void view_draw(viewer* v, int interactive) {
 static int view_screenshot(viewer* v, const char* path) {
   int w, h;
   glfwGetFramebufferSize(v->win, &w, &h);
-  uint8_t* rgb = malloc((size_t)w * h * 3);
-  uint8_t* flipped = malloc((size_t)w * h * 3);
-  int st = -1;
-  if (!rgb || !flipped) {
-    nfp_error_set("out of memory for a %dx%d screenshot", w, h);
-  } else {
-    mjrRect rect = {0, 0, w, h};
-    mjr_readPixels(rgb, NULL, rect, &v->con);  // the back buffer just drawn, rows bottom-up
-    size_t row = (size_t)w * 3;
-    for (int y = 0; y < h; y++) {
-      memcpy(flipped + (size_t)y * row, rgb + (size_t)(h - 1 - y) * row, row);
-    }
-    st = nfp_png_write(path, flipped, w, h);
-  }
+  uint8_t* rgb = malloc((size_t)w * (h + 1) * 3);  // the image, then a row of scratch
+  if (!rgb) return nfp_error_set("out of memory for a %dx%d screenshot", w, h);
+  view_read_window(rgb, w, h, &v->con, rgb + (size_t)w * h * 3);  // the back buffer just drawn
+  int st = nfp_png_write(path, rgb, w, h);
   free(rgb);
-  free(flipped);
   return st;
+}
+
+// --record FILE: the window keeps its size (the video's), frames at the control rate.
+static int view_record_start(viewer* v, const char* path) {
+  if (!path) return 0;
+  glfwSetWindowAttrib(v->win, GLFW_RESIZABLE, GLFW_FALSE);
+  int w, h;
+  glfwGetFramebufferSize(v->win, &w, &h);
+  if (view_record_open(&v->rec, path, w, h, 1.0 / v->task->control_dt)) return -1;
+  v->recording = 1;
+  view_record_catch_interrupt();
+  return 0;
+}
+
+// The frame just drawn -> the recording, once for each control step it shows (--record).
+static int view_record_drawn(viewer* v) {
+  int k = v->unrecorded;
+  v->unrecorded = 0;
+  return v->recording && k > 0 ? view_record_frame(&v->rec, &v->con, k) : 0;
+}
+
+// The recording finished into its file (--record). 0 or -1.
+static int view_record_finish(viewer* v) {
+  if (!v->recording) return 0;
+  v->recording = 0;
+  return view_record_close(&v->rec);
 }
 
 // Rebuild the policy agent with another sampling mode (same flags otherwise).
@@ -258,7 +280,7 @@ static int view_switch_mode(viewer* v, nfp_sample_mode mode) {
 
 // Interactive loop: real-time pacing, keys handled between frames.
 static int view_interactive(viewer* v) {
-  while (!glfwWindowShouldClose(v->win)) {
+  while (!glfwWindowShouldClose(v->win) && !view_record_interrupted()) {
     if (v->switch_mode && v->has_plan) {
       if (view_switch_mode(v, (nfp_sample_mode)(v->switch_mode - 1))) return -1;
       v->reset = 1;
@@ -282,6 +304,7 @@ static int view_interactive(viewer* v) {
     }
     v->step_once = 0;
     view_draw(v, 1);
+    if (view_record_drawn(v)) return -1;
     glfwSwapBuffers(v->win);
     glfwPollEvents();
   }
@@ -290,9 +313,11 @@ static int view_interactive(viewer* v) {
 
 static int view_batch(viewer* v, int frames, const char* screenshot) {
   for (int i = 0; i < frames && !v->ro.done; i++) {
-    if (view_step(v)) return -1;
+    if (v->recording) view_draw(v, 0);  // every state is a frame of the recording
+    if (view_record_drawn(v) || view_step(v)) return -1;
   }
   view_draw(v, 0);
+  if (view_record_drawn(v)) return -1;
   if (screenshot) {
     if (view_screenshot(v, screenshot)) return -1;
     printf("saved %s after %d steps (seed %llu, success %s)\n", screenshot, v->ro.steps,
@@ -353,6 +378,7 @@ static int view_open_window(viewer* v, int width, int height, int batch, int hea
 }
 
 static void view_close(viewer* v) {
+  view_record_free(&v->rec);
   if (v->has_camera) view_camera_free(&v->camera);
   view_encoder_free(&v->encoder);
   if (v->win) {
@@ -374,6 +400,7 @@ typedef struct {
   const char* mode_name;
   nfp_policy_flags pf;
   const char* screenshot;
+  const char* record;     // --record FILE.mp4
   const char* assets;
   long long seed;
   int frames, width, height, head, no_encoder_view;
@@ -402,8 +429,11 @@ static int view_parse(view_opts* o, int argc, char** argv) {
        "screenshots too)", 0, 0, 0},
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
+      {"--record", NFP_ARG_STR, &o->record, "FILE.mp4",
+       "record the window as a video, a frame per control step (real-time playback; "
+       "H.264, else MPEG-4); with --frames too", 0, 0, 0},
   };
-  int nargs = 11;
+  int nargs = 12;
   nfp_policy_flags_args(args + nargs, &o->pf);
   args[nargs].help = "policy checkpoint (.safetensors)";  // one file: no eval folder here
   nargs += NFP_POLICY_NARGS;
@@ -484,8 +514,10 @@ int nfp_cmd_view(int argc, char** argv) {
 
   viewer v;
   rc = viewer_setup(&v, &o, &spec, model) ||
-       view_open_window(&v, o.width, o.height, batch, o.head) || view_begin(&v) ||
-       (batch ? view_batch(&v, o.frames, o.screenshot) : view_interactive(&v));
+       view_open_window(&v, o.width, o.height, batch, o.head) ||
+       view_record_start(&v, o.record) || view_begin(&v) ||
+       (batch ? view_batch(&v, o.frames, o.screenshot) : view_interactive(&v)) ||
+       view_record_finish(&v);
   if (rc) fprintf(stderr, "nfp view: %s\n", nfp_error_last());
   view_close(&v);
   nfp_model_free(model);

@@ -11,9 +11,10 @@ cJSON* nfp_inspect_checkpoint(const char* path, double file_bytes);
 // A checkpoint report -> readable text on stdout.
 void nfp_inspect_checkpoint_print(const cJSON* rep);
 
-// A demo episode (.hdf5) -> its report (task, seed, success, rate, length, datasets with
-// shapes and types, attributes), or NULL (error set).
-cJSON* nfp_inspect_episode(const char* path, double file_bytes);
+// A demo episode (.hdf5, nfp's or ALOHA's layout) -> its report (layout, task, seed,
+// success, cameras, rate, length, datasets with shapes and types, attributes), or NULL
+// (error set). camera: NULL, or one that must be in the file.
+cJSON* nfp_inspect_episode(const char* path, double file_bytes, const char* camera);
 // An episode report -> readable text on stdout.
 void nfp_inspect_episode_print(const cJSON* rep);
 

@@ -12,6 +12,7 @@
 
 #include <hdf5.h>
 
+#include "aloha.h"
 #include "nfp/atomic_file.h"
 #include "nfp/error.h"
 
@@ -267,16 +268,22 @@ static int read_dset(const demo_reader* r, hid_t d, const char* name, hid_t mem_
   return 0;
 }
 
-// The datasets of one file, in this order (object state and images are optional).
+// The datasets of one file, in this order (object state and images are optional; the
+// images are the chosen camera's).
 enum { DS_QPOS, DS_QVEL, DS_ACTION, DS_OBJECT, DS_IMAGE, DS_N };
-static const char* const ds_name[DS_N] = {"observations/qpos", "observations/qvel", "action",
-                                          "observations/object_state",
-                                          "observations/images/head"};
+static const char* const ds_name[DS_IMAGE] = {"observations/qpos", "observations/qvel", "action",
+                                              "observations/object_state"};
 
 typedef struct {
   hid_t id[DS_N];        // -1 when absent (or not wanted: images)
   hsize_t dim[DS_N][4];  // their shapes
+  char img[NFP_DEMO_CAMERA_NAME + 32];  // the camera's dataset, "" for none
 } demo_dsets;
+
+// Dataset i's name in d.
+static const char* dset_name(const demo_dsets* d, int i) {
+  return i == DS_IMAGE ? d->img : ds_name[i];
+}
 
 static void close_dsets(demo_dsets* d) {
   for (int i = 0; i < DS_N; i++) {
@@ -306,20 +313,16 @@ static int read_attrs(const demo_reader* r, nfp_episode* ep) {
   return 0;
 }
 
-// Open the datasets (images only if with_images) with their shapes. 0, or -1 with every
-// dataset closed.
+// Open the datasets (images only if with_images and d->img names a camera) with their
+// shapes. 0, or -1 with every dataset closed.
 static int open_dsets(const demo_reader* r, demo_dsets* d, int with_images) {
   static const int rank[DS_N] = {2, 2, 2, 2, 4};
   memset(d->dim, 0, sizeof(d->dim));
   for (int i = 0; i < DS_N; i++) d->id[i] = -1;
   for (int i = 0; i < DS_N; i++) {
-    int optional = i == DS_OBJECT || i == DS_IMAGE;
-    if (i == DS_IMAGE && (!with_images ||
-                          H5Lexists(r->f, "observations/images", H5P_DEFAULT) <= 0)) {
-      continue;
-    }
-    if (optional && H5Lexists(r->f, ds_name[i], H5P_DEFAULT) <= 0) continue;
-    d->id[i] = open_dset(r, ds_name[i], rank[i], d->dim[i]);
+    if (i == DS_IMAGE && (!with_images || !d->img[0])) continue;
+    if (i == DS_OBJECT && H5Lexists(r->f, ds_name[i], H5P_DEFAULT) <= 0) continue;
+    d->id[i] = open_dset(r, dset_name(d, i), rank[i], d->dim[i]);
     if (d->id[i] < 0) {
       close_dsets(d);
       return -1;
@@ -340,9 +343,12 @@ static int check_shapes(const demo_reader* r, const demo_dsets* d) {
                          r->path, (unsigned long long)T, (unsigned long long)nq,
                          DEMO_MAX_FRAMES, DEMO_MAX_NQ);
   }
-  if (v[0] != T || v[1] != nq || a[0] != T || a[1] != nq) {
-    return nfp_error_set("%s: qvel/action shapes do not match qpos [%llu,%llu]", r->path,
-                         (unsigned long long)T, (unsigned long long)nq);
+  const hsize_t* odd = v[0] != T || v[1] != nq ? v : a;  // qvel, else action
+  if (odd[0] != T || odd[1] != nq) {
+    return nfp_error_set("%s: %s has shape [%llu,%llu], qpos [%llu,%llu]: they must match",
+                         r->path, odd == v ? "qvel" : "action", (unsigned long long)odd[0],
+                         (unsigned long long)odd[1], (unsigned long long)T,
+                         (unsigned long long)nq);
   }
   if (d->id[DS_OBJECT] >= 0 && (o[0] != T || o[1] == 0 || o[1] > DEMO_MAX_NOBJ)) {
     return nfp_error_set("%s: object_state has %llu frames, qpos has %llu", r->path,
@@ -350,15 +356,15 @@ static int check_shapes(const demo_reader* r, const demo_dsets* d) {
   }
   if (d->id[DS_IMAGE] >= 0 && (im[0] != T || im[3] != 3 || im[1] == 0 || im[2] == 0 ||
                                im[1] > DEMO_MAX_SIDE || im[2] > DEMO_MAX_SIDE)) {
-    return nfp_error_set("%s: images/head has shape [%llu,%llu,%llu,%llu], expected "
-                         "[%llu,H,W,3]", r->path, (unsigned long long)im[0],
+    return nfp_error_set("%s: %s has shape [%llu,%llu,%llu,%llu], expected "
+                         "[%llu,H,W,3]", r->path, d->img, (unsigned long long)im[0],
                          (unsigned long long)im[1], (unsigned long long)im[2],
                          (unsigned long long)im[3], (unsigned long long)T);
   }
   double bytes[DS_N] = {8.0 * T * nq, 8.0 * T * nq, 8.0 * T * nq, 8.0 * T * o[1],
                         (double)T * im[1] * im[2] * 3};
   for (int i = 0; i < DS_N; i++) {
-    if (d->id[i] >= 0 && check_backed(r, d->id[i], ds_name[i], bytes[i])) return -1;
+    if (d->id[i] >= 0 && check_backed(r, d->id[i], dset_name(d, i), bytes[i])) return -1;
   }
   return 0;
 }
@@ -378,8 +384,8 @@ static int read_data(const demo_reader* r, demo_dsets* d, nfp_episode* ep) {
   int st = 0;
   for (int i = 0; i < DS_N; i++) {  // read_dset closes each dataset, whatever the outcome
     if (d->id[i] < 0) continue;
-    st |= read_dset(r, d->id[i], ds_name[i], i == DS_IMAGE ? H5T_NATIVE_UINT8 : H5T_NATIVE_DOUBLE,
-                    into[i]);
+    st |= read_dset(r, d->id[i], dset_name(d, i),
+                    i == DS_IMAGE ? H5T_NATIVE_UINT8 : H5T_NATIVE_DOUBLE, into[i]);
     d->id[i] = -1;
   }
   for (int i = 0; i < DS_IMAGE && !st; i++) {
@@ -389,11 +395,23 @@ static int read_data(const demo_reader* r, demo_dsets* d, nfp_episode* ep) {
   return st ? -1 : 0;
 }
 
-// One open file -> a validated episode in ep. 0 or -1 (error set, nothing left allocated).
-static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images) {
+// One open file of either layout -> a validated episode in ep, images from camera (NULL:
+// the default one). 0 or -1 (error set, nothing left allocated).
+static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images,
+                          const char* camera) {
   nfp_episode head = {0};
   demo_dsets d;
-  if (read_attrs(r, &head) || open_dsets(r, &d, with_images)) return -1;
+  int aloha = nfp_aloha_detect(r->path, r->f);
+  if (aloha < 0 || (aloha ? nfp_aloha_header(r->path, r->f, &head) : read_attrs(r, &head))) {
+    return -1;
+  }
+  // The camera is checked even when images are skipped: a misspelt --camera fails early.
+  d.img[0] = '\0';
+  if ((with_images || camera) &&
+      nfp_demo_camera_dset(r->path, r->f, camera, with_images, d.img, sizeof(d.img))) {
+    return -1;
+  }
+  if (open_dsets(r, &d, with_images)) return -1;
   if (check_shapes(r, &d)) {
     close_dsets(&d);
     return -1;
@@ -410,6 +428,11 @@ static int demo_read_body(const demo_reader* r, nfp_episode* ep, int with_images
 }
 
 int nfp_demo_read(const char* path, nfp_episode* ep, int with_images) {
+  return nfp_demo_read_camera(path, ep, with_images, NULL);
+}
+
+int nfp_demo_read_camera(const char* path, nfp_episode* ep, int with_images,
+                         const char* camera) {
   memset(ep, 0, sizeof(*ep));
   h5_quiet();
   struct stat sb;
@@ -418,7 +441,7 @@ int nfp_demo_read(const char* path, nfp_episode* ep, int with_images) {
   demo_reader r = {path, -1};
   r.f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (r.f < 0) return demo_fail(&r, "not a readable HDF5 file (damaged or truncated?)");
-  int st = demo_read_body(&r, ep, with_images);
+  int st = demo_read_body(&r, ep, with_images, camera);
   H5Fclose(r.f);
   return st;
 }
@@ -482,6 +505,11 @@ void nfp_demo_list_free(char** paths, int n) {
 }
 
 int nfp_demo_read_folder(const char* dir, nfp_episode** out, int with_images) {
+  return nfp_demo_read_folder_camera(dir, out, with_images, NULL);
+}
+
+int nfp_demo_read_folder_camera(const char* dir, nfp_episode** out, int with_images,
+                                const char* camera) {
   *out = NULL;
   char** paths = NULL;
   int n = nfp_demo_list_some(dir, &paths);
@@ -490,7 +518,7 @@ int nfp_demo_read_folder(const char* dir, nfp_episode** out, int with_images) {
   int rc = eps ? 0 : nfp_error_set("out of memory for %d episodes", n);
   int n_read = 0;
   for (; rc == 0 && n_read < n; n_read++) {
-    if (nfp_demo_read(paths[n_read], &eps[n_read], with_images) != 0) {
+    if (nfp_demo_read_camera(paths[n_read], &eps[n_read], with_images, camera) != 0) {
       rc = -1;  // nfp_demo_read names the file; keep that message as is
       break;
     }

@@ -58,11 +58,34 @@ static void test_collect_train_eval(void** state) {
   int nobj = ep.nobj;
   nfp_episode_free(&ep);
 
-  // train: a tiny policy that records which task its demos came from
+  // train: a tiny policy that records which task its demos came from, with a closed-loop
+  // rollout of its weights after every epoch logged beside the NLL
   snprintf(args, sizeof(args),
            "train --data %s --out %s --epochs 2 --batch 16 --hidden 16 --layers 2 --context 8 "
-           "--threads 1 --quiet", demos, ckpt);
+           "--threads 1 --eval-every 1 --eval-episodes 1", demos, ckpt);
   run_ok(args);
+  assert_non_null(strstr(r.out, "rollouts "));
+  char metrics[600];
+  snprintf(metrics, sizeof(metrics), "%s", ckpt);
+  char* ext = strstr(metrics, ".safetensors");
+  assert_non_null(ext);
+  strcpy(ext, ".metrics.jsonl");
+  FILE* mf = fopen(metrics, "r");
+  assert_non_null(mf);
+  char line[2048];
+  int with_rollouts = 0;
+  while (fgets(line, sizeof(line), mf)) {
+    with_rollouts += strstr(line, "\"rollout_episodes\":1") != NULL;
+  }
+  fclose(mf);
+  assert_int_equal(with_rollouts, 2);
+  // rollouts on the demos' own seeds are refused
+  snprintf(args, sizeof(args),
+           "train --data %s --out %s.x --epochs 1 --eval-every 1 --eval-seed 0", demos, ckpt);
+  cli_run(&r, "", args);
+  if (r.code != 1 || !strstr(r.err, "overlap the demos' seeds")) {
+    fail_msg("--eval-seed 0: exit %d, stderr: %s", r.code, r.err);
+  }
   nfp_meta meta = {0};
   nfp_model* m = nfp_checkpoint_load(ckpt, NULL, &meta);
   if (!m) fail_msg("%s", nfp_error_last());

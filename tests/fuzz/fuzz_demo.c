@@ -1,10 +1,12 @@
 // Fuzz target of the episode loader, structure-aware: the input bytes choose an HDF5 file's
 // attributes (present or not, scalar or array, integer, float or string) and datasets (rank,
 // sizes up to 2^24 frames, chunked or not, written or left hollow, NaN and inf values); the
-// file is written with libhdf5 and read with nfp_demo_read, which must accept it or refuse
-// it with a message, never crash or allocate what the file cannot back. (Raw byte-level
-// corruption of HDF5's own structures is libhdf5's parser, not ours; the unit tests cover a
-// damaged file.) Built with clang -fsanitize=fuzzer (target fuzz_demo) or corpus_driver.c.
+// file is written with libhdf5 and read with nfp_demo_read_camera, which must accept it or
+// refuse it with a message, never crash or allocate what the file cannot back. Bytes past
+// those choose ALOHA's layout too (its 'sim' and 'compress' attributes, more cameras, the
+// camera asked for); inputs that end before them read as before. (Raw byte-level corruption
+// of HDF5's own structures is libhdf5's parser, not ours; the unit tests cover a damaged
+// file.) Built with clang -fsanitize=fuzzer (target fuzz_demo) or corpus_driver.c.
 #include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
@@ -114,11 +116,19 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (i == 4 && img < 0) continue;
     if (!(which >> i & 1u)) add_dataset(f, dsets[i], &c);
   }
+  unsigned aloha = next(&c);  // 0 (an input that ended): nothing more
+  if (aloha & 1) add_attr(f, "sim", &c);
+  if (aloha & 2) add_attr(f, "compress", &c);
+  if ((aloha & 4) && img >= 0) add_dataset(f, "observations/images/cam_high", &c);
+  if ((aloha & 8) && img >= 0) add_dataset(f, "observations/images/cam_left_wrist", &c);
+  static const char* cameras[] = {NULL, "head", "cam_high", "top", "a/b", ""};
+  const char* camera = cameras[(aloha >> 4) % 6];
+  int with_images = !(aloha & 128);
   if (img >= 0) H5Gclose(img);
   H5Gclose(obs);
   H5Fclose(f);
   nfp_episode ep;
-  if (nfp_demo_read(path, &ep, 1) == 0) {
+  if (nfp_demo_read_camera(path, &ep, with_images, camera) == 0) {
     nfp_episode_free(&ep);
   } else if (!nfp_error_last()[0]) {
     fprintf(stderr, "fuzz_demo: refused without a message\n");

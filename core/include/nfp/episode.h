@@ -13,7 +13,7 @@ typedef struct nfp_episode_ {
   char task[64];
   int64_t seed;
   double control_hz;
-  int success;
+  int success;        // 1, 0, or -1 when the file does not say (ALOHA episodes)
   int T;              // number of frames
   int nq;             // joint interface width (14)
   int nobj;           // object-state width per frame (K, may be 0)

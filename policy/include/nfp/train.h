@@ -285,6 +285,10 @@ typedef struct nfp_trainer_ {
   // and metrics in nfp_trainer_run; a stop asked on any rank stops every rank.
   const nfp_train_group* group;
   double comm_seconds;  // time in the group's sums during the last finished epoch
+  // Closed-loop success of the EMA weights measured after the last finished epoch by the
+  // caller's on_epoch hook (nfp train --eval-every): successes of rollout_episodes, or
+  // rollout_episodes = 0 when none ran then.
+  int rollout_successes, rollout_episodes;
 } nfp_trainer;
 
 // Model and dataset must agree (chunk and observation sizes); the model's normalisation
@@ -347,6 +351,9 @@ typedef struct nfp_train_run_opts_ {
   const char* metrics_prior;
   int overfit_epochs;        // epochs above the best val NLL before the warning (0: the default)
   nfp_trainer_hook on_save;  // after every checkpoint (may be NULL)
+  // After every finished epoch, before its progress line and metrics (may be NULL): e.g.
+  // rollouts of the EMA weights, written into tr->rollout_*. 0 or -1.
+  int (*on_epoch)(nfp_trainer* tr, void* ctx);
   void* ctx;
 } nfp_train_run_opts;
 
@@ -357,7 +364,8 @@ int nfp_trainer_run(nfp_trainer* tr, const nfp_train_run_opts* o);
 
 // The last finished epoch as one JSON object on one line (no newline): epoch, stage, batch,
 // lr, train_nll, val_nll (null without validation), object_mse and val_object_mse (models
-// with an object-state head), samples_per_s, seconds (the epoch's wall time), ranks and
+// with an object-state head), rollout_success and rollout_episodes (epochs with rollouts),
+// samples_per_s, seconds (the epoch's wall time), ranks and
 // comm_share (data-parallel runs: the share of the epoch spent summing), best_epoch.
 // NULL when out of memory. Caller frees.
 char* nfp_trainer_metrics_json(const nfp_trainer* tr);

@@ -46,6 +46,10 @@ char* nfp_trainer_metrics_json(const nfp_trainer* tr) {
     add_number(j, "object_mse", tr->aux_mse);
     add_number(j, "val_object_mse", tr->val_aux_mse);
   }
+  if (tr->rollout_episodes > 0) {  // closed-loop success (nfp train --eval-every)
+    add_number(j, "rollout_success", (double)tr->rollout_successes / tr->rollout_episodes);
+    cJSON_AddNumberToObject(j, "rollout_episodes", tr->rollout_episodes);
+  }
   add_number(j, "samples_per_s", tr->samples_per_s);
   add_number(j, "seconds", tr->epoch_seconds);
   if (tr->group) {  // data-parallel: the ranks and the share of the epoch spent summing

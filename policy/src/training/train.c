@@ -485,11 +485,15 @@ static void log_epoch(const nfp_trainer* tr, FILE* log, int first) {
   char eta[32];
   format_duration(eta, sizeof(eta), per_epoch * (tr->cfg.epochs - e));
   int k = nfp_schedule_stage(&tr->sched, e - 1);
-  char aux[80] = "";  // the object-state head's error, where there is one; the group's share
+  char aux[112] = "";  // the object head's error, the rollouts, the group's share, if any
   int k0 = 0;
   if (isfinite(tr->aux_mse)) {
     k0 = snprintf(aux, sizeof(aux), "  object MSE %.4f (val %.4f)", tr->aux_mse,
                   tr->val_aux_mse);
+  }
+  if (tr->rollout_episodes > 0) {
+    k0 += snprintf(aux + k0, sizeof(aux) - (size_t)k0, "  rollouts %d/%d",
+                   tr->rollout_successes, tr->rollout_episodes);
   }
   if (tr->group && tr->epoch_seconds > 0.0) {
     snprintf(aux + k0, sizeof(aux) - (size_t)k0, "  %d ranks, comm %.1f %%", tr->group->size,
@@ -527,6 +531,8 @@ static int save_all(const nfp_trainer* tr, const nfp_train_run_opts* o) {
 // After each finished epoch: progress line, warning, metrics, periodic checkpoint. 0 or -1.
 static int after_epoch(nfp_trainer* tr, const nfp_train_run_opts* o, nfp_metrics_log* ml,
                        int first) {
+  tr->rollout_episodes = tr->rollout_successes = 0;
+  if (o->on_epoch && o->on_epoch(tr, o->ctx) != 0) return -1;
   if (o->log) log_epoch(tr, o->log, first);
   warn_overfit(tr, o->warn, o->overfit_epochs > 0 ? o->overfit_epochs : NFP_TRAIN_OVERFIT_EPOCHS);
   if (o->metrics_path && nfp_metrics_log_append(ml, tr) != 0) return -1;
