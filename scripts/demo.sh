@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/build.sh"
 mkdir -p "$root/out"
 nfp="$root/build/app/nfp"
-"$nfp" eval --task lift_pot --agent expert --trials 100 --seed0 100000 \
+"$nfp" eval --task lift_pot --agent expert --episodes 100 --seed 100000 \
     --json "$root/out/lift_pot_expert.json"
 "$nfp" eval --task lift_pot --policy "$root/assets/policies/lift_pot.safetensors" --mode sbs \
-    --trials 100 --seed0 100000 --json "$root/out/lift_pot_policy.json"
+    --episodes 100 --seed 100000 --json "$root/out/lift_pot_policy.json"

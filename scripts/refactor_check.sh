@@ -9,9 +9,9 @@ set -euo pipefail
 nfp=$1 out=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
-"$nfp" eval --task all --agent expert --trials 3 --seed0 100000 --jobs 2 --json "$out/expert.json" >"$out/expert.log"
+"$nfp" eval --task all --agent expert --episodes 3 --seed 100000 --jobs 2 --json "$out/expert.json" >"$out/expert.log"
 "$nfp" eval --task lift_pot --policy "$root/assets/policies/lift_pot.safetensors" --mode all \
-  --trials 8 --seed0 100000 --jobs 2 --json "$out/policy.json" >"$out/policy.log"
+  --episodes 8 --seed 100000 --jobs 2 --json "$out/policy.json" >"$out/policy.log"
 "$nfp" collect --task lift_pot --episodes 3 --out "$out/demos" >"$out/collect.log"
 "$nfp" train --data "$out/demos" --out "$out/t.ckpt.safetensors" --epochs 2 --threads 1 --quiet
 python3 - "$out/t.ckpt.safetensors" <<'PY'

@@ -20,7 +20,7 @@ static cJSON* run_eval(int jobs) {
   char json[400], args[800];
   snprintf(json, sizeof(json), "%s/eval_jobs%d.json", cli_tmpdir, jobs);
   snprintf(args, sizeof(args),
-           "eval --task lift_pot --agent expert --trials 4 --seed0 100000 --jobs %d --json %s",
+           "eval --task lift_pot --agent expert --episodes 4 --seed 100000 --jobs %d --json %s",
            jobs, json);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
@@ -120,7 +120,7 @@ static void assert_has(const char* text, const char* needle) {
 // progress line at every 10 % of the 4 trials, no per-trial lines without --verbose.
 static void test_progress_plain(void** state) {
   (void)state;
-  int code = cli_run(&r, "", "eval --task lift_pot --agent expert --trials 4 --seed0 100000 "
+  int code = cli_run(&r, "", "eval --task lift_pot --agent expert --episodes 4 --seed 100000 "
                              "--jobs 1 2>&1 | cat");
   if (code) fail_msg("eval exited %d:\n%s", code, r.out);
   assert_null(strchr(r.out, '\r'));
@@ -139,8 +139,8 @@ static void test_progress_plain(void** state) {
 static void test_progress_terminal(void** state) {
   (void)state;
   if (system("script -qec true /dev/null >/dev/null 2>&1")) skip();
-  int code = cli_run(&r, "script -qec \"", "eval --task lift_pot --agent expert --trials 10 "
-                                           "--seed0 100000 --jobs 1\" /dev/null");
+  int code = cli_run(&r, "script -qec \"", "eval --task lift_pot --agent expert --episodes 10 "
+                                           "--seed 100000 --jobs 1\" /dev/null");
   if (code) fail_msg("eval under script exited %d:\n%s\n%s", code, r.out, r.err);
   assert_has(r.out, "\rlift_pot/expert ");  // a redraw (a newline is "\r\n" on a terminal)
   assert_null(strstr(r.out, " trial "));
@@ -152,7 +152,7 @@ static void test_verbose_lines(void** state) {
   (void)state;
   char json[400], args[800];
   snprintf(json, sizeof(json), "%s/verbose.json", cli_tmpdir);
-  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --trials 4 --seed0 100000 "
+  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --episodes 4 --seed 100000 "
            "--jobs 2 --verbose --json %s", json);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
@@ -223,7 +223,7 @@ static void test_bundled_camera_policy(void** state) {
   snprintf(json, sizeof(json), "%s/camera.json", cli_tmpdir);
   snprintf(args, sizeof(args),
            "eval --task lift_pot --policy %s/policies/camera/lift_pot.safetensors "
-           "--mode sbs --trials 6 --seed0 100000 --json %s", NFP_TEST_ASSETS, json);
+           "--mode sbs --episodes 6 --seed 100000 --json %s", NFP_TEST_ASSETS, json);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
   cJSON* root = json_read_report(json);
@@ -241,7 +241,7 @@ static void test_summary_table(void** state) {
   char json[400], args[1200];
   snprintf(json, sizeof(json), "%s/table.json", cli_tmpdir);
   snprintf(args, sizeof(args), "eval --task lift_pot --policy %s/policies/lift_pot.safetensors "
-           "--mode sbs --trials 2 --seed0 100000 --json %s", NFP_TEST_ASSETS, json);
+           "--mode sbs --episodes 2 --seed 100000 --json %s", NFP_TEST_ASSETS, json);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);
   cJSON* root = json_read_report(json);
@@ -272,7 +272,7 @@ static void test_jobs_default(void** state) {
   (void)state;
   char json[400], args[800], want[128];
   snprintf(json, sizeof(json), "%s/default_jobs.json", cli_tmpdir);
-  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --trials 2 --seed0 100000 "
+  snprintf(args, sizeof(args), "eval --task lift_pot --agent expert --episodes 2 --seed 100000 "
            "--json %s", json);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("eval exited %d:\n%s\n%s", code, r.out, r.err);

@@ -87,7 +87,7 @@ static int setup(void** state) {
 static cJSON* eval(const char* name, const char* pol, const char* extra) {
   char json[600], args[2048];
   snprintf(json, sizeof(json), "%s/%s.json", cli_tmpdir, name);
-  snprintf(args, sizeof(args), "eval --policy '%s' --seed0 100000 --json '%s' %s", pol, json,
+  snprintf(args, sizeof(args), "eval --policy '%s' --seed 100000 --json '%s' %s", pol, json,
            extra);
   int code = cli_run(&r, "", args);
   if (code) fail_msg("nfp %s exited %d:\n%s\n%s", args, code, r.out, r.err);
@@ -135,8 +135,8 @@ static const char* modes[] = {"single", "sbs", "gr"};
 // --mode all on 1 and 2 threads: every mode's trials identical; the report complete.
 static void test_eval_modes_jobs(void** state) {
   (void)state;
-  cJSON* a = eval("all_j1", policy, "--mode all --trials 3 --jobs 1");
-  cJSON* b = eval("all_j2", policy, "--mode all --trials 3 --jobs 2");
+  cJSON* a = eval("all_j1", policy, "--mode all --episodes 3 --jobs 1");
+  cJSON* b = eval("all_j2", policy, "--mode all --episodes 3 --jobs 2");
   assert_string_equal(cJSON_GetObjectItem(a, "agent")->valuestring, "policy");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "runs")), 4);  // expert + 3 modes
   const cJSON* expert = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "runs"), 0);
@@ -198,7 +198,7 @@ static void test_eval_modes_jobs(void** state) {
 // --min-loglik above any achievable log-likelihood: every step of every trial is a hold.
 static void test_eval_gate(void** state) {
   (void)state;
-  cJSON* a = eval("gate", policy, "--mode single --trials 2 --jobs 2 --min-loglik 1e9");
+  cJSON* a = eval("gate", policy, "--mode single --episodes 2 --jobs 2 --min-loglik 1e9");
   const cJSON* rec;
   int n = 0;
   cJSON_ArrayForEach(rec, cJSON_GetObjectItem(a, "records")) {
@@ -300,8 +300,8 @@ static void test_export(void** state) {
   assert_memory_equal(a->params, b->params, sizeof(float) * a->num_params);
   nfp_model_free(a);
   nfp_model_free(b);
-  cJSON* x = eval("orig", policy, "--mode sbs --trials 2 --jobs 2");
-  cJSON* y = eval("exported", out, "--mode sbs --trials 2 --jobs 2");
+  cJSON* x = eval("orig", policy, "--mode sbs --episodes 2 --jobs 2");
+  cJSON* y = eval("exported", out, "--mode sbs --episodes 2 --jobs 2");
   same_records(x, y);
   cJSON_Delete(x);
   cJSON_Delete(y);
@@ -333,7 +333,7 @@ static void test_bad_input(void** state) {
   fclose(f);
   copy_prefix(policy, bad[2], 3000);
   for (int i = 0; i < 3; i++) {
-    snprintf(args, sizeof(args), "eval --policy '%s' --trials 1", bad[i]);
+    snprintf(args, sizeof(args), "eval --policy '%s' --episodes 1", bad[i]);
     cli_run(&r, "", args);
     if (r.code != 1 || !strstr(r.err, bad[i])) {
       fail_msg("eval --policy %s: exit %d, stderr: %s", bad[i], r.code, r.err);
@@ -345,7 +345,7 @@ static void test_bad_input(void** state) {
       fail_msg("export --in %s: exit %d, stderr: %s", bad[i], r.code, r.err);
     }
   }
-  snprintf(args, sizeof(args), "eval --policy '%s' --mode bogus --trials 1", policy);
+  snprintf(args, sizeof(args), "eval --policy '%s' --mode bogus --episodes 1", policy);
   cli_run(&r, "", args);
   if (r.code != 2) fail_msg("--mode bogus: exit %d, stderr: %s", r.code, r.err);
   const char* listed[] = {"bogus", "single", "sbs", "gr", "all"};
@@ -363,18 +363,18 @@ static void test_policy_folder(void** state) {
   assert_int_equal(mkdir(dir, 0755), 0);
   snprintf(path, sizeof(path), "%s/lift_pot.safetensors", dir);
   assert_int_equal(symlink(policy, path), 0);
-  cJSON* a = eval("folder", dir, "--task lift_pot --mode single --trials 2");
-  cJSON* b = eval("file", policy, "--task lift_pot --mode single --trials 2");
+  cJSON* a = eval("folder", dir, "--task lift_pot --mode single --episodes 2");
+  cJSON* b = eval("file", policy, "--task lift_pot --mode single --episodes 2");
   same_records(run_of(a, "single"), run_of(b, "single"));
   cJSON_Delete(a);
   cJSON_Delete(b);
-  snprintf(args, sizeof(args), "eval --task all --policy '%s' --trials 1", dir);
+  snprintf(args, sizeof(args), "eval --task all --policy '%s' --episodes 1", dir);
   cli_run(&r, "", args);
   if (r.code != 1 || !strstr(r.err, "no policy for") || strstr(r.out, "evaluating")) {
     fail_msg("--task all with a partial folder: exit %d, stdout: %s, stderr: %s", r.code, r.out,
              r.err);
   }
-  snprintf(args, sizeof(args), "eval --task all --policy '%s' --trials 1", policy);
+  snprintf(args, sizeof(args), "eval --task all --policy '%s' --episodes 1", policy);
   cli_run(&r, "", args);
   if (r.code != 1 || !strstr(r.err, "folder")) {
     fail_msg("--task all with a file: exit %d, stderr: %s", r.code, r.err);

@@ -42,7 +42,7 @@ static void test_crafted_checkpoints(void** state) {
   char args[1200], out[400];
   snprintf(out, sizeof(out), "%s/exported.safetensors", cli_tmpdir);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    snprintf(args, sizeof(args), "eval --policy %s/%s --trials 1", NFP_FUZZ_CORPUS, cases[i][0]);
+    snprintf(args, sizeof(args), "eval --policy %s/%s --episodes 1", NFP_FUZZ_CORPUS, cases[i][0]);
     assert_int_equal(cli_run(&r, "", args), 1);
     assert_has(r.err, cases[i][1]);
     snprintf(args, sizeof(args), "export --in %s/%s --out %s", NFP_FUZZ_CORPUS, cases[i][0], out);
@@ -84,7 +84,7 @@ static void test_nan_demo(void** state) {
 static void test_flags_that_do_not_fit(void** state) {
   (void)state;
   // The policy was silently ignored by the expert.
-  assert_int_equal(cli_run(&r, "", "eval --agent expert --policy x.safetensors --trials 1"), 2);
+  assert_int_equal(cli_run(&r, "", "eval --agent expert --policy x.safetensors --episodes 1"), 2);
   assert_has(r.err, "agent 'expert' takes no --policy");
   // --crop shapes the camera input; with a state observation it did nothing.
   assert_int_equal(

@@ -110,7 +110,7 @@ static void test_collect_train_eval(void** state) {
 
   // eval: one trial per mode on the task, the expert's rate on the same seed beside it
   snprintf(args, sizeof(args),
-           "eval --task %s --policy %s --mode all --trials 1 --seed0 100000 --json %s",
+           "eval --task %s --policy %s --mode all --episodes 1 --seed 100000 --json %s",
            task_name, ckpt, json);
   run_ok(args);
   cJSON* root = json_read_report(json);
@@ -128,7 +128,7 @@ static void test_collect_train_eval(void** state) {
 
   // the policy is refused on another task, naming both
   const char* other = strcmp(task_name, "lift_pot") ? "lift_pot" : "stack_block_two";
-  snprintf(args, sizeof(args), "eval --task %s --policy %s --trials 1", other, ckpt);
+  snprintf(args, sizeof(args), "eval --task %s --policy %s --episodes 1", other, ckpt);
   cli_run(&r, "", args);
   if (r.code != 1 || !strstr(r.err, task_name) || !strstr(r.err, other)) {
     fail_msg("policy of %s on %s: exit %d, stderr: %s", task_name, other, r.code, r.err);

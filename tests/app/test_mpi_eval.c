@@ -30,7 +30,7 @@ static cJSON* eval_on(int ranks, const char* name, const char* args) {
   snprintf(json, sizeof(json), "%s/%s.json", cli_tmpdir, name);
   snprintf(prefix, sizeof(prefix), ranks > 1 ? "'%s' --oversubscribe -np %d" : "", NFP_MPIRUN,
            ranks);
-  snprintf(all, sizeof(all), "eval --task lift_pot --seed0 100000 --jobs 1 --json '%s' %s", json,
+  snprintf(all, sizeof(all), "eval --task lift_pot --seed 100000 --jobs 1 --json '%s' %s", json,
            args);
   int code = cli_run(&r, prefix, all);
   if (code) fail_msg("eval on %d rank(s) exited %d:\n%s\n%s", ranks, code, r.out, r.err);
@@ -92,8 +92,8 @@ static void same_outcomes(const cJSON* one, const cJSON* many) {
 // seeds from rank 0 alone.
 static void test_expert_two_ranks(void** state) {
   (void)state;
-  cJSON* one = eval_on(1, "expert1", "--agent expert --trials 6");
-  cJSON* two = eval_on(2, "expert2", "--agent expert --trials 6 --verbose");
+  cJSON* one = eval_on(1, "expert1", "--agent expert --episodes 6");
+  cJSON* two = eval_on(2, "expert2", "--agent expert --episodes 6 --verbose");
   for (int i = 0; i < 6; i++) {
     char want[128];
     snprintf(want, sizeof(want), " seed %d: ", 100000 + i);
@@ -109,8 +109,8 @@ static void test_expert_two_ranks(void** state) {
 // More ranks than trials: a rank with no share still takes part in the gathering.
 static void test_more_ranks_than_trials(void** state) {
   (void)state;
-  cJSON* one = eval_on(1, "few1", "--agent expert --trials 2");
-  cJSON* three = eval_on(3, "few3", "--agent expert --trials 2");
+  cJSON* one = eval_on(1, "few1", "--agent expert --episodes 2");
+  cJSON* three = eval_on(3, "few3", "--agent expert --episodes 2");
   same_outcomes(one, three);
   cJSON_Delete(one);
   cJSON_Delete(three);
@@ -122,7 +122,7 @@ static void test_policy_three_ranks(void** state) {
   (void)state;
   char args[1024];
   snprintf(args, sizeof(args), "--policy '%s/policies/lift_pot.safetensors' --mode all "
-           "--trials 4", NFP_TEST_ASSETS);
+           "--episodes 4", NFP_TEST_ASSETS);
   cJSON* one = eval_on(1, "policy1", args);
   cJSON* three = eval_on(3, "policy3", args);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(one, "runs")), 4);
@@ -136,7 +136,7 @@ static void test_arms_refuses_ranks(void** state) {
   (void)state;
   char prefix[512];
   snprintf(prefix, sizeof(prefix), "timeout 60 '%s' --oversubscribe -np 2", NFP_MPIRUN);
-  int code = cli_run(&r, prefix, "eval --task lift_pot --agent expert --trials 1 --jobs 1 "
+  int code = cli_run(&r, prefix, "eval --task lift_pot --agent expert --episodes 1 --jobs 1 "
                                  "--arms tcp://127.0.0.1:1 --insecure");
   assert_true(code != 0 && code != 124);
   if (!strstr(r.err, "--arms drives one rig from one process")) fail_msg("stderr:\n%s", r.err);
