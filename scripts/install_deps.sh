@@ -22,8 +22,9 @@ PACKAGES=(
 )
 # Optional peers for reference tests and benchmarks (PyTorch from Debian).
 if [ "${NFP_WITH_TORCH:-1}" = 1 ]; then PACKAGES+=(python3-torch python3-torchvision python3-numpy); fi
-# h5py writes the ALOHA-layout episodes the reader is tested on.
-PACKAGES+=(python3-h5py)
+# h5py writes the ALOHA-layout episodes the reader is tested on; venv holds MuJoCo's Python
+# bindings, with which the plugin is tested in a stock MuJoCo host.
+PACKAGES+=(python3-h5py python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -49,5 +50,17 @@ if [ ! -f "$MUJOCO_DIR/lib/libmujoco.so.$MUJOCO_VERSION" ]; then
   cp "$tmp/x/mujoco/libmujoco.so.$MUJOCO_VERSION" "$MUJOCO_DIR.part/lib/"
   cp -r "$tmp/x/mujoco/plugin" "$MUJOCO_DIR.part/lib/"
   rm -rf "$MUJOCO_DIR"; mv "$MUJOCO_DIR.part" "$MUJOCO_DIR"
+fi
+# MuJoCo's own Python bindings (same version), only for the tests that load the plugin
+# in them; nfp never runs Python. A failure here skips those tests, nothing else.
+PYENV="$NFP_CACHE/python"
+if ! "$PYENV/bin/python" -c "import mujoco" >/dev/null 2>&1; then
+  echo "nfp: installing MuJoCo's Python bindings $MUJOCO_VERSION into $PYENV (plugin tests)"
+  rm -rf "$PYENV"
+  if ! { /usr/bin/python3 -m venv --system-site-packages "$PYENV" &&
+         "$PYENV/bin/python" -m pip install -q --only-binary=:all: "mujoco==$MUJOCO_VERSION"; }; then
+    echo "nfp: warning: no MuJoCo Python bindings; the plugin's Python tests will be skipped"
+    rm -rf "$PYENV"
+  fi
 fi
 echo "nfp: dependencies ready (MuJoCo at $MUJOCO_DIR)"
