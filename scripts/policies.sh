@@ -52,7 +52,7 @@ for t in "${tasks[@]}"; do
 done
 while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 evaluate() {  # TASK|all JSON
-  "$nfp" eval --task "$1" --policy "$out/policies" --mode all --trials 100 --seed0 100000 \
+  "$nfp" eval --task "$1" --policy "$out/policies" --mode all --episodes 100 --seed 100000 \
       --json "$2"
 }
 if [ $# -eq 0 ]; then
