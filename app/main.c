@@ -15,7 +15,8 @@ typedef struct {
 } verb;
 
 static const verb verbs[] = {
-    {"collect", nfp_cmd_collect, "run a task's scripted expert and save successful episodes as HDF5 demos", 1},
+    {"collect", nfp_cmd_collect,
+     "run a task's scripted expert and save successful episodes as HDF5 demos", 1},
     {"train", nfp_cmd_train, "train an NF-P policy on demos by exact negative log-likelihood", 1},
     {"eval", nfp_cmd_eval, "headless success-rate evaluation of an expert or a policy", 1},
     {"view", nfp_cmd_view, "watch a rollout live in a window (or save screenshots)", 0},
