@@ -165,7 +165,8 @@ static void draw_bar(cairo_t* cr, const layout* L, const nfp_bar* b, double x) {
   double base = L->top + PLOT_H, cx = x + BAR_W / 2;
   double rate = isfinite(b->rate) ? clamp01(b->rate) : 0, top = base - PLOT_H * rate;
   nfp_chart_rgb(cr, palette[label_index(L, b->label) % 8]);
-  cairo_rectangle(cr, x, fmin(top, base - 3), BAR_W, fmax(base - top, 3));  // 0 %: a stub
+  // a 0 % bar keeps a 3 px sliver, so its colour still shows
+  cairo_rectangle(cr, x, fmin(top, base - 3), BAR_W, fmax(base - top, 3));
   cairo_fill(cr);
   nfp_chart_rgb(cr, INK);
   if (isfinite(b->lo) && isfinite(b->hi)) {

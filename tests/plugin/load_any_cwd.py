@@ -7,18 +7,15 @@ against (the plugin registers with the libmujoco it links). Not a run-time depen
 import glob
 import os
 import sys
+
+from mujoco_python import import_mujoco
 import tempfile
 
 
 def main():
     plugin, assets, version = sys.argv[1:4]
-    try:
-        import mujoco
-    except ImportError:
-        print("skipped: Python module 'mujoco' not importable")
-        return 77
-    if mujoco.__version__ != version:
-        print(f"skipped: Python mujoco {mujoco.__version__}, nfp built with {version}")
+    mujoco = import_mujoco(version)
+    if mujoco is None:
         return 77
     mujoco.mj_loadPluginLibrary(plugin)
     parent, base = os.path.split(os.path.abspath(assets))

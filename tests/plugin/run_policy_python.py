@@ -9,16 +9,13 @@ import math
 import os
 import sys
 
+from mujoco_python import import_mujoco
+
 
 def main():
     plugin, assets, version = sys.argv[1:4]
-    try:
-        import mujoco
-    except ImportError:
-        print("skipped: Python module 'mujoco' not importable")
-        return 77
-    if mujoco.__version__ != version:
-        print(f"skipped: Python mujoco {mujoco.__version__}, nfp built with {version}")
+    mujoco = import_mujoco(version)
+    if mujoco is None:
         return 77
     mujoco.mj_loadPluginLibrary(plugin)
     model = mujoco.MjModel.from_xml_path(os.path.join(assets, "lift_pot_nfp.xml"))
