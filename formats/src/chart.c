@@ -1,9 +1,10 @@
 // The cairo surface under every chart: PNG or SVG by extension, written atomically, and
-// the text and tick helpers the curve and bar charts share (chart.h).
+// the text, tick, axis, line and legend helpers the charts share (chart.h).
 #include "chart.h"
 
 #include <cairo-svg.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -178,4 +179,131 @@ double nfp_chart_tick_step(double span, int target) {
 int nfp_chart_tick_decimals(double step) {
   int d = (int)ceil(-log10(step) - 1e-9);
   return d < 0 ? 0 : d;
+}
+
+double nfp_chart_fx(const nfp_chart_frame* f, double x) {
+  return f->left + (f->right - f->left) * (x - f->xlo) / (f->xhi - f->xlo);
+}
+
+double nfp_chart_fy(const nfp_chart_frame* f, double y) {
+  return f->bottom - (f->bottom - f->top) * (y - f->ylo) / (f->yhi - f->ylo);
+}
+
+void nfp_chart_fit_y(nfp_chart_frame* f, double lo, double hi) {
+  if (hi - lo < 1e-9 * fmax(1.0, fabs(lo))) lo -= 0.5, hi += 0.5;
+  double pad = 0.02 * (hi - lo);
+  f->ystep = nfp_chart_tick_step(hi - lo + 2 * pad, 6);
+  f->ylo = floor((lo - pad) / f->ystep) * f->ystep;
+  f->yhi = ceil((hi + pad) / f->ystep) * f->ystep;
+}
+
+// lo..hi and a tick step -> the first tick (a multiple of step) and the number after it.
+static double first_tick(double lo, double hi, double step, int* more) {
+  double first = ceil(lo / step - 1e-6) * step;
+  *more = (int)floor((hi - first) / step + 1e-6);
+  return first;
+}
+
+// v as a tick label at this step ("-0" shown as "0").
+static void tick_label(char* buf, size_t cap, double v, double step) {
+  snprintf(buf, cap, "%.*f", nfp_chart_tick_decimals(step), fabs(v) < 0.5 * step ? 0.0 : v);
+}
+
+void nfp_chart_axes(cairo_t* cr, const nfp_chart_frame* f, const char* xlabel,
+                    const char* ylabel, int whole_x) {
+  nfp_chart_font(cr, NFP_CHART_TEXT, 0);
+  cairo_set_line_width(cr, 1);
+  char buf[48];
+  int more;
+  double first = first_tick(f->ylo, f->yhi, f->ystep, &more);
+  for (int k = 0; k <= more; k++) {
+    double v = first + k * f->ystep, y = round(nfp_chart_fy(f, v)) + 0.5;
+    nfp_chart_rgb(cr, NFP_CHART_GRID);
+    nfp_chart_line(cr, f->left, y, f->right, y);
+    cairo_stroke(cr);
+    tick_label(buf, sizeof(buf), v, f->ystep);
+    nfp_chart_rgb(cr, NFP_CHART_INK);
+    nfp_chart_text(cr, buf, f->left - 8, y, 1, 0.5, 0);
+  }
+  double step = nfp_chart_tick_step(f->xhi - f->xlo, 8);
+  if (whole_x) step = fmax(1.0, round(step));
+  first = first_tick(f->xlo, f->xhi, step, &more);
+  for (int k = 0; k <= more; k++) {
+    double v = first + k * step, x = round(nfp_chart_fx(f, v)) + 0.5;
+    nfp_chart_rgb(cr, NFP_CHART_INK);
+    nfp_chart_line(cr, x, f->bottom, x, f->bottom + 5);
+    cairo_stroke(cr);
+    tick_label(buf, sizeof(buf), v, step);
+    nfp_chart_text(cr, buf, x, f->bottom + 8, 0.5, 0, 0);
+  }
+  cairo_set_line_width(cr, 1.2);
+  cairo_move_to(cr, f->left, f->top);
+  cairo_line_to(cr, f->left, f->bottom);
+  cairo_line_to(cr, f->right, f->bottom);
+  cairo_stroke(cr);
+  if (xlabel) nfp_chart_text(cr, xlabel, (f->left + f->right) / 2, f->bottom + 30, 0.5, 0, 0);
+  if (ylabel) {
+    nfp_chart_text(cr, ylabel, 14, (f->top + f->bottom) / 2, 0.5, 0, -NFP_CHART_PI / 2);
+  }
+}
+
+// Point i -> pixels; 0 when its x or y is not finite (a gap in the line).
+static int plot_point(const nfp_chart_frame* f, nfp_chart_point at, const void* data, int i,
+                      double* px, double* py) {
+  double x, y;
+  at(data, i, &x, &y);
+  if (!isfinite(x) || !isfinite(y)) return 0;
+  *px = nfp_chart_fx(f, x);
+  *py = nfp_chart_fy(f, y);
+  return 1;
+}
+
+static const double dash_pattern[2] = {6, 4};  // on, off in px: a 26 px swatch ends "on"
+
+void nfp_chart_plot(cairo_t* cr, const nfp_chart_frame* f, nfp_chart_point at,
+                    const void* data, int n, uint32_t rgb, int dashed) {
+  nfp_chart_rgb(cr, rgb);
+  cairo_set_line_width(cr, 2);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  if (dashed) cairo_set_dash(cr, dash_pattern, 2, 0);
+  int open = 0;
+  double x, y, nx, ny;
+  for (int i = 0; i < n; i++) {
+    int ok = plot_point(f, at, data, i, &x, &y);
+    if (ok && open) cairo_line_to(cr, x, y);
+    else if (ok) cairo_move_to(cr, x, y);
+    open = ok;
+  }
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+  for (int i = 0; i < n; i++) {
+    if (!plot_point(f, at, data, i, &x, &y)) continue;
+    int alone = (i == 0 || !plot_point(f, at, data, i - 1, &nx, &ny)) &&
+                (i == n - 1 || !plot_point(f, at, data, i + 1, &nx, &ny));
+    if (!alone && n > 40) continue;
+    cairo_arc(cr, x, y, alone ? 3.5 : 2.5, 0, 2 * NFP_CHART_PI);
+    cairo_fill(cr);
+  }
+}
+
+double nfp_chart_legend_width(cairo_t* cr, const char* name) {
+  return 32 + nfp_chart_text_width(cr, name);
+}
+
+double nfp_chart_legend_item(cairo_t* cr, double x, double y, uint32_t rgb, int swatch,
+                             const char* name) {
+  cairo_set_line_width(cr, 2);
+  nfp_chart_rgb(cr, rgb);
+  if (swatch == NFP_CHART_SWATCH_RING) {
+    cairo_new_sub_path(cr);
+    cairo_arc(cr, x + 13, y, 5, 0, 2 * NFP_CHART_PI);
+  } else {
+    if (swatch == NFP_CHART_SWATCH_DASHED) cairo_set_dash(cr, dash_pattern, 2, 0);
+    nfp_chart_line(cr, x, y, x + 26, y);
+  }
+  cairo_stroke(cr);
+  cairo_set_dash(cr, NULL, 0, 0);
+  nfp_chart_rgb(cr, NFP_CHART_INK);
+  nfp_chart_text(cr, name, x + 32, y, 0, 0.5, 0);
+  return x + nfp_chart_legend_width(cr, name) + NFP_CHART_LEGEND_GAP;
 }

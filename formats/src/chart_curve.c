@@ -10,31 +10,14 @@
 
 #define CURVE_W 880
 #define CURVE_H 540
-#define INK 0x222222
+#define INK NFP_CHART_INK
 #define MUTED 0x666666
-#define GRID 0xe4e4e4
 #define TRAIN_RGB 0x1f77b4
 #define VAL_RGB 0xe8710a
 
-// The plot box in pixels and the data range it shows.
-typedef struct {
-  double left, right, top, bottom;
-  double xlo, xhi, ylo, yhi, ystep;
-} frame;
-
-// Epoch (1-based) -> x in pixels.
-static double fx(const frame* f, double epoch) {
-  return f->left + (f->right - f->left) * (epoch - f->xlo) / (f->xhi - f->xlo);
-}
-
-// NLL -> y in pixels.
-static double fy(const frame* f, double v) {
-  return f->bottom - (f->bottom - f->top) * (v - f->ylo) / (f->yhi - f->ylo);
-}
-
 // Finite values -> the y range, out to whole tick steps. The top stops at 1.5x the range
 // after the first tenth of the epochs: the steep start would squash the rest flat.
-static void curve_range(const nfp_curve* c, frame* f) {
+static void curve_range(const nfp_curve* c, nfp_chart_frame* f) {
   double lo = INFINITY, hi = -INFINITY, hi_late = -INFINITY;
   for (int i = 0; i < c->n; i++) {
     for (int s = 0; s < 2; s++) {
@@ -47,52 +30,13 @@ static void curve_range(const nfp_curve* c, frame* f) {
   }
   if (!isfinite(lo)) lo = 0.0, hi = hi_late = 1.0;
   if (hi_late > lo) hi = fmin(hi, hi_late + 0.5 * (hi_late - lo));
-  if (hi - lo < 1e-9 * fmax(1.0, fabs(lo))) lo -= 0.5, hi += 0.5;
-  double pad = 0.02 * (hi - lo);
-  f->ystep = nfp_chart_tick_step(hi - lo + 2 * pad, 6);
-  f->ylo = floor((lo - pad) / f->ystep) * f->ystep;
-  f->yhi = ceil((hi + pad) / f->ystep) * f->ystep;
+  nfp_chart_fit_y(f, lo, hi);
   f->xlo = c->n > 1 ? 1.0 : 0.5;
   f->xhi = c->n > 1 ? c->n : 1.5;
 }
 
-// Grid, tick labels at round numbers, the two axes and their titles.
-static void draw_axes(cairo_t* cr, const frame* f) {
-  nfp_chart_font(cr, NFP_CHART_TEXT, 0);
-  cairo_set_line_width(cr, 1);
-  int dec = nfp_chart_tick_decimals(f->ystep), ny = (int)lround((f->yhi - f->ylo) / f->ystep);
-  char buf[48];
-  for (int k = 0; k <= ny; k++) {
-    double v = f->ylo + k * f->ystep, y = round(fy(f, v)) + 0.5;
-    nfp_chart_rgb(cr, GRID);
-    nfp_chart_line(cr, f->left, y, f->right, y);
-    cairo_stroke(cr);
-    snprintf(buf, sizeof(buf), "%.*f", dec, fabs(v) < 0.5 * f->ystep ? 0.0 : v);
-    nfp_chart_rgb(cr, INK);
-    nfp_chart_text(cr, buf, f->left - 8, y, 1, 0.5, 0);
-  }
-  double step = fmax(1.0, round(nfp_chart_tick_step(f->xhi - f->xlo, 8)));
-  for (double e = ceil(f->xlo / step) * step; e <= f->xhi + 1e-9; e += step) {
-    double x = round(fx(f, e)) + 0.5;
-    nfp_chart_rgb(cr, INK);
-    nfp_chart_line(cr, x, f->bottom, x, f->bottom + 5);
-    cairo_stroke(cr);
-    snprintf(buf, sizeof(buf), "%.0f", e);
-    nfp_chart_text(cr, buf, x, f->bottom + 8, 0.5, 0, 0);
-  }
-  cairo_set_line_width(cr, 1.2);
-  cairo_move_to(cr, f->left, f->top);
-  cairo_line_to(cr, f->left, f->bottom);
-  cairo_line_to(cr, f->right, f->bottom);
-  cairo_stroke(cr);
-  nfp_chart_font(cr, NFP_CHART_TEXT, 0);
-  nfp_chart_text(cr, "epoch", (f->left + f->right) / 2, f->bottom + 30, 0.5, 0, 0);
-  nfp_chart_text(cr, "negative log-likelihood", 14, (f->top + f->bottom) / 2, 0.5, 0,
-                 -NFP_CHART_PI / 2);
-}
-
 // Dashed lines where stages 2 and 3 begin, each named in the band above the plot.
-static void draw_stages(cairo_t* cr, const frame* f, const nfp_curve* c) {
+static void draw_stages(cairo_t* cr, const nfp_chart_frame* f, const nfp_curve* c) {
   if (c->n_stages < 2) return;
   nfp_chart_font(cr, NFP_CHART_TEXT, 0);
   nfp_chart_rgb(cr, MUTED);
@@ -102,7 +46,8 @@ static void draw_stages(cairo_t* cr, const frame* f, const nfp_curve* c) {
     int s = c->stage_starts[k];
     if (s <= 0 || s >= c->n) continue;  // not reached yet
     if (k + 1 < c->n_stages && c->stage_starts[k + 1] == s) continue;  // an empty stage
-    double x = round(fx(f, s + 0.5)) + 0.5;  // between the last epoch before and the first
+    // between the last epoch before and the first
+    double x = round(nfp_chart_fx(f, s + 0.5)) + 0.5;
     double dash = 5;
     cairo_set_dash(cr, &dash, 1, 0);
     cairo_set_line_width(cr, 1.2);
@@ -119,30 +64,10 @@ static void draw_stages(cairo_t* cr, const frame* f, const nfp_curve* c) {
   }
 }
 
-// One series as a line broken at NaNs; dots on its points when there are few of them,
-// and always on a point with no finite neighbour (it would not show otherwise).
-static void draw_series(cairo_t* cr, const frame* f, const float* v, int n, uint32_t rgb) {
-  nfp_chart_rgb(cr, rgb);
-  cairo_set_line_width(cr, 2);
-  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-  int open = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isfinite(v[i])) {
-      open = 0;
-      continue;
-    }
-    if (open) cairo_line_to(cr, fx(f, i + 1), fy(f, v[i]));
-    else cairo_move_to(cr, fx(f, i + 1), fy(f, v[i]));
-    open = 1;
-  }
-  cairo_stroke(cr);
-  for (int i = 0; i < n; i++) {
-    if (!isfinite(v[i])) continue;
-    int alone = (i == 0 || !isfinite(v[i - 1])) && (i == n - 1 || !isfinite(v[i + 1]));
-    if (!alone && n > 40) continue;
-    cairo_arc(cr, fx(f, i + 1), fy(f, v[i]), alone ? 3.5 : 2.5, 0, 2 * NFP_CHART_PI);
-    cairo_fill(cr);
-  }
+// Point i of a per-epoch series (float NLL values), for nfp_chart_plot: epoch i + 1.
+static void epoch_point(const void* data, int i, double* x, double* y) {
+  *x = i + 1;
+  *y = ((const float*)data)[i];
 }
 
 // The 1-based best epoch when it has a finite validation value, else 0.
@@ -152,10 +77,10 @@ static int best_shown(const nfp_curve* c) {
 }
 
 // A ringed marker on the best validation point, labelled on a white backing.
-static void draw_best(cairo_t* cr, const frame* f, const nfp_curve* c) {
+static void draw_best(cairo_t* cr, const nfp_chart_frame* f, const nfp_curve* c) {
   int b = best_shown(c);
   if (!b) return;
-  double x = fx(f, b), y = fy(f, c->val[b - 1]);
+  double x = nfp_chart_fx(f, b), y = nfp_chart_fy(f, c->val[b - 1]);
   nfp_chart_rgb(cr, 0xffffff);
   cairo_arc(cr, x, y, 6, 0, 2 * NFP_CHART_PI);
   cairo_fill_preserve(cr);
@@ -181,24 +106,13 @@ static void draw_header(cairo_t* cr, const nfp_curve* c) {
   nfp_chart_font(cr, NFP_CHART_TITLE, 1);
   nfp_chart_text(cr, c->title ? c->title : "training curve", 16, 12, 0, 0, 0);
   const char* names[3] = {"train", "validation (EMA weights)", "lowest validation NLL"};
-  const uint32_t colours[2] = {TRAIN_RGB, VAL_RGB};
+  const uint32_t colours[3] = {TRAIN_RGB, VAL_RGB, INK};
+  const int swatches[3] = {NFP_CHART_SWATCH_LINE, NFP_CHART_SWATCH_LINE, NFP_CHART_SWATCH_RING};
   int shown[3] = {1, c->val != NULL, best_shown(c) != 0};
-  double x = 16, y = 50;
+  double x = 16;
   nfp_chart_font(cr, NFP_CHART_TEXT, 0);
   for (int k = 0; k < 3; k++) {
-    if (!shown[k]) continue;
-    cairo_set_line_width(cr, 2);
-    if (k < 2) {
-      nfp_chart_rgb(cr, colours[k]);
-      nfp_chart_line(cr, x, y, x + 26, y);
-    } else {
-      nfp_chart_rgb(cr, INK);
-      cairo_arc(cr, x + 13, y, 5, 0, 2 * NFP_CHART_PI);
-    }
-    cairo_stroke(cr);
-    nfp_chart_rgb(cr, INK);
-    nfp_chart_text(cr, names[k], x + 32, y, 0, 0.5, 0);
-    x += 32 + nfp_chart_text_width(cr, names[k]) + 24;
+    if (shown[k]) x = nfp_chart_legend_item(cr, x, 50, colours[k], swatches[k], names[k]);
   }
 }
 
@@ -222,16 +136,16 @@ int nfp_curve_write(const char* path, const nfp_curve* c) {
   nfp_chart ch;
   if (nfp_chart_begin(&ch, path, CURVE_W, CURVE_H)) return -1;
   cairo_t* cr = ch.cr;
-  frame f = {.left = 92, .right = CURVE_W - 28, .top = 92, .bottom = CURVE_H - 58};
+  nfp_chart_frame f = {.left = 92, .right = CURVE_W - 28, .top = 92, .bottom = CURVE_H - 58};
   curve_range(c, &f);
   draw_header(cr, c);
-  draw_axes(cr, &f);
+  nfp_chart_axes(cr, &f, "epoch", "negative log-likelihood", 1);
   draw_stages(cr, &f, c);
   cairo_save(cr);
   cairo_rectangle(cr, f.left, f.top - 2, f.right - f.left + 8, f.bottom - f.top + 4);
   cairo_clip(cr);  // early epochs above the top leave the plot, not cross the stage names
-  draw_series(cr, &f, c->train, c->n, TRAIN_RGB);
-  if (c->val) draw_series(cr, &f, c->val, c->n, VAL_RGB);
+  nfp_chart_plot(cr, &f, epoch_point, c->train, c->n, TRAIN_RGB, 0);
+  if (c->val) nfp_chart_plot(cr, &f, epoch_point, c->val, c->n, VAL_RGB, 0);
   cairo_restore(cr);
   draw_best(cr, &f, c);
   char desc[256];

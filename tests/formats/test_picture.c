@@ -1,6 +1,7 @@
-// Pictures: training curves and success charts come out as real PNG (decoded here) and SVG
-// files by extension, survive odd input (NaN, one epoch, no validation, no bars), widen or
-// turn their labels rather than overlap, and an unwritable path is refused with a message.
+// Pictures: training curves, success charts and series charts come out as real PNG (decoded
+// here) and SVG files by extension, survive odd input (NaN, one epoch, no validation, no
+// bars), widen or turn their labels rather than overlap, and an unwritable path or input
+// with nothing to draw is refused with a message.
 #include <dirent.h>
 #include <math.h>
 #include <png.h>
@@ -208,6 +209,111 @@ static void test_bars_png_layout(void** state) {
   assert_no_temporaries();
 }
 
+// Two lines over online episodes: a solid blue success rate, a dashed orange critic estimate
+// with a NaN gap (and an x NaN, also a gap).
+static const double ep[8] = {10, 20, 30, 40, 50, 60, 70, 80};
+static const double rate[8] = {0.1, 0.2, 0.25, 0.4, 0.5, 0.55, 0.7, 0.8};
+static const double critic[8] = {0.3, 0.35, NAN, 0.45, 0.5, 0.6, 0.65, 0.7};
+static const double ep_gap[8] = {10, 20, 30, NAN, 50, 60, 70, 80};
+
+static void series_two(nfp_series s[2]) {
+  s[0] = (nfp_series){.label = "success rate", .x = ep, .y = rate, .n = 8, .rgb = 0x1f77b4};
+  s[1] = (nfp_series){.label = "critic <estimate>", .x = ep_gap, .y = critic, .n = 8,
+                      .rgb = 0xe8710a, .dashed = 1};
+}
+
+static void test_series_png(void** state) {
+  (void)state;
+  nfp_series s[2];
+  series_two(s);
+  const char* path = in_dir("s.png");
+  assert_int_equal(nfp_series_write(path, "RL fine-tuning", "online episode", "success rate",
+                                    s, 2, 0.0, 1.0), 0);
+  unsigned char sig[8] = {0};
+  FILE* f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(sig, 1, 8, f), 8);
+  fclose(f);
+  assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+  png_facts pf;
+  assert_int_equal(png_read(path, &pf), 0);
+  assert_true(pf.w >= 640 && pf.h >= 400);
+  assert_true(pf.colours >= 16);
+  assert_true(pf.blue > 100 && pf.orange > 100);  // both lines drawn, the dashed one too
+  assert_no_temporaries();
+}
+
+static void test_series_svg(void** state) {
+  (void)state;
+  nfp_series s[2];
+  series_two(s);
+  const char* path = in_dir("s.svg");
+  // fitted y range; the return on its own scale
+  assert_int_equal(nfp_series_write(path, "critic & return", "episode", "return", s, 2, NAN,
+                                    NAN), 0);
+  const char* svg = slurp(path);
+  assert_svg(svg);
+  assert_non_null(strstr(svg, "<title>critic &amp; return</title>"));
+  const char* desc = strstr(svg, "<desc>");
+  assert_non_null(desc);
+  assert_non_null(strstr(desc, "success rate: 8 points, last 0.8 at 80"));
+  assert_non_null(strstr(desc, "critic &lt;estimate&gt;: 6 points"));  // two gaps
+  assert_true(svg_attr(svg, "width") >= 640 && svg_attr(svg, "height") >= 400);
+  assert_non_null(strstr(svg, "<path"));
+  assert_no_temporaries();
+}
+
+// Many long labels wrap the legend onto more rows: the chart grows taller, not wider.
+static void test_series_legend_wraps(void** state) {
+  (void)state;
+  nfp_series s[2], many[8];
+  series_two(s);
+  for (int k = 0; k < 8; k++) {
+    many[k] = s[k % 2];
+    many[k].label = "a rather long series label";
+  }
+  png_facts one, wrapped;
+  assert_int_equal(nfp_series_write(in_dir("s.png"), "t", "x", "y", s, 2, 0, 1), 0);
+  assert_int_equal(png_read(in_dir("s.png"), &one), 0);
+  assert_int_equal(nfp_series_write(in_dir("s.png"), "t", "x", "y", many, 8, 0, 1), 0);
+  assert_int_equal(png_read(in_dir("s.png"), &wrapped), 0);
+  assert_int_equal(wrapped.w, one.w);
+  assert_true(wrapped.h >= one.h + 22);  // a row more at least
+  // one series all NaN (no estimate yet) beside a finite one: still a chart
+  const double nan8[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+  s[1].y = nan8;
+  assert_int_equal(nfp_series_write(in_dir("s.svg"), "t", NULL, NULL, s, 2, NAN, NAN), 0);
+  assert_non_null(strstr(slurp(in_dir("s.svg")), "critic &lt;estimate&gt;: no finite point"));
+  assert_no_temporaries();
+}
+
+// Nothing to draw -> -1 with a message naming the path, and no file left behind.
+static void test_series_bad_input(void** state) {
+  (void)state;
+  const char* path = in_dir("bad.svg");
+  nfp_series s[2];
+  series_two(s);
+  const double nan8[8] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+  nfp_series empty = s[0], all_nan[2] = {s[0], s[1]};
+  empty.n = 0;
+  all_nan[0].y = nan8;
+  all_nan[1].y = nan8;
+  struct {
+    const nfp_series* s;
+    int n;
+  } cases[] = {{s, 0}, {NULL, 2}, {&empty, 1}, {all_nan, 2}};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    nfp_error_clear();
+    assert_int_equal(nfp_series_write(path, "t", "x", "y", cases[c].s, cases[c].n, 0, 1), -1);
+    assert_non_null(strstr(nfp_error_last(), path));
+    assert_int_equal(access(path, F_OK), -1);
+  }
+  nfp_error_clear();
+  assert_int_equal(nfp_series_write("/nonexistent/dir/s.png", "t", "x", "y", s, 2, 0, 1), -1);
+  assert_non_null(strstr(nfp_error_last(), "/nonexistent/dir/s.png"));
+  assert_no_temporaries();
+}
+
 static int cleanup(void** state) {
   (void)state;
   DIR* d = opendir(dir);
@@ -227,6 +333,10 @@ int main(void) {
       cmocka_unit_test(test_curve_odd_input),
       cmocka_unit_test(test_bars_svg),
       cmocka_unit_test(test_bars_png_layout),
+      cmocka_unit_test(test_series_png),
+      cmocka_unit_test(test_series_svg),
+      cmocka_unit_test(test_series_legend_wraps),
+      cmocka_unit_test(test_series_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, cleanup);
 }

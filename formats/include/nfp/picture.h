@@ -1,4 +1,4 @@
-// nfp pictures: PNG images (screenshots), training curves and success-rate charts.
+// nfp pictures: PNG images (screenshots), training curves, success-rate and series charts.
 // Curves and charts are drawn with cairo and written as PNG or SVG from the same code:
 // a path ending in ".png" (any case) gives a PNG, any other path an SVG. Every picture
 // is written atomically (nfp/atomic_file.h).
@@ -41,6 +41,23 @@ typedef struct {
 // 0 or -1 (error set).
 int nfp_bars_write(const char* path, const char* title, const char* subtitle,
                    const nfp_bar* bars, int n);
+
+// One line of a series chart: y[i] at x[i] (NaN entries leave a gap), drawn in the
+// colour given (0xRRGGBB), dashed when dashed is non-zero, named in the legend.
+typedef struct {
+  const char* label;
+  const double* x;
+  const double* y;
+  int n;
+  uint32_t rgb;
+  int dashed;
+} nfp_series;
+// Lines over shared axes with labelled axes (xlabel, ylabel), a legend and a title, as PNG or
+// SVG (by path). y_lo < y_hi fixes the y range (e.g. 0 and 1 for rates); otherwise it is fitted
+// to the data. 0 or -1 (error set): no series, a series with n < 1 or no finite point at all.
+int nfp_series_write(const char* path, const char* title, const char* xlabel,
+                     const char* ylabel, const nfp_series* s, int n_series, double y_lo,
+                     double y_hi);
 
 #ifdef __cplusplus
 }
