@@ -7,6 +7,7 @@ int nfp_cmd_collect(int argc, char** argv);
 int nfp_cmd_eval(int argc, char** argv);
 int nfp_cmd_view(int argc, char** argv);
 int nfp_cmd_train(int argc, char** argv);
+int nfp_cmd_finetune(int argc, char** argv);
 int nfp_cmd_bench(int argc, char** argv);
 int nfp_cmd_run(int argc, char** argv);
 int nfp_cmd_arms(int argc, char** argv);

@@ -18,6 +18,7 @@ static const verb verbs[] = {
     {"collect", nfp_cmd_collect,
      "run a task's scripted expert and save successful episodes as HDF5 demos", 1},
     {"train", nfp_cmd_train, "train an NF-P policy on demos by exact negative log-likelihood", 1},
+    {"finetune", nfp_cmd_finetune, "fine-tune a policy by RL with an action-chunked critic", 0},
     {"eval", nfp_cmd_eval, "headless success-rate evaluation of an expert or a policy", 1},
     {"view", nfp_cmd_view, "watch a rollout live in a window (or save screenshots)", 0},
     {"export", nfp_cmd_export, "strip a training checkpoint down to the deployable policy", 0},
