@@ -24,7 +24,8 @@ typedef struct {
   nfp_policy_flags pf;
   const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets;
   int online, warmup, critic_steps, offline_steps, updates, batch, save_every, threads, quiet;
-  long long seed, warmup_seed, online_seed;
+  int eval_episodes, first_chunks;
+  long long seed, warmup_seed, online_seed, eval_seed;
   double gamma, critic_lr, actor_lr, beta, max_weight;
 } finetune_opts;
 
@@ -145,6 +146,14 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   ft.on_episode_ctx = &ctx;
   ft.stop = stop_requested;
   int r = nfp_finetune_run(&ft, arms);
+  if (r == 0 && !ctx.failed && o->eval_episodes > 0) {
+    nfp_finetune_eval ev;
+    if (nfp_finetune_evaluate(&ft, arms, (uint64_t)o->eval_seed, o->eval_episodes,
+                              o->first_chunks, &ev) ||
+        nfp_finetune_log_eval(log, &ev, (uint64_t)o->eval_seed)) {
+      r = -1;
+    }
+  }
   if (r < 0 || ctx.failed || nfp_finetune_save(&ft, o->out) ||
       nfp_finetune_log_close(log, ft.cfg.online_episodes)) {
     log = NULL;
@@ -166,11 +175,11 @@ done:
 int nfp_cmd_finetune(int argc, char** argv) {
   finetune_opts o = {.online = 100, .warmup = 50, .critic_steps = 2000, .offline_steps = 500,
                      .updates = 20, .batch = 256, .save_every = 1, .threads = 1,
-                     .seed = 1, .warmup_seed = 200000, .online_seed = 300000, .gamma = 0.998,
+                     .eval_episodes = 100, .first_chunks = 3, .eval_seed = 100000, .seed = 1, .warmup_seed = 200000, .online_seed = 300000, .gamma = 0.998,
                      .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
                      .mode = "sbs"};
   nfp_policy_flags_default(&o.pf);
-  nfp_arg args[26 + NFP_POLICY_NARGS] = {
+  nfp_arg args[28 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &o.task, "NAME", "the task the policy was imitated on", 0, 0, 1},
       {"--demos", NFP_ARG_STR, &o.demos, "DIR", "its demos (the offline data)", 0, 0, 1},
       {"--out", NFP_ARG_STR, &o.out, "FILE",
@@ -195,6 +204,12 @@ int nfp_cmd_finetune(int argc, char** argv) {
        0, 9e18, 0},
       {"--online-seed", NFP_ARG_SEED, &o.online_seed, "S", "first seed of the online episodes",
        0, 9e18, 0},
+      {"--eval-episodes", NFP_ARG_INT, &o.eval_episodes, "N",
+       "closing evaluation episodes of the fine-tuned policy (0: none)", 0, 1e6, 0},
+      {"--eval-seed", NFP_ARG_SEED, &o.eval_seed, "S",
+       "their first seed (keep it apart from demos, warm-up and online seeds)", 0, 9e18, 0},
+      {"--first-chunks", NFP_ARG_INT, &o.first_chunks, "K",
+       "chunks at an episode's start that predict its outcome (AUROC)", 1, 1000, 0},
       {"--resume", NFP_ARG_STR, &o.resume, "FILE", "continue a run saved in FILE", 0, 0, 0},
       {"--save-every", NFP_ARG_INT, &o.save_every, "N", "save after every N online episodes", 1,
        1e6, 0},
@@ -207,7 +222,7 @@ int nfp_cmd_finetune(int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &o.assets, "DIR", "task assets folder", 0, 0, 0},
       {"--quiet", NFP_ARG_FLAG, &o.quiet, NULL, "print only the final line", 0, 0, 0},
   };
-  int nargs = 25;
+  int nargs = 28;
   nfp_policy_flags_args(args + nargs, &o.pf);
   args[nargs].help = "the imitation policy (nfp train / nfp export output)";
   args[nargs].required = 1;

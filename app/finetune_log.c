@@ -92,6 +92,22 @@ int nfp_finetune_log_episode(nfp_finetune_log* log, const nfp_finetune* ft,
   return 0;
 }
 
+int nfp_finetune_log_eval(nfp_finetune_log* log, const nfp_finetune_eval* ev, uint64_t seed) {
+  fprintf(log->f, "{\"phase\":\"evaluation\",\"episodes\":%d,\"seed\":%llu,\"successes\":%d",
+          ev->episodes, (unsigned long long)seed, ev->successes);
+  fprintf(log->f, ",\"first_chunks\":%d", ev->first_chunks);
+  put_number(log->f, "auroc_q", ev->auroc_q);
+  put_number(log->f, "auroc_loglik", ev->auroc_loglik);
+  fprintf(log->f, "}\n");
+  if (fflush(log->f)) return nfp_error_set("writing the episode log %s", log->path);
+  printf("evaluation: %d of %d episodes from seed %llu succeeded (%.0f %%); telling success from "
+         "failure by the first %d chunks: AUROC %.3f by the critic, %.3f by log p\n",
+         ev->successes, ev->episodes, (unsigned long long)seed,
+         100.0 * ev->successes / ev->episodes, ev->first_chunks, ev->auroc_q, ev->auroc_loglik);
+  fflush(stdout);
+  return 0;
+}
+
 // The online lines of the file -> success, q0 and return per online episode (by index).
 static int read_online(const char* path, double* x, double* succ, double* q0, double* ret,
                        int budget) {

@@ -14,6 +14,8 @@ nfp_finetune_log* nfp_finetune_log_open(const char* jsonl, const char* chart, in
 // One episode's line (and, with print, its line on stdout). 0 or -1.
 int nfp_finetune_log_episode(nfp_finetune_log* log, const nfp_finetune* ft,
                              const nfp_finetune_episode* ep, int print);
+// The closing evaluation's line (and its line on stdout). 0 or -1.
+int nfp_finetune_log_eval(nfp_finetune_log* log, const nfp_finetune_eval* ev, uint64_t seed);
 // Close; with budget > 0 draw the chart from every online line the file holds. 0 or -1;
 // frees log either way.
 int nfp_finetune_log_close(nfp_finetune_log* log, int budget);

@@ -36,3 +36,19 @@ void nfp_wilson_interval(int k, int n, double z, double* lo, double* hi) {
   *lo = centre - half > 0.0 ? centre - half : 0.0;
   *hi = centre + half < 1.0 ? centre + half : 1.0;
 }
+
+// Pairs counted directly: n is an episode count (hundreds), so O(n^2) is instant and exact.
+double nfp_auroc(const double* score, const int* positive, int n) {
+  double wins = 0;
+  long pairs = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isfinite(score[i])) return NAN;
+    if (!positive[i]) continue;
+    for (int j = 0; j < n; j++) {
+      if (positive[j]) continue;
+      wins += score[i] > score[j] ? 1.0 : score[i] == score[j] ? 0.5 : 0.0;
+      pairs++;
+    }
+  }
+  return pairs ? wins / (double)pairs : NAN;
+}

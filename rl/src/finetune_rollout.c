@@ -9,6 +9,7 @@
 #include "nfp/clock.h"
 #include "nfp/error.h"
 #include "nfp/rollout.h"
+#include "nfp/stats.h"
 
 int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* chunk,
                              const int* start, int n, const float* final_obs,
@@ -104,10 +105,12 @@ int nfp_finetune_add_demos(nfp_finetune* ft, const nfp_episode* demos, int n) {
 typedef struct {
   int n, cap, T, tcap;
   float *obs, *chunk, *reward;
+  double* loglik;
   int* start;
 } trace;
 
-static int trace_plan(trace* tr, const float* hist, const float* chunk, int od, int D, int t) {
+static int trace_plan(trace* tr, const float* hist, const float* chunk, double loglik, int od,
+                      int D, int t) {
   if (tr->n == tr->cap) {
     int cap = tr->cap ? 2 * tr->cap : 64;
     float* o = realloc(tr->obs, sizeof(float) * (size_t)cap * od);
@@ -116,11 +119,14 @@ static int trace_plan(trace* tr, const float* hist, const float* chunk, int od, 
     if (c) tr->chunk = c;
     int* s = realloc(tr->start, sizeof(int) * (size_t)cap);
     if (s) tr->start = s;
-    if (!o || !c || !s) return nfp_error_set("out of memory recording a rollout");
+    double* l = realloc(tr->loglik, sizeof(double) * (size_t)cap);
+    if (l) tr->loglik = l;
+    if (!o || !c || !s || !l) return nfp_error_set("out of memory recording a rollout");
     tr->cap = cap;
   }
   memcpy(tr->obs + (size_t)tr->n * od, hist, sizeof(float) * od);
   memcpy(tr->chunk + (size_t)tr->n * D, chunk, sizeof(float) * D);
+  tr->loglik[tr->n] = loglik;
   tr->start[tr->n++] = t;
   return 0;
 }
@@ -142,6 +148,7 @@ static void trace_free(trace* tr) {
   free(tr->chunk);
   free(tr->reward);
   free(tr->start);
+  free(tr->loglik);
 }
 
 // The arms' observation -> the newest normalised frame of the history (newest first; the
@@ -171,7 +178,9 @@ static int run_episode(nfp_finetune* ft, nfp_rollout* r, trace* tr, float* hist,
     if (nfp_rollout_step(r, NULL, &info)) return -1;
     if (info.planned) {
       nfp_model_normalize_action(m, chunk, info.chunk, m->cfg.horizon);
-      if (trace_plan(tr, hist, chunk, m->obs_dim, m->chunk_dim, r->steps - 1)) return -1;
+      if (trace_plan(tr, hist, chunk, info.loglik, m->obs_dim, m->chunk_dim, r->steps - 1)) {
+        return -1;
+      }
     }
     if (trace_reward(tr, (float)(!was && r->success))) return -1;
     if (push_frame(hist, m, r->arms, &r->obs, 0)) return -1;
@@ -180,15 +189,25 @@ static int run_episode(nfp_finetune* ft, nfp_rollout* r, trace* tr, float* hist,
   return 0;
 }
 
-int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
-                         nfp_replay_source source, nfp_finetune_episode* ep) {
-  double t0 = nfp_clock_seconds();
-  memset(ep, 0, sizeof(*ep));
+// One episode of the current policy from seed -> its trace and final history (hist), r's
+// outcome. The caller frees the trace and the rollout.
+static int traced_episode(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, trace* tr,
+                          nfp_rollout* r, float* hist) {
   nfp_agent_spec spec = {
       .kind = "policy", .policy_path = "the policy being fine-tuned", .model = ft->actor,
       .controller = ft->cfg.act};
   nfp_agent* agent = nfp_agent_create(&spec);
   if (!agent) return -1;
+  int rc = nfp_rollout_begin(r, arms, agent, seed) ||
+           run_episode(ft, r, tr, hist, hist + ft->actor->obs_dim);
+  nfp_agent_free(agent);
+  return rc ? nfp_error_wrap("fine-tuning rollout, seed %llu", (unsigned long long)seed) : 0;
+}
+
+int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
+                         nfp_replay_source source, nfp_finetune_episode* ep) {
+  double t0 = nfp_clock_seconds();
+  memset(ep, 0, sizeof(*ep));
   const nfp_model* m = ft->actor;
   float* hist = malloc(sizeof(float) * (size_t)(m->obs_dim + m->chunk_dim));
   trace tr = {0};
@@ -196,28 +215,76 @@ int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
   int rc = -1;
   if (!hist) {
     nfp_error_set("out of memory for a rollout");
-    goto done;
+  } else if (!traced_episode(ft, arms, seed, &tr, &r, hist) &&
+             !nfp_finetune_add_episode(ft, tr.obs, tr.chunk, tr.start, tr.n, hist, tr.reward,
+                                       tr.T, r.success, source)) {
+    ep->seed = seed;
+    ep->success = r.success;
+    ep->steps = r.steps;
+    ep->chunks = tr.n;
+    ep->ret = r.success ? pow(ft->cfg.gamma, (double)(r.steps - 1)) : 0.0;
+    ep->loglik_mean = r.plans ? r.loglik_sum / r.plans : NAN;
+    ep->q0 = nfp_finetune_q_row(ft, ft->buf.n - tr.n);
+    ep->seconds = nfp_clock_seconds() - t0;
+    rc = 0;
   }
-  if (nfp_rollout_begin(&r, arms, agent, seed) ||
-      run_episode(ft, &r, &tr, hist, hist + m->obs_dim) ||
-      nfp_finetune_add_episode(ft, tr.obs, tr.chunk, tr.start, tr.n, hist, tr.reward, tr.T,
-                               r.success, source)) {
-    nfp_error_wrap("fine-tuning rollout, seed %llu", (unsigned long long)seed);
-    goto done;
-  }
-  ep->seed = seed;
-  ep->success = r.success;
-  ep->steps = r.steps;
-  ep->chunks = tr.n;
-  ep->ret = r.success ? pow(ft->cfg.gamma, (double)(r.steps - 1)) : 0.0;
-  ep->loglik_mean = r.plans ? r.loglik_sum / r.plans : NAN;
-  ep->q0 = nfp_finetune_q_row(ft, ft->buf.n - tr.n);
-  ep->seconds = nfp_clock_seconds() - t0;
-  rc = 0;
-done:
   nfp_rollout_free(&r);
   trace_free(&tr);
   free(hist);
-  nfp_agent_free(agent);
+  return rc;
+}
+
+// The critic's ensemble minimum at the first k decision points of a trace, averaged.
+static double first_q(nfp_finetune* ft, const trace* tr, int k) {
+  int E = ft->critic.cfg.act_dim, nq = ft->critic.cfg.n_q;
+  float exec[NFP_ARMS_MAX_NQ * 64], q[NFP_CRITIC_MAX_Q], qmin;
+  double sum = 0;
+  if (E > (int)(sizeof(exec) / sizeof(exec[0]))) return NAN;
+  for (int i = 0; i < k; i++) {
+    nfp_finetune_exec_part(ft, exec, tr->chunk + (size_t)i * ft->actor->chunk_dim, 1);
+    if (nfp_critic_forward(&ft->critic, ft->cws, ft->critic.params,
+                           tr->obs + (size_t)i * ft->actor->obs_dim, exec, 1, q)) {
+      return NAN;
+    }
+    nfp_critic_min(&qmin, q, nq, 1);
+    sum += qmin;
+  }
+  return sum / k;
+}
+
+int nfp_finetune_evaluate(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, int n, int first,
+                          nfp_finetune_eval* out) {
+  memset(out, 0, sizeof(*out));
+  const nfp_model* m = ft->actor;
+  double* score = malloc(sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
+  int* ok = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+  float* hist = malloc(sizeof(float) * (size_t)(m->obs_dim + m->chunk_dim));
+  int rc = 0;
+  if (!score || !ok || !hist) rc = nfp_error_set("out of memory evaluating");
+  for (int e = 0; e < n && !rc; e++) {
+    trace tr = {0};
+    nfp_rollout r = {0};
+    rc = traced_episode(ft, arms, seed + (uint64_t)e, &tr, &r, hist);
+    if (!rc) {
+      int k = tr.n < first ? tr.n : first;
+      double lp = 0;
+      for (int i = 0; i < k; i++) lp += tr.loglik[i];
+      ok[e] = r.success;
+      out->successes += r.success;
+      score[e] = first_q(ft, &tr, k);
+      score[n + e] = lp / k;
+    }
+    nfp_rollout_free(&r);
+    trace_free(&tr);
+  }
+  if (!rc) {
+    out->episodes = n;
+    out->first_chunks = first;
+    out->auroc_q = nfp_auroc(score, ok, n);
+    out->auroc_loglik = nfp_auroc(score + n, ok, n);
+  }
+  free(score);
+  free(ok);
+  free(hist);
   return rc;
 }

@@ -35,7 +35,7 @@ static int lines(const char* path) {
 }
 
 static const char* SMALL = "--warmup-episodes 1 --critic-steps 4 --offline-steps 2 --updates 2 "
-                           "--batch 32 --quiet";
+                           "--batch 32 --eval-episodes 2 --quiet";
 
 static void test_bad_input(void** state) {
   (void)state;
@@ -74,7 +74,8 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   char log[512], chart[512];
   snprintf(log, sizeof(log), "%s/ft.episodes.jsonl", cli_tmpdir);
   snprintf(chart, sizeof(chart), "%s/ft.png", cli_tmpdir);
-  assert_int_equal(lines(log), 3);  // one warm-up and two online episodes
+  assert_int_equal(lines(log), 4);  // one warm-up, two online episodes, the evaluation
+  assert_non_null(strstr(r.out, "evaluation: 2 of 2 episodes"));
   struct stat st;
   assert_int_equal(stat(chart, &st), 0);
   snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --mode sbs --episodes 2 "
@@ -88,7 +89,7 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
            "--online-episodes 3 --resume '%s' %s", POLICY, demos, out, out, SMALL);
   assert_int_equal(cli_run(&r, "", args), 0);
-  assert_int_equal(lines(log), 4);
+  assert_int_equal(lines(log), 6);  // one more online episode and evaluation
 }
 
 int main(void) {

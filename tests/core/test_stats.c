@@ -1,5 +1,6 @@
 // Order statistics: nearest-rank percentiles and medians against values worked by hand;
 // Wilson intervals against published values.
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,11 +53,27 @@ static void test_wilson(void** state) {
   assert_float_equal(hi, 1.0, 0);
 }
 
+// Hand-counted pairs: perfect, reversed, ties, one class missing.
+static void test_auroc(void** state) {
+  (void)state;
+  double s[4] = {0.9, 0.8, 0.3, 0.1};
+  int perfect[4] = {1, 1, 0, 0}, reversed[4] = {0, 0, 1, 1}, mixed[4] = {1, 0, 1, 0};
+  assert_float_equal(nfp_auroc(s, perfect, 4), 1.0, 0);
+  assert_float_equal(nfp_auroc(s, reversed, 4), 0.0, 0);
+  assert_float_equal(nfp_auroc(s, mixed, 4), 0.75, 1e-12);  // 3 of 4 pairs ordered
+  double tie[3] = {0.5, 0.5, 0.2};
+  int t[3] = {1, 0, 0};
+  assert_float_equal(nfp_auroc(tie, t, 3), 0.75, 1e-12);
+  int none[4] = {1, 1, 1, 1};
+  assert_true(isnan(nfp_auroc(s, none, 4)));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_percentile),
       cmocka_unit_test(test_median),
       cmocka_unit_test(test_wilson),
+      cmocka_unit_test(test_auroc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,15 @@ int nfp_finetune_run(nfp_finetune* ft, nfp_arms* arms);
 // One episode of the current policy on arms from seed into the buffer with source; fills ep.
 int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
                          nfp_replay_source source, nfp_finetune_episode* ep);
+// The policy as it stands on n episodes from seed (not added to the buffer): its successes,
+// and how well two scores taken over each episode's first `first` chunks tell success from
+// failure (AUROC): the critic's estimate, and the chunks' mean log-likelihood.
+typedef struct nfp_finetune_eval_ {
+  int episodes, successes, first_chunks;
+  double auroc_q, auroc_loglik;  // NaN when every episode ended the same way
+} nfp_finetune_eval;
+int nfp_finetune_evaluate(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, int n, int first,
+                          nfp_finetune_eval* out);
 // One update on a batch from the buffer: the critic always, the actor when with_actor.
 int nfp_finetune_update(nfp_finetune* ft, int with_actor);
 // Save everything a resume needs (the actor as the model, critic and target weights, both optimisers, the buffer, stage and counters, rng) into
