@@ -32,6 +32,7 @@
 #include "nfp/cluster.h"
 #include "nfp/error.h"
 #include "nfp/picture.h"
+#include "nfp/rl.h"
 #include "nfp/rollout.h"
 #include "nfp/stats.h"
 #include "nfp/tasks.h"
@@ -388,6 +389,7 @@ static cJSON* batch_report(eval_batch* e, const char* mode, double wall, int job
 typedef struct {
   const char* agent;
   const char* modes;  // "single", "sbs", "gr" or "all"
+  const char* rank;   // SBS ranks candidates by "logp" or by the critic, "q"
   nfp_policy_flags pf;
   int policy;         // the agent is a policy: pf.path is a checkpoint or a folder of them
   int trials, jobs, keep_expert_failures;  // jobs 0: one per core (1 with --arms)
@@ -497,13 +499,19 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
   int policy = o->policy;
   char path[4096];
   nfp_model* model = NULL;
+  nfp_critic_scorer* scorer = NULL;  // --rank q: the critic of a fine-tuned policy
   if (policy) {
     if (policy_path_for(path, sizeof(path), o->pf.path, task, all)) return -1;
     model = load_policy(path, task, o);
     if (!model) return -1;
+    if (!strcmp(o->rank, "q") && !(scorer = nfp_critic_scorer_load(path, model))) {
+      nfp_model_free(model);
+      return nfp_error_wrap("--rank q");
+    }
   }
   uint64_t* seeds = malloc(sizeof(uint64_t) * (size_t)o->trials);
   if (!seeds) {
+    nfp_critic_scorer_free(scorer);
     nfp_model_free(model);
     return nfp_error_set("out of memory");
   }
@@ -537,6 +545,11 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
       pf.path = path;
       nfp_policy_flags_spec(&spec, &pf, model, modes[k]);
       label = nfp_sample_mode_name(modes[k]);
+      if (scorer && modes[k] == NFP_SAMPLE_SBS) {
+        spec.controller.sample.score = nfp_critic_scorer_score;
+        spec.controller.sample.score_ctx = scorer;
+        label = "sbs-q";
+      }
     }
     eval_announce(label, task, o, seeds[0]);
     eval_batch e = {.task_name = task, .assets = o->assets, .spec = &spec, .label = label,
@@ -554,6 +567,7 @@ static int eval_task(cJSON* out, nfp_bar* bars, int* nbars, const char* task,
     batch_free(&e);
   }
   free(seeds);
+  nfp_critic_scorer_free(scorer);
   nfp_model_free(model);
   return rc;
 }
@@ -578,6 +592,9 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
        "who acts: expert (scripted) or policy (default: policy when --policy is given)", 0, 0, 0},
       {"--mode", NFP_ARG_STR, &o->modes, "M", "policy sampling: single, sbs, gr or all",
        0, 0, 0},
+      {"--rank", NFP_ARG_STR, &o->rank, "BY",
+       "SBS keeps the candidate with the highest log p (logp) or critic value (q: a policy "
+       "from nfp finetune; reported as mode sbs-q)", 0, 0, 0},
       {"--episodes", NFP_ARG_INT, &o->trials, "N", "evaluation episodes (trials) per mode", 1,
        1e6, 0},
       {"--seed", NFP_ARG_SEED, &o->seed0, "S", "first seed (episodes use S, S+1, ...)", 0,
@@ -598,7 +615,7 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &o->assets, "DIR",
        "asset folder (default $NFP_ASSETS, else built in)", 0, 0, 0},
   };
-  int nargs = 11;
+  int nargs = 12;
   nfp_policy_flags_args(args + nargs, &o->pf);
   nargs += NFP_POLICY_NARGS;
   nfp_bridge_flags_args(args + nargs, &o->bridge);
@@ -656,6 +673,10 @@ static int eval_check(eval_request* r) {
   // eval also takes "all", which the sampler's own message cannot list
   if (strcmp(o->modes, "all") && nfp_sample_mode_parse(&mode, o->modes)) {
     fprintf(stderr, "nfp eval: unknown --mode '%s' (use single, sbs, gr or all)\n", o->modes);
+    return 2;
+  }
+  if (strcmp(o->rank, "logp") && strcmp(o->rank, "q")) {
+    fprintf(stderr, "nfp eval: unknown --rank '%s' (use logp or q)\n", o->rank);
     return 2;
   }
   if (o->bridge.endpoint && nfp_cluster_world()->size > 1) {
@@ -795,7 +816,7 @@ static int eval_run(const eval_request* r) {
 // Flags -> checks -> every task's trials -> report and chart.
 int nfp_cmd_eval(int argc, char** argv) {
   eval_request r = {.task_name = "lift_pot",
-                    .o = {.modes = "sbs", .trials = 100, .jobs = 0, .seed0 = 100000}};
+                    .o = {.modes = "sbs", .rank = "logp", .trials = 100, .jobs = 0, .seed0 = 100000}};
   nfp_policy_flags_default(&r.o.pf);
   nfp_bridge_flags_default(&r.o.bridge);
   int rc = eval_parse(&r, argc, argv);

@@ -81,6 +81,15 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --mode sbs --episodes 2 "
            "--seed 100000", out);
   assert_int_equal(cli_run(&r, "", args), 0);
+  // SBS ranked by the critic it carries; a policy without one is refused
+  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --mode sbs --rank q "
+           "--episodes 2 --seed 100000", out);
+  assert_int_equal(cli_run(&r, "", args), 0);
+  assert_non_null(strstr(r.out, "sbs-q"));
+  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --rank q --episodes 2",
+           POLICY);
+  assert_int_equal(cli_run(&r, "", args), 1);
+  assert_non_null(strstr(r.err, "holds no critic"));
   // the same budget again is refused; a larger one goes on where the run stopped
   snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
            "--online-episodes 2 --resume '%s' %s", POLICY, demos, out, out, SMALL);

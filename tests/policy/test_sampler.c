@@ -132,6 +132,49 @@ static void test_sbs_is_best(void** state) {
   nfp_sampler_free(s);
 }
 
+// A caller's ranking: score = the first value of the normalised chunk. The kept chunk is the
+// candidate with the largest first joint target (the map to physical units is increasing);
+// a failing score fails the call with its message.
+static int first_value(void* ctx, const float* state, const double* chunks, int n, double* out) {
+  int D = *(const int*)ctx;
+  (void)state;
+  for (int b = 0; b < n; b++) out[b] = chunks[(size_t)b * D];
+  return 0;
+}
+
+static int refuse(void* ctx, const float* state, const double* chunks, int n, double* out) {
+  (void)ctx, (void)state, (void)chunks, (void)n, (void)out;
+  return nfp_error_set("no critic here");
+}
+
+static void test_sbs_caller_ranking(void** state) {
+  fixture* f = *state;
+  const nfp_model* m = f->model;
+  nfp_sampler* s = nfp_sampler_create(m, 16);
+  nfp_sample_opts o;
+  nfp_sample_opts_default(&o, m, NFP_SAMPLE_SBS);
+  o.n_candidates = 16;
+  int D = m->chunk_dim;
+  o.score = first_value;
+  o.score_ctx = &D;
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 21);
+  float chunk[112], cands[16][112];
+  double lp;
+  assert_int_equal(nfp_sampler_sample(s, &f->obs, &o, &rng, chunk, &lp), 0);
+  assert_int_equal(nfp_sampler_candidates(s, &cands[0][0], 16), 16);
+  float top = -INFINITY;
+  for (int k = 0; k < 16; k++) top = fmaxf(top, cands[k][0]);
+  assert_float_equal(chunk[0], top, 1e-3);
+  double exact;  // the reported log p is still the kept chunk's own
+  assert_int_equal(nfp_sampler_score(s, &f->obs, chunk, &exact), 0);
+  assert_float_equal(lp, exact, 1e-3);
+  o.score = refuse;
+  assert_int_equal(nfp_sampler_sample(s, &f->obs, &o, &rng, chunk, &lp), -1);
+  assert_non_null(strstr(nfp_error_last(), "no critic here"));
+  nfp_sampler_free(s);
+}
+
 // Float ranking (the SBS default) against double ranking on 24 observations of the same
 // draws: the same winner except in a near-tie (then within the tie); the reported log p
 // is the exact one (nfp_sampler_score of the chunk); and the float pass's chunks and
@@ -272,6 +315,7 @@ int main(void) {
       cmocka_unit_test(test_modes),
       cmocka_unit_test(test_sbs_is_best),
       cmocka_unit_test(test_sbs_float_ranking),
+      cmocka_unit_test(test_sbs_caller_ranking),
       cmocka_unit_test(test_gr_monotone),
       cmocka_unit_test(test_reproducible_and_shared),
       cmocka_unit_test(test_bad_input),

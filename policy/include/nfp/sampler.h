@@ -19,7 +19,8 @@ extern "C" {
 //
 //   single: u ~ N(0, sigma^2 I), one inverse pass.
 //   sbs:    Stochastic Batch Selection: N candidates for one observation in one
-//           batched inverse pass, keep the one with the highest log p(a|o). The pass
+//           batched inverse pass, keep the one with the highest log p(a|o) (or the highest
+//           score of the caller's ranking, opts.score). The pass
 //           runs the splines in float (nfp_model_inverse_rank), which only RANKS the
 //           candidates: the winner's draw is inverted again in double, so the chunk
 //           and log p returned are exact (as nfp_sampler_score gives them). Candidates
@@ -48,6 +49,12 @@ typedef struct nfp_sample_opts_ {
   int gr_steps;         // GR steps (model default 10)
   double gr_step_size;  // GR initial step size (model default 0.01)
   int sbs_exact_ranking;  // SBS: rank in double too (default 0: float ranking, see above)
+  // SBS: rank the candidates by the caller's score instead of log p (NULL: by log p), e.g. a
+  // critic's value (nfp finetune). state: the normalised observation [n_obs * state_dim];
+  // chunks: the n candidates, normalised, [n][horizon * action_dim]; fills score[n]. Called
+  // from every thread that samples with these options. 0, or -1 with a message.
+  int (*score)(void* ctx, const float* state, const double* chunks, int n, double* score);
+  void* score_ctx;
 } nfp_sample_opts;
 
 // Mode + the model's configured defaults.

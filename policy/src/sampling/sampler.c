@@ -18,6 +18,7 @@ struct nfp_sampler_ {
   double* u;         // [max_candidates, D]
   double* a;         // [max_candidates, D]
   double* logp;      // [max_candidates]
+  double* score;     // [max_candidates] the caller's scores of SBS candidates (opts score)
   double* grad;      // [D]
   double* best;      // [D]
   double* trial;     // [D]
@@ -33,6 +34,8 @@ void nfp_sample_opts_default(nfp_sample_opts* o, const nfp_model* m, nfp_sample_
   o->gr_steps = m->cfg.gr_steps;
   o->gr_step_size = m->cfg.gr_step_size;
   o->sbs_exact_ranking = 0;
+  o->score = NULL;
+  o->score_ctx = NULL;
 }
 
 int nfp_sample_mode_parse(nfp_sample_mode* mode, const char* name) {
@@ -65,6 +68,7 @@ static void sampler_layout(nfp_sampler* s, const nfp_model* m, int max_candidate
   s->u = nfp_ws_take(b, N * D, sizeof(double));
   s->a = nfp_ws_take(b, N * D, sizeof(double));
   s->logp = nfp_ws_take(b, N, sizeof(double));
+  s->score = nfp_ws_take(b, N, sizeof(double));
   s->grad = nfp_ws_take(b, D, sizeof(double));
   s->best = nfp_ws_take(b, D, sizeof(double));
   s->trial = nfp_ws_take(b, D, sizeof(double));
@@ -219,9 +223,16 @@ int nfp_sampler_sample(nfp_sampler* s, const nfp_obs* obs, const nfp_sample_opts
   if (o->mode == NFP_SAMPLE_SBS) {
     int rank = !o->sbs_exact_ranking && o->n_candidates > 1;
     if (draw(s, o->n_candidates, o->sigma, rng, rank) != 0) return -1;
+    const double* by = s->logp;
+    if (o->score) {
+      if (o->score(o->score_ctx, batch.state, s->a, o->n_candidates, s->score) != 0) {
+        return nfp_error_wrap("sampler: scoring the candidates");
+      }
+      by = s->score;
+    }
     int best = 0;
     for (int b = 1; b < o->n_candidates; b++) {
-      if (s->logp[b] > s->logp[best] || !isfinite(s->logp[best])) best = b;
+      if (by[b] > by[best] || !isfinite(by[best])) best = b;
     }
     // the winner of a float ranking again, exactly: what is returned and reported
     if (rank && nfp_model_inverse_shared(m, s->ws, s->ctx, s->u + best * D, 1, s->a + best * D,

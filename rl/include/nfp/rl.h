@@ -74,6 +74,16 @@ void nfp_critic_min(float* q_min, const float* q, int n_q, int B);
 // target += tau (params - target).
 void nfp_critic_polyak(nfp_critic* c, float tau);
 
+// A fine-tuned policy file's critic as a ranking for SBS candidates (nfp_sample_opts.score):
+// each candidate scored by min_i Q_i over its executed part. Load checks the file carries a
+// critic that fits policy; NULL with a message otherwise.
+typedef struct nfp_critic_scorer_ nfp_critic_scorer;
+nfp_critic_scorer* nfp_critic_scorer_load(const char* path, const nfp_model* policy);
+void nfp_critic_scorer_free(nfp_critic_scorer* s);
+// The nfp_sample_opts.score function; ctx is the scorer. Thread-safe.
+int nfp_critic_scorer_score(void* ctx, const float* state, const double* chunks, int n,
+                            double* score);
+
 //================================== replay ====================================================
 // nfp_replay: one transition per executed chunk. Everything normalised as the policy
 // sees it. Growable; every field is float so the whole buffer saves as tensors.
