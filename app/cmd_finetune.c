@@ -22,7 +22,7 @@
 
 typedef struct {
   nfp_policy_flags pf;
-  const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets;
+  const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets, *actor;
   int online, warmup, critic_steps, offline_steps, updates, batch, save_every, threads, quiet;
   int eval_episodes, first_chunks;
   long long seed, warmup_seed, online_seed, eval_seed;
@@ -84,6 +84,10 @@ static int make_config(nfp_finetune_config* c, const finetune_opts* o, const nfp
   c->actor_lr = (float)o->actor_lr;
   c->beta = (float)o->beta;
   c->max_weight = (float)o->max_weight;
+  if (strcmp(o->actor, "awr") && strcmp(o->actor, "filtered")) {
+    return nfp_error_set("--actor must be awr or filtered, got '%s'", o->actor);
+  }
+  c->filtered = !strcmp(o->actor, "filtered");
   c->seed = (uint64_t)o->seed;
   c->warmup_seed = (uint64_t)o->warmup_seed;
   c->online_seed = (uint64_t)o->online_seed;
@@ -177,9 +181,9 @@ int nfp_cmd_finetune(int argc, char** argv) {
                      .updates = 20, .batch = 256, .save_every = 1, .threads = 1,
                      .eval_episodes = 100, .first_chunks = 3, .eval_seed = 100000, .seed = 1, .warmup_seed = 200000, .online_seed = 300000, .gamma = 0.998,
                      .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
-                     .mode = "sbs"};
+                     .mode = "sbs", .actor = "awr"};
   nfp_policy_flags_default(&o.pf);
-  nfp_arg args[28 + NFP_POLICY_NARGS] = {
+  nfp_arg args[29 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &o.task, "NAME", "the task the policy was imitated on", 0, 0, 1},
       {"--demos", NFP_ARG_STR, &o.demos, "DIR", "its demos (the offline data)", 0, 0, 1},
       {"--out", NFP_ARG_STR, &o.out, "FILE",
@@ -195,6 +199,9 @@ int nfp_cmd_finetune(int argc, char** argv) {
       {"--critic-lr", NFP_ARG_DOUBLE, &o.critic_lr, "X", "critic learning rate", 1e-9, 1, 0},
       {"--actor-lr", NFP_ARG_DOUBLE, &o.actor_lr, "X",
        "actor learning rate (0: the critic learns, the policy stays)", 0, 1, 0},
+      {"--actor", NFP_ARG_STR, &o.actor, "HOW",
+       "awr: advantage-weighted likelihood by the critic; filtered: likelihood of successful "
+       "episodes' chunks only (the baseline without a critic)", 0, 0, 0},
       {"--beta", NFP_ARG_DOUBLE, &o.beta, "X", "advantage weight exp(beta A)", 0, 1e4, 0},
       {"--max-weight", NFP_ARG_DOUBLE, &o.max_weight, "X", "cap on the weight", 1, 1e6, 0},
       {"--mode", NFP_ARG_STR, &o.mode, "M", "how the policy acts in rollouts: single, sbs or gr",
@@ -222,7 +229,7 @@ int nfp_cmd_finetune(int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &o.assets, "DIR", "task assets folder", 0, 0, 0},
       {"--quiet", NFP_ARG_FLAG, &o.quiet, NULL, "print only the final line", 0, 0, 0},
   };
-  int nargs = 28;
+  int nargs = 29;
   nfp_policy_flags_args(args + nargs, &o.pf);
   args[nargs].help = "the imitation policy (nfp train / nfp export output)";
   args[nargs].required = 1;

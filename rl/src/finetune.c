@@ -87,7 +87,7 @@ static int alloc_scratch(nfp_finetune* ft) {
   ft->b_ctx = malloc(sizeof(float) * 2 * B * ctx);
   ft->q = malloc(sizeof(float) * nq * B);
   ft->qmin = malloc(sizeof(float) * 2 * B);
-  ft->y = malloc(sizeof(float) * 5 * B);  // targets, ret, disc, done, mc
+  ft->y = malloc(sizeof(float) * 6 * B);  // targets, ret, disc, done, mc, success
   ft->dq = malloc(sizeof(float) * nq * B);
   ft->u = malloc(sizeof(double) * 2 * B * D);
   ft->a_pi = malloc(sizeof(double) * 2 * B * D);

@@ -38,6 +38,7 @@ static void gather(nfp_finetune* ft) {
     disc[b] = r->disc[k];
     done[b] = r->done[k];
     mc[b] = r->mc[k];
+    ft->y[5 * B + b] = r->success[k];
   }
   nfp_finetune_exec_part(ft, ft->b_exec, ft->b_chunk, B);
 }
@@ -86,7 +87,8 @@ static int critic_step(nfp_finetune* ft) {
   return 0;
 }
 
-// Advantage-weighted likelihood step of the actor on the batch's chunks.
+// Advantage-weighted likelihood step of the actor on the batch's chunks (or, filtered, the
+// likelihood of the chunks of successful episodes alone).
 static int actor_step(nfp_finetune* ft) {
   nfp_critic* c = &ft->critic;
   nfp_model* m = ft->actor;
@@ -102,7 +104,9 @@ static int actor_step(nfp_finetune* ft) {
   nfp_critic_min(q_data, ft->q, nq, B);
   double wsum = 0;
   for (int b = 0; b < B; b++) {
-    double w = fmin(exp(ft->cfg.beta * ((double)q_data[b] - v[b])), ft->cfg.max_weight);
+    double w = ft->cfg.filtered
+                   ? (double)ft->y[5 * B + b]
+                   : fmin(exp(ft->cfg.beta * ((double)q_data[b] - v[b])), ft->cfg.max_weight);
     ft->dlogp[b] = -w / B;
     wsum += w;
   }

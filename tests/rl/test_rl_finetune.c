@@ -96,6 +96,19 @@ static int successes(const nfp_model* m, const nfp_controller_opts* act) {
   return good;
 }
 
+// The run to its end with cfg -> successes of the fine-tuned policy on the held-out seeds.
+static int finetuned(const nfp_model* m, nfp_episode* eps, const nfp_finetune_config* cfg) {
+  nfp_finetune ft;
+  assert_int_equal(nfp_finetune_init(&ft, m, eps, N_DEMOS, cfg), 0);
+  nfp_arms* arms = toy_arms_create();
+  assert_int_equal(nfp_finetune_run(&ft, arms), 0);
+  assert_int_equal(ft.stage, NFP_FT_DONE);
+  int good = successes(ft.actor, &cfg->act);
+  nfp_arms_close(arms);
+  nfp_finetune_free(&ft);
+  return good;
+}
+
 static void test_finetune_raises_success(void** state) {
   (void)state;
   nfp_episode eps[N_DEMOS];
@@ -103,18 +116,14 @@ static void test_finetune_raises_success(void** state) {
   nfp_finetune_config cfg;
   toy_config(&cfg, m, 40);
   int before = successes(m, &cfg.act);
-  nfp_finetune ft;
-  assert_int_equal(nfp_finetune_init(&ft, m, eps, N_DEMOS, &cfg), 0);
-  nfp_arms* arms = toy_arms_create();
-  assert_int_equal(nfp_finetune_run(&ft, arms), 0);
-  assert_int_equal(ft.stage, NFP_FT_DONE);
-  int after = successes(ft.actor, &cfg.act);
-  printf("toy task, %d held-out seeds: imitation %d, fine-tuned %d successes\n", EVAL_SEEDS,
-         before, after);
-  assert_true(before < 70);          // the demonstrator's imprecision is imitated
+  int after = finetuned(m, eps, &cfg);
+  cfg.filtered = 1;
+  int filtered = finetuned(m, eps, &cfg);
+  printf("toy task, %d held-out seeds: imitation %d, filtered imitation %d, fine-tuned by the "
+         "critic %d successes\n", EVAL_SEEDS, before, filtered, after);
+  assert_true(before < 70);           // the demonstrator's imprecision is imitated
   assert_true(after >= before + 30);  // and RL removes much of it
-  nfp_arms_close(arms);
-  nfp_finetune_free(&ft);
+  assert_true(after >= filtered);     // the critic is worth at least the outcome filter
   nfp_model_free(m);
   for (int e = 0; e < N_DEMOS; e++) nfp_episode_free(&eps[e]);
 }

@@ -183,6 +183,8 @@ typedef struct nfp_finetune_config_ {
   float beta, max_weight;   // advantage weighting (30, 20)
   float clip;               // global gradient-norm clip of either update (1)
   int actor_every;          // actor steps once per this many critic steps (1)
+  int filtered;             // 1: the baseline "filtered imitation": the actor's weight is the
+                            // row's episode outcome (1 success, 0 failure), the critic unused
   uint64_t seed;            // updates' sampling
   uint64_t warmup_seed;     // first seed of the warm-up rollouts
   uint64_t online_seed;     // first seed of the online episodes
