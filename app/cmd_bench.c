@@ -17,6 +17,7 @@
 #include "bench_bridge.h"
 #include "bench_ranks.h"
 #include "bench_encoder.h"
+#include "bench_finetune.h"
 #include "commands.h"
 #include "files.h"
 #include "nfp/clock.h"
@@ -367,6 +368,8 @@ static int bench_parse(bench_run* b, int argc, char** argv) {
        "instead: arm-bridge round trips over loopback (nfp bench --bridge --help)", 0, 0, 0},
       {"--ranks", NFP_ARG_FLAG, &(int){0}, NULL,
        "instead: data-parallel training under mpirun (nfp bench --ranks --help)", 0, 0, 0},
+      {"--finetune", NFP_ARG_FLAG, &(int){0}, NULL,
+       "instead: RL fine-tuning's updates (nfp bench --finetune --help)", 0, 0, 0},
       {"--no-reference", NFP_ARG_FLAG, &b->no_reference, NULL,
        "only the default model, not the reference size", 0, 0, 0},
       {"--no-encoders", NFP_ARG_FLAG, &b->no_encoders, NULL,
@@ -536,6 +539,7 @@ int nfp_cmd_bench(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--bridge")) return nfp_bench_bridge(argc, argv);
     if (!strcmp(argv[i], "--ranks")) return nfp_bench_ranks(argc, argv);
+    if (!strcmp(argv[i], "--finetune")) return nfp_bench_finetune(argc, argv);
   }
   if (nfp_cluster_world()->size > 1) {
     fprintf(stderr, "nfp bench: under mpirun only --ranks runs (nfp bench --ranks --help)\n");

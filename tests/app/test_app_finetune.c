@@ -101,10 +101,29 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   assert_int_equal(lines(log), 6);  // one more online episode and evaluation
 }
 
+// The update's cost in nfp bench: both kinds timed, JSON written.
+static void test_bench(void** state) {
+  (void)state;
+  cli_result r;
+  char json[512];
+  snprintf(json, sizeof(json), "%s/bench.json", cli_tmpdir);
+  snprintf(args, sizeof(args), "bench --finetune --steps 2 --batch 16 --json '%s'", json);
+  assert_int_equal(cli_run(&r, "", args), 0);
+  assert_non_null(strstr(r.out, "critic + actor update"));
+  FILE* f = fopen(json, "r");
+  assert_non_null(f);
+  char text[2048] = {0};
+  assert_true(fread(text, 1, sizeof(text) - 1, f) > 0);
+  fclose(f);
+  assert_non_null(strstr(text, "\"update_samples_per_s\""));
+  assert_non_null(strstr(text, "\"critic_samples_per_s\""));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_short_run_evaluates_and_resumes),
+      cmocka_unit_test(test_bench),
   };
   return cmocka_run_group_tests(tests, setup, cli_teardown);
 }
