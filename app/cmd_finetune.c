@@ -22,7 +22,7 @@
 
 typedef struct {
   nfp_policy_flags pf;
-  const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets, *actor;
+  const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets, *actor, *offline_out;
   int online, warmup, critic_steps, offline_steps, updates, batch, save_every, threads, quiet;
   int eval_episodes, first_chunks;
   long long seed, warmup_seed, online_seed, eval_seed;
@@ -31,10 +31,6 @@ typedef struct {
 
 static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig) { stop_signal = sig; }
-static int stop_requested(void* ctx) {
-  (void)ctx;
-  return stop_signal != 0;
-}
 
 // SIGINT / SIGTERM stop at the next episode or update and save; a second one kills.
 static void catch_stop_signals(void) {
@@ -101,6 +97,11 @@ typedef struct {
   int failed;
 } run_ctx;
 
+// Stop at the next boundary on a signal, or when a hook failed (its message is set).
+static int stop_requested(void* ctx) {
+  return stop_signal != 0 || ((run_ctx*)ctx)->failed;
+}
+
 static void on_episode(const nfp_finetune* ft, const nfp_finetune_episode* ep, void* ctx) {
   run_ctx* r = ctx;
   if (r->failed) return;
@@ -111,6 +112,17 @@ static void on_episode(const nfp_finetune* ft, const nfp_finetune_episode* ep, v
     return;
   }
   if (nfp_finetune_log_episode(r->log, ft, ep, !r->o->quiet)) r->failed = 1;
+}
+
+// At the start of the online stage, the policy after offline RL alone (--offline-out).
+static void on_stage(const nfp_finetune* ft, void* ctx) {
+  run_ctx* r = ctx;
+  if (ft->stage != NFP_FT_ONLINE || !r->o->offline_out || r->failed) return;
+  if (nfp_finetune_save(ft, r->o->offline_out)) {
+    r->failed = 1;
+  } else if (!r->o->quiet) {
+    printf("saved the policy after offline RL: %s\n", r->o->offline_out);
+  }
 }
 
 static void on_updates(const nfp_finetune* ft, void* ctx) {
@@ -147,8 +159,10 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   run_ctx ctx = {.o = o, .log = log};
   ft.on_episode = on_episode;
   ft.on_updates = on_updates;
+  ft.on_stage = on_stage;
   ft.on_episode_ctx = &ctx;
   ft.stop = stop_requested;
+  ft.stop_ctx = &ctx;
   int r = nfp_finetune_run(&ft, arms);
   if (r == 0 && !ctx.failed && o->eval_episodes > 0) {
     nfp_finetune_eval ev;
@@ -183,7 +197,7 @@ int nfp_cmd_finetune(int argc, char** argv) {
                      .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
                      .mode = "sbs", .actor = "awr"};
   nfp_policy_flags_default(&o.pf);
-  nfp_arg args[29 + NFP_POLICY_NARGS] = {
+  nfp_arg args[30 + NFP_POLICY_NARGS] = {
       {"--task", NFP_ARG_STR, &o.task, "NAME", "the task the policy was imitated on", 0, 0, 1},
       {"--demos", NFP_ARG_STR, &o.demos, "DIR", "its demos (the offline data)", 0, 0, 1},
       {"--out", NFP_ARG_STR, &o.out, "FILE",
@@ -217,6 +231,8 @@ int nfp_cmd_finetune(int argc, char** argv) {
        "their first seed (keep it apart from demos, warm-up and online seeds)", 0, 9e18, 0},
       {"--first-chunks", NFP_ARG_INT, &o.first_chunks, "K",
        "chunks at an episode's start that predict its outcome (AUROC)", 1, 1000, 0},
+      {"--offline-out", NFP_ARG_STR, &o.offline_out, "FILE",
+       "also save the policy as it stands after offline RL, before any online episode", 0, 0, 0},
       {"--resume", NFP_ARG_STR, &o.resume, "FILE", "continue a run saved in FILE", 0, 0, 0},
       {"--save-every", NFP_ARG_INT, &o.save_every, "N", "save after every N online episodes", 1,
        1e6, 0},
@@ -229,7 +245,7 @@ int nfp_cmd_finetune(int argc, char** argv) {
       {"--assets", NFP_ARG_STR, &o.assets, "DIR", "task assets folder", 0, 0, 0},
       {"--quiet", NFP_ARG_FLAG, &o.quiet, NULL, "print only the final line", 0, 0, 0},
   };
-  int nargs = 29;
+  int nargs = 30;
   nfp_policy_flags_args(args + nargs, &o.pf);
   args[nargs].help = "the imitation policy (nfp train / nfp export output)";
   args[nargs].required = 1;

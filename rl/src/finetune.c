@@ -145,6 +145,13 @@ void nfp_finetune_free(nfp_finetune* ft) {
 
 static int stopped(const nfp_finetune* ft) { return ft->stop && ft->stop(ft->stop_ctx); }
 
+// The next stage begins; the caller hears of it (to save a snapshot, say).
+static void next_stage(nfp_finetune* ft) {
+  ft->stage++;
+  ft->stage_step = ft->stage == NFP_FT_DONE ? ft->stage_step : 0;
+  if (ft->on_stage) ft->on_stage(ft, ft->on_episode_ctx);
+}
+
 // Log one finished episode with the update statistics gathered since the last one.
 static void finish_episode(nfp_finetune* ft, nfp_finetune_episode* ep) {
   ep->critic_loss = ft->n_critic ? ft->critic_loss_sum / (double)ft->n_critic : NAN;
@@ -167,8 +174,7 @@ static int offline_updates(nfp_finetune* ft, int total, int with_actor) {
       ft->n_critic = ft->n_actor = 0;
     }
   }
-  ft->stage++;
-  ft->stage_step = 0;
+  next_stage(ft);
   return 0;
 }
 
@@ -176,8 +182,7 @@ int nfp_finetune_run(nfp_finetune* ft, nfp_arms* arms) {
   int rc;
   while (ft->stage == NFP_FT_WARMUP) {
     if (ft->stage_step >= ft->cfg.warmup_episodes) {
-      ft->stage++;
-      ft->stage_step = 0;
+      next_stage(ft);
       break;
     }
     if (stopped(ft)) return 1;
@@ -196,7 +201,7 @@ int nfp_finetune_run(nfp_finetune* ft, nfp_arms* arms) {
   }
   while (ft->stage == NFP_FT_ONLINE) {
     if (ft->stage_step >= ft->cfg.online_episodes) {
-      ft->stage++;
+      next_stage(ft);
       break;
     }
     if (stopped(ft)) return 1;

@@ -67,10 +67,14 @@ static void test_bad_input(void** state) {
 static void test_short_run_evaluates_and_resumes(void** state) {
   (void)state;
   cli_result r;
+  char offline[512];
+  snprintf(offline, sizeof(offline), "%s/offline.safetensors", cli_tmpdir);
   snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
-           "--online-episodes 2 %s", POLICY, demos, out, SMALL);
+           "--online-episodes 2 --offline-out '%s' %s", POLICY, demos, out, offline, SMALL);
   assert_int_equal(cli_run(&r, "", args), 0);
   assert_non_null(strstr(r.out, "saved"));
+  struct stat off;
+  assert_int_equal(stat(offline, &off), 0);  // the policy after offline RL
   char log[512], chart[512];
   snprintf(log, sizeof(log), "%s/ft.episodes.jsonl", cli_tmpdir);
   snprintf(chart, sizeof(chart), "%s/ft.png", cli_tmpdir);

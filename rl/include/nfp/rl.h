@@ -233,6 +233,8 @@ typedef struct nfp_finetune_ {
   // optional: called after each finished episode (warm-up and online) for logs
   void (*on_episode)(const struct nfp_finetune_* ft, const nfp_finetune_episode* ep, void* ctx);
   void* on_episode_ctx;
+  // optional: called when a stage has finished (ft->stage is the next one)
+  void (*on_stage)(const struct nfp_finetune_* ft, void* ctx);
   // optional: called every 250 updates of the offline stages (critic warm-up, offline RL)
   void (*on_updates)(const struct nfp_finetune_* ft, void* ctx);
   int (*stop)(void* ctx);  // non-zero: return at the next episode or update boundary
