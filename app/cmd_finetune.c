@@ -2,7 +2,6 @@
 // (critic warm-up, offline RL, then a fixed budget of online episodes) on a task's arms.
 #include <cblas.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "nfp/rl.h"
 #include "nfp/tasks.h"
 #include "policy_flags.h"
+#include "stop_signal.h"
 
 typedef struct {
   nfp_policy_flags pf;
@@ -28,20 +28,6 @@ typedef struct {
   long long seed, warmup_seed, online_seed, eval_seed;
   double gamma, critic_lr, actor_lr, beta, max_weight;
 } finetune_opts;
-
-static volatile sig_atomic_t stop_signal;
-static void on_stop_signal(int sig) { stop_signal = sig; }
-
-// SIGINT / SIGTERM stop at the next episode or update and save; a second one kills.
-static void catch_stop_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART | SA_RESETHAND;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
 
 // The policy's recorded task (nfp train stores the demos' task) against --task and the
 // demos' own; a mismatch is refused before any time is spent.
@@ -99,7 +85,7 @@ typedef struct {
 
 // Stop at the next boundary on a signal, or when a hook failed (its message is set).
 static int stop_requested(void* ctx) {
-  return stop_signal != 0 || ((run_ctx*)ctx)->failed;
+  return nfp_stop_signal() != 0 || ((run_ctx*)ctx)->failed;
 }
 
 static void on_episode(const nfp_finetune* ft, const nfp_finetune_episode* ep, void* ctx) {
@@ -182,7 +168,7 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
          r == 1 ? "stopped; saved" : "saved", o->out, ft.stage,
          ft.stage == NFP_FT_ONLINE ? ft.stage_step : ft.stage > NFP_FT_ONLINE ? cfg.online_episodes : 0,
          ft.buf.n);
-  rc = r == 1 ? 128 + stop_signal : 0;
+  rc = r == 1 ? 128 + nfp_stop_signal() : 0;
 done:
   if (log) nfp_finetune_log_close(log, 0);
   nfp_arms_close(arms);
@@ -279,7 +265,7 @@ int nfp_cmd_finetune(int argc, char** argv) {
     goto fail;
   }
   if (check_task(o.task, &meta, eps, n_eps, &o)) goto fail;
-  catch_stop_signals();
+  nfp_stop_signals_catch();
   rc = run(&o, policy, eps, n_eps);
   if (rc >= 0) goto done;
 fail:

@@ -21,6 +21,7 @@
 #include "nfp/picture.h"
 #include "nfp/tasks.h"
 #include "nfp/train.h"
+#include "stop_signal.h"
 #include "train_group.h"
 #include "train_rollouts.h"
 
@@ -513,28 +514,10 @@ static void print_plan(const train_opts* o, const train_job* j) {
   fflush(stdout);
 }
 
-// The signal that asked training to stop (SIGINT, SIGTERM), 0 while none has.
-static volatile sig_atomic_t stop_signal;
-
-// A stop signal -> the flag the trainer polls before each step; a second one kills at once
-// (SA_RESETHAND restores the default action), which the atomic writes make safe.
-static void on_stop_signal(int sig) { stop_signal = sig; }
-
 // The trainer's stop hook: has a stop signal arrived?
 static int stop_requested(void* ctx) {
   (void)ctx;
-  return stop_signal != 0;
-}
-
-// From now on SIGINT and SIGTERM stop training cleanly instead of killing the process.
-static void catch_stop_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART | SA_RESETHAND;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  return nfp_stop_signal() != 0;
 }
 
 // Where the metrics go (--metrics, else beside --out) and, for a resumed run writing a new
@@ -566,7 +549,7 @@ static void print_stopped(const train_opts* o, const nfp_trainer* tr) {
   fprintf(stderr,
           "nfp train: interrupted (%s) in epoch %d after %d of its steps; saved a resumable "
           "checkpoint to %s; continue with: nfp train --data %s --out %s --resume %s\n",
-          stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", tr->epoch + 1, tr->epoch_step, o->out,
+          nfp_stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT", tr->epoch + 1, tr->epoch_step, o->out,
           o->data, o->out, o->out);
 }
 
@@ -593,7 +576,7 @@ static int train_fit(const train_opts* o, train_job* j) {
                            .on_epoch = o->rollouts.every ? nfp_train_rollouts_hook : NULL,
                            .ctx = (void*)&o->rollouts};
   tr->stop = stop_requested;
-  catch_stop_signals();
+  nfp_stop_signals_catch();
   rc = nfp_trainer_run(tr, &ro);
   if (rc == 0 && talk) print_saved(o, tr, metrics);
   if (rc == 1 && nfp_cluster_world()->rank == 0) print_stopped(o, tr);
@@ -642,7 +625,7 @@ int nfp_cmd_train(int argc, char** argv) {
   if (rc == 1) return 0;  // --help
   if (rc == 2) return 2;  // bad flags, already reported
   // 130 for Ctrl-C, as shells report it; a rank stopped by another's signal: as SIGTERM.
-  if (rc == TRAIN_STOPPED) return 128 + (stop_signal ? stop_signal : SIGTERM);
+  if (rc == TRAIN_STOPPED) return 128 + (nfp_stop_signal() ? nfp_stop_signal() : SIGTERM);
   if (rc != 0) {
     fprintf(stderr, "nfp train: %s\n", nfp_error_last());
     return 1;
