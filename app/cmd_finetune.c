@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "bridge_flags.h"
 #include "commands.h"
 #include "files.h"
 #include "finetune_log.h"
@@ -22,6 +23,7 @@
 
 typedef struct {
   nfp_policy_flags pf;
+  nfp_bridge_flags bridge;
   const char *task, *demos, *out, *resume, *log, *chart, *mode, *assets, *actor, *offline_out;
   int online, warmup, critic_steps, offline_steps, updates, batch, save_every, threads, quiet;
   int eval_episodes, first_chunks;
@@ -74,6 +76,20 @@ static int make_config(nfp_finetune_config* c, const finetune_opts* o, const nfp
   c->warmup_seed = (uint64_t)o->warmup_seed;
   c->online_seed = (uint64_t)o->online_seed;
   return 0;
+}
+
+// The simulated task in process, or the rig behind --arms (a simulator there must serve
+// --task).
+static nfp_arms* make_arms(const finetune_opts* o) {
+  if (!o->bridge.endpoint) return nfp_arms_sim_create(o->task, o->assets);
+  nfp_arms* a = nfp_arms_zmq_connect(o->bridge.endpoint, &o->bridge.client);
+  const char* name = a ? a->info.name : "";
+  if (a && !strncmp(name, "sim:", 4) && strcmp(name + 4, o->task)) {
+    nfp_error_set("%s serves %s, not --task %s", o->bridge.endpoint, name, o->task);
+    nfp_arms_close(a);
+    return NULL;
+  }
+  return a;
 }
 
 // Saving after every save_every-th online episode, and logging every episode.
@@ -134,7 +150,7 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   nfp_arms* arms = NULL;
   nfp_finetune_log* log = NULL;
   if (o->resume && nfp_finetune_resume(&ft, o->resume)) goto done;
-  arms = nfp_arms_sim_create(o->task, o->assets);
+  arms = make_arms(o);
   log = nfp_finetune_log_open(o->log, o->chart, !!o->resume);
   if (!arms || !log) goto done;
   if (!o->quiet) {
@@ -183,7 +199,8 @@ int nfp_cmd_finetune(int argc, char** argv) {
                      .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
                      .mode = "sbs", .actor = "awr"};
   nfp_policy_flags_default(&o.pf);
-  nfp_arg args[30 + NFP_POLICY_NARGS] = {
+  nfp_bridge_flags_default(&o.bridge);
+  nfp_arg args[30 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS] = {
       {"--task", NFP_ARG_STR, &o.task, "NAME", "the task the policy was imitated on", 0, 0, 1},
       {"--demos", NFP_ARG_STR, &o.demos, "DIR", "its demos (the offline data)", 0, 0, 1},
       {"--out", NFP_ARG_STR, &o.out, "FILE",
@@ -236,12 +253,20 @@ int nfp_cmd_finetune(int argc, char** argv) {
   args[nargs].help = "the imitation policy (nfp train / nfp export output)";
   args[nargs].required = 1;
   nargs += NFP_POLICY_NARGS;
+  nfp_bridge_flags_args(args + nargs, &o.bridge);
+  nargs += NFP_BRIDGE_NARGS;
   int prc = nfp_args_parse(argc, argv, args, nargs, "nfp finetune --policy P --task T --demos DIR "
                            "--out FILE [options]",
                            "SERNF: fine-tune a state policy by offline-to-online RL with an "
-                           "action-chunked critic; the output loads in nfp eval");
+                           "action-chunked critic; the output loads in nfp eval.\n"
+                           "Rollouts run on the simulated --task, or on the rig behind --arms "
+                           "(its success signal is the reward).");
   if (prc) return prc == 1 ? 0 : 2;
   openblas_set_num_threads(o.threads);
+  if (nfp_bridge_flags_check(&o.bridge)) {
+    fprintf(stderr, "nfp finetune: %s\n", nfp_error_last());
+    return 2;
+  }
   char *log = NULL, *chart = NULL;
   nfp_meta meta = {0};
   nfp_model* policy = NULL;

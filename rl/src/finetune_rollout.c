@@ -171,6 +171,10 @@ static int push_frame(float* hist, const nfp_model* m, const nfp_arms* arms,
 // The episode's steps -> the trace (one row per plan) and the per-step success reward.
 static int run_episode(nfp_finetune* ft, nfp_rollout* r, trace* tr, float* hist, float* chunk) {
   const nfp_model* m = ft->actor;
+  if (r->obs.success < 0) {
+    return nfp_error_set("%s reports no success signal: fine-tuning has no reward there",
+                         r->arms->info.name);
+  }
   if (push_frame(hist, m, r->arms, &r->obs, 1)) return -1;
   while (!r->done) {
     int was = r->success;

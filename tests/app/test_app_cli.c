@@ -127,8 +127,8 @@ static void test_broken_assets(void** state) {
 // verb says only what it does (eval alone takes a policy folder; status/estop drive no arm).
 static void test_help_texts(void** state) {
   (void)state;
-  const char* verbs[] = {"collect", "train", "eval", "view", "export", "bench",
-                         "bench --bridge", "run", "arms serve", "arms status",
+  const char* verbs[] = {"collect", "train", "finetune", "eval", "view", "export", "bench",
+                         "bench --bridge", "bench --finetune", "run", "arms serve", "arms status",
                          "arms estop", "keys gen"};
   char args[64], *text = NULL;
   for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
