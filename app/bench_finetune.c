@@ -2,6 +2,8 @@
 // update nfp finetune takes: a policy draw for every row's next and own observation, the
 // critic's TD step, and the actor's weighted-likelihood step) on synthetic demos for the
 // default state model, critic alone and critic plus actor, as transitions per second.
+#include "bench_finetune.h"
+
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -10,7 +12,6 @@
 #include <string.h>
 
 #include "args.h"
-#include "bench_finetune.h"
 #include "files.h"
 #include "nfp/clock.h"
 #include "nfp/error.h"
@@ -88,10 +89,10 @@ static int report(const finetune_bench* b) {
   double cs = 1e3 * b->batch / b->critic_ms, us = 1e3 * b->batch / b->update_ms;
   printf("fine-tuning updates, default state model, batch %d, %d thread(s), median of %d:\n",
          b->batch, b->threads, b->steps);
-  printf("  critic update (policy draws + TD step)   %8.1f ms  %9.0f transitions/s\n",
-         b->critic_ms, cs);
-  printf("  critic + actor update                    %8.1f ms  %9.0f transitions/s\n",
-         b->update_ms, us);
+  printf("  critic update (policy draws + TD step)   %8.1f ms  %9.0f transitions/s\n", b->critic_ms,
+         cs);
+  printf("  critic + actor update                    %8.1f ms  %9.0f transitions/s\n", b->update_ms,
+         us);
   if (!b->json) return 0;
   cJSON* o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "bench", "finetune");

@@ -37,8 +37,8 @@ static int check_task(const char* task, const nfp_meta* meta, const nfp_episode*
                       const finetune_opts* o) {
   const char* trained = nfp_meta_get(meta, "demo_task");
   if (trained && trained[0] && strcmp(trained, task)) {
-    return nfp_error_set("the policy %s was trained on %s, not on --task %s", o->pf.path,
-                         trained, task);
+    return nfp_error_set("the policy %s was trained on %s, not on --task %s", o->pf.path, trained,
+                         task);
   }
   for (int e = 0; e < n; e++) {
     if (eps[e].task[0] && strcmp(eps[e].task, task)) {
@@ -100,16 +100,13 @@ typedef struct {
 } run_ctx;
 
 // Stop at the next boundary on a signal, or when a hook failed (its message is set).
-static int stop_requested(void* ctx) {
-  return nfp_stop_signal() != 0 || ((run_ctx*)ctx)->failed;
-}
+static int stop_requested(void* ctx) { return nfp_stop_signal() != 0 || ((run_ctx*)ctx)->failed; }
 
 static void on_episode(const nfp_finetune* ft, const nfp_finetune_episode* ep, void* ctx) {
   run_ctx* r = ctx;
   if (r->failed) return;
   int online = ep->index >= 0;
-  if (online && (ep->index + 1) % r->o->save_every == 0 &&
-      nfp_finetune_save(ft, r->o->out)) {
+  if (online && (ep->index + 1) % r->o->save_every == 0 && nfp_finetune_save(ft, r->o->out)) {
     r->failed = 1;
     return;
   }
@@ -130,9 +127,8 @@ static void on_stage(const nfp_finetune* ft, void* ctx) {
 static void on_updates(const nfp_finetune* ft, void* ctx) {
   run_ctx* r = ctx;
   if (r->o->quiet) return;
-  printf("%s %d/%d updates: critic loss %.4g", ft->stage == NFP_FT_CRITIC ? "critic warm-up"
-                                                                        : "offline RL",
-         ft->stage_step,
+  printf("%s %d/%d updates: critic loss %.4g",
+         ft->stage == NFP_FT_CRITIC ? "critic warm-up" : "offline RL", ft->stage_step,
          ft->stage == NFP_FT_CRITIC ? ft->cfg.critic_warmup_steps : ft->cfg.offline_steps,
          ft->n_critic ? ft->critic_loss_sum / (double)ft->n_critic : NAN);
   if (ft->n_actor) printf(", advantage weight %.3g", ft->weight_sum / (double)ft->n_actor);
@@ -154,9 +150,11 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   log = nfp_finetune_log_open(o->log, o->chart, !!o->resume);
   if (!arms || !log) goto done;
   if (!o->quiet) {
-    printf("fine-tuning %s on %s: %d demo transitions, stage %d, %d online episodes, "
-           "critic %d parameters, chunk of %d steps executed\n", o->pf.path, o->task,
-           ft.buf.n, ft.stage, cfg.online_episodes, (int)ft.critic.num_params, ft.exec_steps);
+    printf(
+        "fine-tuning %s on %s: %d demo transitions, stage %d, %d online episodes, "
+        "critic %d parameters, chunk of %d steps executed\n",
+        o->pf.path, o->task, ft.buf.n, ft.stage, cfg.online_episodes, (int)ft.critic.num_params,
+        ft.exec_steps);
   }
   run_ctx ctx = {.o = o, .log = log};
   ft.on_episode = on_episode;
@@ -168,8 +166,8 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   int r = nfp_finetune_run(&ft, arms);
   if (r == 0 && !ctx.failed && o->eval_episodes > 0) {
     nfp_finetune_eval ev;
-    if (nfp_finetune_evaluate(&ft, arms, (uint64_t)o->eval_seed, o->eval_episodes,
-                              o->first_chunks, &ev) ||
+    if (nfp_finetune_evaluate(&ft, arms, (uint64_t)o->eval_seed, o->eval_episodes, o->first_chunks,
+                              &ev) ||
         nfp_finetune_log_eval(log, &ev, (uint64_t)o->eval_seed)) {
       r = -1;
     }
@@ -182,7 +180,9 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   log = NULL;
   printf("%s %s (stage %d, %d online episodes done, %d transitions)\n",
          r == 1 ? "stopped; saved" : "saved", o->out, ft.stage,
-         ft.stage == NFP_FT_ONLINE ? ft.stage_step : ft.stage > NFP_FT_ONLINE ? cfg.online_episodes : 0,
+         ft.stage == NFP_FT_ONLINE  ? ft.stage_step
+         : ft.stage > NFP_FT_ONLINE ? cfg.online_episodes
+                                    : 0,
          ft.buf.n);
   rc = r == 1 ? 128 + nfp_stop_signal() : 0;
 done:
@@ -192,75 +192,89 @@ done:
   return rc;
 }
 
-int nfp_cmd_finetune(int argc, char** argv) {
-  finetune_opts o = {.online = 100, .warmup = 50, .critic_steps = 2000, .offline_steps = 500,
-                     .updates = 20, .batch = 256, .save_every = 1, .threads = 1,
-                     .eval_episodes = 100, .first_chunks = 3, .eval_seed = 100000, .seed = 1, .warmup_seed = 200000, .online_seed = 300000, .gamma = 0.998,
-                     .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
-                     .mode = "sbs", .actor = "awr"};
-  nfp_policy_flags_default(&o.pf);
-  nfp_bridge_flags_default(&o.bridge);
+// The defaults of every flag.
+static void opts_default(finetune_opts* o) {
+  *o = (finetune_opts){.online = 100, .warmup = 50, .critic_steps = 2000, .offline_steps = 500,
+                       .updates = 20, .batch = 256, .save_every = 1, .threads = 1,
+                       .eval_episodes = 100, .first_chunks = 3, .eval_seed = 100000, .seed = 1,
+                       .warmup_seed = 200000, .online_seed = 300000, .gamma = 0.998,
+                       .critic_lr = 3e-4, .actor_lr = 1e-5, .beta = 30, .max_weight = 20,
+                       .mode = "sbs", .actor = "awr"};
+  nfp_policy_flags_default(&o->pf);
+  nfp_bridge_flags_default(&o->bridge);
+}
+
+// argv -> o through the flag table. 0 go on, 1 --help printed, 2 bad flags (reported).
+static int finetune_parse(finetune_opts* o, int argc, char** argv) {
   nfp_arg args[30 + NFP_POLICY_NARGS + NFP_BRIDGE_NARGS] = {
-      {"--task", NFP_ARG_STR, &o.task, "NAME", "the task the policy was imitated on", 0, 0, 1},
-      {"--demos", NFP_ARG_STR, &o.demos, "DIR", "its demos (the offline data)", 0, 0, 1},
-      {"--out", NFP_ARG_STR, &o.out, "FILE",
+      {"--task", NFP_ARG_STR, &o->task, "NAME", "the task the policy was imitated on", 0, 0, 1},
+      {"--demos", NFP_ARG_STR, &o->demos, "DIR", "its demos (the offline data)", 0, 0, 1},
+      {"--out", NFP_ARG_STR, &o->out, "FILE",
        "the fine-tuned policy and the resumable state (.safetensors; nfp eval loads it)", 0, 0, 1},
-      {"--online-episodes", NFP_ARG_INT, &o.online, "N", "online episodes (the budget)", 1, 1e6, 0},
-      {"--warmup-episodes", NFP_ARG_INT, &o.warmup, "N",
+      {"--online-episodes", NFP_ARG_INT, &o->online, "N", "online episodes (the budget)", 1, 1e6, 0},
+      {"--warmup-episodes", NFP_ARG_INT, &o->warmup, "N",
        "rollouts of the imitation policy for the offline data", 0, 1e6, 0},
-      {"--critic-steps", NFP_ARG_INT, &o.critic_steps, "N", "critic warm-up updates", 0, 1e8, 0},
-      {"--offline-steps", NFP_ARG_INT, &o.offline_steps, "N", "offline RL updates", 0, 1e8, 0},
-      {"--updates", NFP_ARG_INT, &o.updates, "N", "updates after each online episode", 0, 1e6, 0},
-      {"--batch", NFP_ARG_INT, &o.batch, "N", "transitions per update", 2, 65536, 0},
-      {"--gamma", NFP_ARG_DOUBLE, &o.gamma, "X", "discount per control step", 1e-6, 1, 0},
-      {"--critic-lr", NFP_ARG_DOUBLE, &o.critic_lr, "X", "critic learning rate", 1e-9, 1, 0},
-      {"--actor-lr", NFP_ARG_DOUBLE, &o.actor_lr, "X",
+      {"--critic-steps", NFP_ARG_INT, &o->critic_steps, "N", "critic warm-up updates", 0, 1e8, 0},
+      {"--offline-steps", NFP_ARG_INT, &o->offline_steps, "N", "offline RL updates", 0, 1e8, 0},
+      {"--updates", NFP_ARG_INT, &o->updates, "N", "updates after each online episode", 0, 1e6, 0},
+      {"--batch", NFP_ARG_INT, &o->batch, "N", "transitions per update", 2, 65536, 0},
+      {"--gamma", NFP_ARG_DOUBLE, &o->gamma, "X", "discount per control step", 1e-6, 1, 0},
+      {"--critic-lr", NFP_ARG_DOUBLE, &o->critic_lr, "X", "critic learning rate", 1e-9, 1, 0},
+      {"--actor-lr", NFP_ARG_DOUBLE, &o->actor_lr, "X",
        "actor learning rate (0: the critic learns, the policy stays)", 0, 1, 0},
-      {"--actor", NFP_ARG_STR, &o.actor, "HOW",
+      {"--actor", NFP_ARG_STR, &o->actor, "HOW",
        "awr: advantage-weighted likelihood by the critic; filtered: likelihood of successful "
-       "episodes' chunks only (the baseline without a critic)", 0, 0, 0},
-      {"--beta", NFP_ARG_DOUBLE, &o.beta, "X", "advantage weight exp(beta A)", 0, 1e4, 0},
-      {"--max-weight", NFP_ARG_DOUBLE, &o.max_weight, "X", "cap on the weight", 1, 1e6, 0},
-      {"--mode", NFP_ARG_STR, &o.mode, "M", "how the policy acts in rollouts: single, sbs or gr",
+       "episodes' chunks only (the baseline without a critic)",
        0, 0, 0},
-      {"--seed", NFP_ARG_SEED, &o.seed, "S", "seeds the updates' sampling", 0, 9e18, 0},
-      {"--warmup-seed", NFP_ARG_SEED, &o.warmup_seed, "S", "first seed of the warm-up rollouts",
-       0, 9e18, 0},
-      {"--online-seed", NFP_ARG_SEED, &o.online_seed, "S", "first seed of the online episodes",
-       0, 9e18, 0},
-      {"--eval-episodes", NFP_ARG_INT, &o.eval_episodes, "N",
+      {"--beta", NFP_ARG_DOUBLE, &o->beta, "X", "advantage weight exp(beta A)", 0, 1e4, 0},
+      {"--max-weight", NFP_ARG_DOUBLE, &o->max_weight, "X", "cap on the weight", 1, 1e6, 0},
+      {"--mode", NFP_ARG_STR, &o->mode, "M", "how the policy acts in rollouts: single, sbs or gr", 0,
+       0, 0},
+      {"--seed", NFP_ARG_SEED, &o->seed, "S", "seeds the updates' sampling", 0, 9e18, 0},
+      {"--warmup-seed", NFP_ARG_SEED, &o->warmup_seed, "S", "first seed of the warm-up rollouts", 0,
+       9e18, 0},
+      {"--online-seed", NFP_ARG_SEED, &o->online_seed, "S", "first seed of the online episodes", 0,
+       9e18, 0},
+      {"--eval-episodes", NFP_ARG_INT, &o->eval_episodes, "N",
        "closing evaluation episodes of the fine-tuned policy (0: none)", 0, 1e6, 0},
-      {"--eval-seed", NFP_ARG_SEED, &o.eval_seed, "S",
+      {"--eval-seed", NFP_ARG_SEED, &o->eval_seed, "S",
        "their first seed (keep it apart from demos, warm-up and online seeds)", 0, 9e18, 0},
-      {"--first-chunks", NFP_ARG_INT, &o.first_chunks, "K",
+      {"--first-chunks", NFP_ARG_INT, &o->first_chunks, "K",
        "chunks at an episode's start that predict its outcome (AUROC)", 1, 1000, 0},
-      {"--offline-out", NFP_ARG_STR, &o.offline_out, "FILE",
+      {"--offline-out", NFP_ARG_STR, &o->offline_out, "FILE",
        "also save the policy as it stands after offline RL, before any online episode", 0, 0, 0},
-      {"--resume", NFP_ARG_STR, &o.resume, "FILE", "continue a run saved in FILE", 0, 0, 0},
-      {"--save-every", NFP_ARG_INT, &o.save_every, "N", "save after every N online episodes", 1,
+      {"--resume", NFP_ARG_STR, &o->resume, "FILE", "continue a run saved in FILE", 0, 0, 0},
+      {"--save-every", NFP_ARG_INT, &o->save_every, "N", "save after every N online episodes", 1,
        1e6, 0},
-      {"--log", NFP_ARG_STR, &o.log, "FILE",
+      {"--log", NFP_ARG_STR, &o->log, "FILE",
        "one JSON line per episode (default: --out with .episodes.jsonl)", 0, 0, 0},
-      {"--chart", NFP_ARG_STR, &o.chart, "FILE",
-       "success rate and the critic's estimate over online episodes (default: --out with .png)",
-       0, 0, 0},
-      {"--threads", NFP_ARG_INT, &o.threads, "N", "OpenBLAS threads", 1, 256, 0},
-      {"--assets", NFP_ARG_STR, &o.assets, "DIR", "task assets folder", 0, 0, 0},
-      {"--quiet", NFP_ARG_FLAG, &o.quiet, NULL, "print only the final line", 0, 0, 0},
+      {"--chart", NFP_ARG_STR, &o->chart, "FILE",
+       "success rate and the critic's estimate over online episodes (default: --out with .png)", 0,
+       0, 0},
+      {"--threads", NFP_ARG_INT, &o->threads, "N", "OpenBLAS threads", 1, 256, 0},
+      {"--assets", NFP_ARG_STR, &o->assets, "DIR", "task assets folder", 0, 0, 0},
+      {"--quiet", NFP_ARG_FLAG, &o->quiet, NULL, "print only the final line", 0, 0, 0},
   };
   int nargs = 30;
-  nfp_policy_flags_args(args + nargs, &o.pf);
+  nfp_policy_flags_args(args + nargs, &o->pf);
   args[nargs].help = "the imitation policy (nfp train / nfp export output)";
   args[nargs].required = 1;
   nargs += NFP_POLICY_NARGS;
-  nfp_bridge_flags_args(args + nargs, &o.bridge);
+  nfp_bridge_flags_args(args + nargs, &o->bridge);
   nargs += NFP_BRIDGE_NARGS;
-  int prc = nfp_args_parse(argc, argv, args, nargs, "nfp finetune --policy P --task T --demos DIR "
+  return nfp_args_parse(argc, argv, args, nargs,
+                           "nfp finetune --policy P --task T --demos DIR "
                            "--out FILE [options]",
                            "SERNF: fine-tune a state policy by offline-to-online RL with an "
                            "action-chunked critic; the output loads in nfp eval.\n"
                            "Rollouts run on the simulated --task, or on the rig behind --arms "
                            "(its success signal is the reward).");
+}
+
+int nfp_cmd_finetune(int argc, char** argv) {
+  finetune_opts o;
+  opts_default(&o);
+  int prc = finetune_parse(&o, argc, argv);
   if (prc) return prc == 1 ? 0 : 2;
   openblas_set_num_threads(o.threads);
   if (nfp_bridge_flags_check(&o.bridge)) {

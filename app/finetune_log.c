@@ -1,12 +1,11 @@
 // The fine-tuning run's per-episode JSON lines, progress lines and closing chart.
 #include "finetune_log.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "nfp/error.h"
 #include "nfp/picture.h"
@@ -79,11 +78,12 @@ int nfp_finetune_log_episode(nfp_finetune_log* log, const nfp_finetune* ft,
   int k = log->n_recent < WINDOW ? log->n_recent : WINDOW, good = 0;
   for (int i = 0; i < k; i++) good += log->recent[i];
   if (online) {
-    printf("online %d/%d seed %llu: %s in %d steps; last %d: %d %%; Q %.3f vs return %.3f; "
-           "critic loss %.3g; weight %.3g; %.1f s\n", ep->index + 1, ft->cfg.online_episodes,
-           (unsigned long long)ep->seed, ep->success ? "success" : "failure", ep->steps, k,
-           k ? 100 * good / k : 0, ep->q0, ep->ret, ep->critic_loss, ep->weight_mean,
-           ep->seconds);
+    printf(
+        "online %d/%d seed %llu: %s in %d steps; last %d: %d %%; Q %.3f vs return %.3f; "
+        "critic loss %.3g; weight %.3g; %.1f s\n",
+        ep->index + 1, ft->cfg.online_episodes, (unsigned long long)ep->seed,
+        ep->success ? "success" : "failure", ep->steps, k, k ? 100 * good / k : 0, ep->q0, ep->ret,
+        ep->critic_loss, ep->weight_mean, ep->seconds);
   } else {
     printf("warm-up %d/%d seed %llu: %s in %d steps\n", -ep->index, ft->cfg.warmup_episodes,
            (unsigned long long)ep->seed, ep->success ? "success" : "failure", ep->steps);
@@ -100,10 +100,11 @@ int nfp_finetune_log_eval(nfp_finetune_log* log, const nfp_finetune_eval* ev, ui
   put_number(log->f, "auroc_loglik", ev->auroc_loglik);
   fprintf(log->f, "}\n");
   if (fflush(log->f)) return nfp_error_set("writing the episode log %s", log->path);
-  printf("evaluation: %d of %d episodes from seed %llu succeeded (%.0f %%); telling success from "
-         "failure by the first %d chunks: AUROC %.3f by the critic, %.3f by log p\n",
-         ev->successes, ev->episodes, (unsigned long long)seed,
-         100.0 * ev->successes / ev->episodes, ev->first_chunks, ev->auroc_q, ev->auroc_loglik);
+  printf(
+      "evaluation: %d of %d episodes from seed %llu succeeded (%.0f %%); telling success from "
+      "failure by the first %d chunks: AUROC %.3f by the critic, %.3f by log p\n",
+      ev->successes, ev->episodes, (unsigned long long)seed, 100.0 * ev->successes / ev->episodes,
+      ev->first_chunks, ev->auroc_q, ev->auroc_loglik);
   fflush(stdout);
   return 0;
 }

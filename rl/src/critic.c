@@ -1,23 +1,22 @@
 // The action-chunked critic: an ensemble of residual MLPs over [observation, executed chunk].
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "nfp/error.h"
 #include "nfp/rl.h"
 
 struct nfp_critic_ws_ {
   int max_batch;
-  int B;          // rows of the last forward
-  float* inp;     // [max_batch][obs_dim + act_dim]
-  float* acts;    // [n_q][acts_per] cached activations
+  int B;        // rows of the last forward
+  float* inp;   // [max_batch][obs_dim + act_dim]
+  float* acts;  // [n_q][acts_per] cached activations
   size_t acts_per;
-  float* scratch; // backward scratch
-  float* dinp;    // [max_batch][obs_dim + act_dim]
-  float* dout;    // [max_batch]
+  float* scratch;  // backward scratch
+  float* dinp;     // [max_batch][obs_dim + act_dim]
+  float* dout;     // [max_batch]
 };
 
 void nfp_critic_config_default(nfp_critic_config* cfg, int obs_dim, int act_dim) {
@@ -34,10 +33,11 @@ int nfp_critic_init(nfp_critic* c, const nfp_critic_config* cfg, uint64_t seed) 
   if (cfg->obs_dim < 1 || cfg->act_dim < 1 || cfg->hidden < 1 || cfg->blocks < 0 ||
       cfg->blocks > NFP_RESMLP_MAX_BLOCKS || cfg->n_q < 1 || cfg->n_q > NFP_CRITIC_MAX_Q ||
       cfg->obs_dim > 100000 || cfg->act_dim > 100000 || cfg->hidden > 8192) {
-    return nfp_error_set("critic: bad sizes (obs %d, chunk %d, hidden %d, blocks %d, "
-                         "networks %d; networks 1..%d, blocks 0..%d)",
-                         cfg->obs_dim, cfg->act_dim, cfg->hidden, cfg->blocks, cfg->n_q,
-                         NFP_CRITIC_MAX_Q, NFP_RESMLP_MAX_BLOCKS);
+    return nfp_error_set(
+        "critic: bad sizes (obs %d, chunk %d, hidden %d, blocks %d, "
+        "networks %d; networks 1..%d, blocks 0..%d)",
+        cfg->obs_dim, cfg->act_dim, cfg->hidden, cfg->blocks, cfg->n_q, NFP_CRITIC_MAX_Q,
+        NFP_RESMLP_MAX_BLOCKS);
   }
   c->cfg = *cfg;
   for (int i = 0; i < cfg->n_q; i++) {
@@ -86,7 +86,10 @@ int nfp_critic_config_from_json(nfp_critic_config* cfg, const char* json) {
     cJSON_Delete(root);
     return nfp_error_set("critic configuration: not a JSON object");
   }
-  struct { const char* name; int* field; } f[] = {
+  struct {
+    const char* name;
+    int* field;
+  } f[] = {
       {"obs_dim", &cfg->obs_dim}, {"act_dim", &cfg->act_dim}, {"hidden", &cfg->hidden},
       {"blocks", &cfg->blocks},   {"n_q", &cfg->n_q},
   };
@@ -148,8 +151,8 @@ int nfp_critic_forward(const nfp_critic* c, nfp_critic_ws* ws, const float* weig
     memcpy(ws->inp + (size_t)b * in + od, act + (size_t)b * ad, sizeof(float) * ad);
   }
   for (int i = 0; i < c->cfg.n_q; i++) {
-    nfp_resmlp_forward(q + (size_t)i * B, ws->acts + ws->acts_per * i, weights, &c->q[i],
-                       ws->inp, NULL, B);
+    nfp_resmlp_forward(q + (size_t)i * B, ws->acts + ws->acts_per * i, weights, &c->q[i], ws->inp,
+                       NULL, B);
   }
   ws->B = B;
   return 0;

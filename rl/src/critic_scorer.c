@@ -67,10 +67,12 @@ int nfp_critic_scorer_score(void* ctx, const float* state, const double* chunks,
     free(buf);
     return nfp_error_set("out of memory scoring %d candidates", n);
   }
-  float *obs = buf, *act = obs + (size_t)n * od, *q = act + (size_t)n * E, *qmin = q + (size_t)n * nq;
+  float *obs = buf, *act = obs + (size_t)n * od, *q = act + (size_t)n * E,
+        *qmin = q + (size_t)n * nq;
   for (int b = 0; b < n; b++) {
     memcpy(obs + (size_t)b * od, state, sizeof(float) * od);
-    for (int j = 0; j < E; j++) act[(size_t)b * E + j] = (float)chunks[(size_t)b * s->chunk_dim + j];
+    for (int j = 0; j < E; j++)
+      act[(size_t)b * E + j] = (float)chunks[(size_t)b * s->chunk_dim + j];
   }
   int rc = nfp_critic_forward(c, ws, c->params, obs, act, n, q);
   if (!rc) {

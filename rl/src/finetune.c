@@ -52,8 +52,9 @@ static int check_config(const nfp_finetune_config* c) {
   if (!(c->critic_lr > 0) || !(c->actor_lr >= 0) || !(c->tau > 0 && c->tau <= 1) ||
       !(c->beta >= 0) || !(c->max_weight >= 1) || c->actor_every < 1 || !isfinite(c->beta) ||
       !isfinite(c->max_weight) || !isfinite(c->critic_lr) || !isfinite(c->actor_lr)) {
-    return nfp_error_set("bad rates: critic lr > 0, actor lr >= 0, tau in (0, 1], beta >= 0, "
-                         "max weight >= 1, actor every >= 1");
+    return nfp_error_set(
+        "bad rates: critic lr > 0, actor lr >= 0, tau in (0, 1], beta >= 0, "
+        "max weight >= 1, actor every >= 1");
   }
   return 0;
 }
@@ -93,9 +94,9 @@ static int alloc_scratch(nfp_finetune* ft) {
   ft->a_pi = malloc(sizeof(double) * 2 * B * D);
   ft->logp = malloc(sizeof(double) * 2 * B);
   ft->dlogp = malloc(sizeof(double) * B);
-  if (!ft->ws || !ft->cws || !ft->grads || !ft->cgrads || !ft->idx || !ft->b_obs ||
-      !ft->b_chunk || !ft->b_exec || !ft->b_pi || !ft->b_ctx || !ft->q || !ft->qmin || !ft->y ||
-      !ft->dq || !ft->u || !ft->a_pi || !ft->logp || !ft->dlogp) {
+  if (!ft->ws || !ft->cws || !ft->grads || !ft->cgrads || !ft->idx || !ft->b_obs || !ft->b_chunk ||
+      !ft->b_exec || !ft->b_pi || !ft->b_ctx || !ft->q || !ft->qmin || !ft->y || !ft->dq ||
+      !ft->u || !ft->a_pi || !ft->logp || !ft->dlogp) {
     return nfp_error_set("fine-tuning: out of memory for batch %d", ft->cfg.batch);
   }
   return 0;
@@ -105,9 +106,10 @@ int nfp_finetune_init(nfp_finetune* ft, const nfp_model* policy, const nfp_episo
                       int n_demos, const nfp_finetune_config* cfg) {
   memset(ft, 0, sizeof(*ft));
   if (policy->cfg.n_cam > 0) {
-    return nfp_error_set("fine-tuning takes state policies only for now (this one looks at %d "
-                         "camera(s)): the replay buffer keeps state frames, not images",
-                         policy->cfg.n_cam);
+    return nfp_error_set(
+        "fine-tuning takes state policies only for now (this one looks at %d "
+        "camera(s)): the replay buffer keeps state frames, not images",
+        policy->cfg.n_cam);
   }
   if (check_config(cfg)) return nfp_error_wrap("fine-tuning");
   ft->cfg = *cfg;
@@ -136,9 +138,9 @@ void nfp_finetune_free(nfp_finetune* ft) {
   nfp_replay_free(&ft->buf);
   nfp_model_ws_free(ft->ws);
   nfp_critic_ws_free(ft->cws);
-  void* bufs[] = {ft->grads, ft->cgrads, ft->idx, ft->b_obs, ft->b_chunk, ft->b_exec,
-                  ft->b_pi, ft->b_ctx, ft->q, ft->qmin, ft->y, ft->dq, ft->u, ft->a_pi,
-                  ft->logp, ft->dlogp};
+  void* bufs[] = {ft->grads, ft->cgrads, ft->idx,  ft->b_obs, ft->b_chunk, ft->b_exec,
+                  ft->b_pi,  ft->b_ctx,  ft->q,    ft->qmin,  ft->y,       ft->dq,
+                  ft->u,     ft->a_pi,   ft->logp, ft->dlogp};
   for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
   memset(ft, 0, sizeof(*ft));
 }

@@ -10,8 +10,8 @@ int nfp_finetune_exec_steps(const nfp_model_config* m, const nfp_controller_opts
 int nfp_finetune_add_demos(nfp_finetune* ft, const nfp_episode* demos, int n);
 // One episode's decision points -> buffer rows (chunked returns from the per-step rewards).
 int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* chunk,
-                             const int* start, int n, const float* final_obs,
-                             const float* reward, int T, int success, nfp_replay_source src);
+                             const int* start, int n, const float* final_obs, const float* reward,
+                             int T, int success, nfp_replay_source src);
 // The critic's ensemble minimum for buffer row `row` (its executed chunk); NaN on error.
 double nfp_finetune_q_row(nfp_finetune* ft, int row);
 // The first exec_steps strided actions of each of n normalised chunks: out[n][exec dim].

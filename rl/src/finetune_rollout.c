@@ -12,8 +12,8 @@
 #include "nfp/stats.h"
 
 int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* chunk,
-                             const int* start, int n, const float* final_obs,
-                             const float* reward, int T, int success, nfp_replay_source src) {
+                             const int* start, int n, const float* final_obs, const float* reward,
+                             int T, int success, nfp_replay_source src) {
   float* col = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));
   if (!col) return nfp_error_set("out of memory adding an episode");
   float *ret = col, *disc = col + n, *done = col + 2 * n, *mc = col + 3 * n;
@@ -22,8 +22,8 @@ int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* ch
   int ep = nfp_replay_episodes(&ft->buf), od = ft->buf.obs_dim, D = ft->buf.chunk_dim;
   for (int i = 0; i < n; i++) {
     const float* next = i + 1 < n ? obs + (size_t)(i + 1) * od : final_obs;
-    if (nfp_replay_add(&ft->buf, obs + (size_t)i * od, next, chunk + (size_t)i * D, ret[i],
-                       disc[i], done[i], mc[i], src, ep, success)) {
+    if (nfp_replay_add(&ft->buf, obs + (size_t)i * od, next, chunk + (size_t)i * D, ret[i], disc[i],
+                       done[i], mc[i], src, ep, success)) {
       free(col);
       return -1;
     }
@@ -36,11 +36,14 @@ int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* ch
 // Frame t of a demo -> the policy's raw state frame (qpos, then the object state if used).
 static int demo_frame(float* out, const nfp_episode* ep, int t, int sd) {
   if (sd != ep->nq && sd != ep->nq + ep->nobj) {
-    return nfp_error_set("demo seed %lld: frames of %d joints and %d object values do not make "
-                         "the policy's %d-value state", (long long)ep->seed, ep->nq, ep->nobj, sd);
+    return nfp_error_set(
+        "demo seed %lld: frames of %d joints and %d object values do not make "
+        "the policy's %d-value state",
+        (long long)ep->seed, ep->nq, ep->nobj, sd);
   }
   for (int j = 0; j < ep->nq; j++) out[j] = (float)ep->qpos[(size_t)t * ep->nq + j];
-  for (int j = ep->nq; j < sd; j++) out[j] = (float)ep->object_state[(size_t)t * ep->nobj + j - ep->nq];
+  for (int j = ep->nq; j < sd; j++)
+    out[j] = (float)ep->object_state[(size_t)t * ep->nobj + j - ep->nq];
   return 0;
 }
 
@@ -51,15 +54,15 @@ static int add_demo(nfp_finetune* ft, const nfp_episode* ep, float* work) {
   int T = ep->T, sd = m->cfg.state_dim, no = m->cfg.n_obs, H = m->cfg.horizon;
   int na = m->cfg.action_dim, od = m->obs_dim, D = m->chunk_dim, step = ft->cfg.act.replan;
   if (ep->nq != na) {
-    return nfp_error_set("demo seed %lld has %d joints, the policy acts on %d",
-                         (long long)ep->seed, ep->nq, na);
+    return nfp_error_set("demo seed %lld has %d joints, the policy acts on %d", (long long)ep->seed,
+                         ep->nq, na);
   }
   int n = (T + step - 1) / step;
-  float* st = work;                        // [T][sd] normalised frames
-  float* obs = st + (size_t)T * sd;        // [n][od]
-  float* chunk = obs + (size_t)n * od;     // [n][D]
-  float* reward = chunk + (size_t)n * D;   // [T]
-  int* start = (int*)(reward + T);         // [n]
+  float* st = work;                       // [T][sd] normalised frames
+  float* obs = st + (size_t)T * sd;       // [n][od]
+  float* chunk = obs + (size_t)n * od;    // [n][D]
+  float* reward = chunk + (size_t)n * D;  // [T]
+  int* start = (int*)(reward + T);        // [n]
   for (int t = 0; t < T; t++) {
     if (demo_frame(st + (size_t)t * sd, ep, t, sd)) return -1;
     nfp_model_normalize_state(m, st + (size_t)t * sd, st + (size_t)t * sd, 1);
@@ -81,8 +84,8 @@ static int add_demo(nfp_finetune* ft, const nfp_episode* ep, float* work) {
   }
   int success = ep->success != 0;  // a recorded demo counts as a success unless it says not
   if (success) reward[T - 1] = 1;
-  return nfp_finetune_add_episode(ft, obs, chunk, start, n, obs + (size_t)(n - 1) * od, reward,
-                                  T, success, NFP_REPLAY_DEMO);
+  return nfp_finetune_add_episode(ft, obs, chunk, start, n, obs + (size_t)(n - 1) * od, reward, T,
+                                  success, NFP_REPLAY_DEMO);
 }
 
 int nfp_finetune_add_demos(nfp_finetune* ft, const nfp_episode* demos, int n) {
@@ -197,9 +200,10 @@ static int run_episode(nfp_finetune* ft, nfp_rollout* r, trace* tr, float* hist,
 // outcome. The caller frees the trace and the rollout.
 static int traced_episode(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, trace* tr,
                           nfp_rollout* r, float* hist) {
-  nfp_agent_spec spec = {
-      .kind = "policy", .policy_path = "the policy being fine-tuned", .model = ft->actor,
-      .controller = ft->cfg.act};
+  nfp_agent_spec spec = {.kind = "policy",
+                         .policy_path = "the policy being fine-tuned",
+                         .model = ft->actor,
+                         .controller = ft->cfg.act};
   nfp_agent* agent = nfp_agent_create(&spec);
   if (!agent) return -1;
   int rc = nfp_rollout_begin(r, arms, agent, seed) ||
@@ -208,8 +212,8 @@ static int traced_episode(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, trace
   return rc ? nfp_error_wrap("fine-tuning rollout, seed %llu", (unsigned long long)seed) : 0;
 }
 
-int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
-                         nfp_replay_source source, nfp_finetune_episode* ep) {
+int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, nfp_replay_source source,
+                         nfp_finetune_episode* ep) {
   double t0 = nfp_clock_seconds();
   memset(ep, 0, sizeof(*ep));
   const nfp_model* m = ft->actor;
@@ -220,8 +224,8 @@ int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
   if (!hist) {
     nfp_error_set("out of memory for a rollout");
   } else if (!traced_episode(ft, arms, seed, &tr, &r, hist) &&
-             !nfp_finetune_add_episode(ft, tr.obs, tr.chunk, tr.start, tr.n, hist, tr.reward,
-                                       tr.T, r.success, source)) {
+             !nfp_finetune_add_episode(ft, tr.obs, tr.chunk, tr.start, tr.n, hist, tr.reward, tr.T,
+                                       r.success, source)) {
     ep->seed = seed;
     ep->success = r.success;
     ep->steps = r.steps;

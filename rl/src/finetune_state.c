@@ -1,12 +1,11 @@
 // The fine-tuning state file: the fine-tuned policy as the model tensors (what eval loads),
 // and as "train.*" tensors and metadata everything a resume needs.
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "finetune_internal.h"
 #include "nfp/checkpoint.h"
@@ -55,12 +54,12 @@ int nfp_finetune_save(const nfp_finetune* ft, const char* path) {
   }
   char* st = state_json(ft);
   char* cc = nfp_critic_config_to_json(&ft->critic.cfg);
-  int rc = (!st || !cc) ? nfp_error_set("out of memory saving %s", path)
-           : (nfp_meta_set(&meta, "finetune_state", st) ||
-              nfp_meta_set(&meta, "critic_config", cc) ||
-              (ft->task[0] && nfp_meta_set(&meta, "demo_task", ft->task)))
-               ? -1
-               : nfp_checkpoint_save(path, ft->actor, NULL, &meta, t, n);
+  int rc =
+      (!st || !cc) ? nfp_error_set("out of memory saving %s", path)
+      : (nfp_meta_set(&meta, "finetune_state", st) || nfp_meta_set(&meta, "critic_config", cc) ||
+         (ft->task[0] && nfp_meta_set(&meta, "demo_task", ft->task)))
+          ? -1
+          : nfp_checkpoint_save(path, ft->actor, NULL, &meta, t, n);
   free(st);
   free(cc);
   nfp_meta_free(&meta);
@@ -92,8 +91,8 @@ static int parse_state(nfp_finetune* ft, const char* json, int* rows) {
   cJSON* root = json ? cJSON_Parse(json) : NULL;
   if (!root) return nfp_error_set("no readable 'finetune_state': not a fine-tuning file");
   long v[8];
-  const char* names[8] = {"stage", "stage_step", "updates", "actor_t",
-                          "critic_t", "buffer", "n_critic", "n_actor"};
+  const char* names[8] = {"stage",    "stage_step", "updates",  "actor_t",
+                          "critic_t", "buffer",     "n_critic", "n_actor"};
   long hi[8] = {NFP_FT_DONE, 1L << 30, 1L << 40, 1L << 40, 1L << 40, 1L << 24, 1L << 40, 1L << 40};
   int rc = 0;
   for (int i = 0; i < 8 && !rc; i++) rc = get_long(root, names[i], 0, hi[i], &v[i]);
@@ -116,8 +115,10 @@ static int parse_state(nfp_finetune* ft, const char* json, int* rows) {
   ft->stage_step = (int)v[1];
   if (ft->stage == NFP_FT_DONE) {  // a finished run asked for more online episodes goes on
     if (ft->stage_step >= ft->cfg.online_episodes) {
-      return nfp_error_set("already ran %d online episodes; ask for more with a larger budget "
-                           "(now %d)", ft->stage_step, ft->cfg.online_episodes);
+      return nfp_error_set(
+          "already ran %d online episodes; ask for more with a larger budget "
+          "(now %d)",
+          ft->stage_step, ft->cfg.online_episodes);
     }
     ft->stage = NFP_FT_ONLINE;
   }
@@ -142,8 +143,8 @@ static int restore(nfp_finetune* ft, const nfp_checkpoint* ck) {
     rc = nfp_error_set("no readable 'critic_config': not a fine-tuning file");
   } else if (memcmp(&cc, &ft->critic.cfg, sizeof(cc))) {
     rc = nfp_error_set("its critic (%d x %d, %d networks) differs from this run's (%d x %d, %d)",
-                       cc.hidden, cc.blocks, cc.n_q, ft->critic.cfg.hidden,
-                       ft->critic.cfg.blocks, ft->critic.cfg.n_q);
+                       cc.hidden, cc.blocks, cc.n_q, ft->critic.cfg.hidden, ft->critic.cfg.blocks,
+                       ft->critic.cfg.n_q);
   }
   if (!rc) rc = parse_state(ft, nfp_meta_get(&meta, "finetune_state"), &rows);
   nfp_extra_tensor t[N_WEIGHTS];

@@ -115,7 +115,8 @@ static int actor_step(nfp_finetune* ft) {
   memset(ft->grads, 0, sizeof(float) * m->num_params);
   nfp_model_backward(m, ft->ws, ft->dlogp, ft->grads, NULL);
   float norm = nfp_grad_clip(ft->grads, m->num_params, ft->cfg.clip);
-  if (!isfinite(norm)) return nfp_error_set("actor gradient is not finite at update %ld", ft->updates);
+  if (!isfinite(norm))
+    return nfp_error_set("actor gradient is not finite at update %ld", ft->updates);
   nfp_adamw_step(&ft->actor_opt, m->params, ft->grads, NULL, ft->cfg.actor_lr);
   ft->weight_sum += wsum / B;
   ft->n_actor++;

@@ -27,12 +27,10 @@ static const column columns[NFP_REPLAY_TENSORS] = {
     {"train.rl.success", offsetof(nfp_replay, success), 0},
 };
 
-static float** col_ptr(const nfp_replay* r, int i) {
-  return (float**)((char*)r + columns[i].off);
-}
+static float** col_ptr(const nfp_replay* r, int i) { return (float**)((char*)r + columns[i].off); }
 
 static size_t col_width(const nfp_replay* r, int i) {
-  return columns[i].wide == 1 ? (size_t)r->obs_dim
+  return columns[i].wide == 1   ? (size_t)r->obs_dim
          : columns[i].wide == 2 ? (size_t)r->chunk_dim
                                 : 1;
 }
@@ -88,9 +86,7 @@ int nfp_replay_add(nfp_replay* r, const float* obs, const float* next_obs, const
   return 0;
 }
 
-int nfp_replay_episodes(const nfp_replay* r) {
-  return r->n ? (int)r->episode[r->n - 1] + 1 : 0;
-}
+int nfp_replay_episodes(const nfp_replay* r) { return r->n ? (int)r->episode[r->n - 1] + 1 : 0; }
 
 void nfp_replay_tensors(const nfp_replay* r, nfp_extra_tensor* out) {
   for (int i = 0; i < NFP_REPLAY_TENSORS; i++) {
@@ -106,8 +102,8 @@ void nfp_replay_tensors(const nfp_replay* r, nfp_extra_tensor* out) {
 static int check_rows(const nfp_replay* r) {
   for (int b = 0; b < r->n; b++) {
     float s = r->source[b], e = r->episode[b];
-    if (!(r->disc[b] >= 0 && r->disc[b] <= 1) || !isfinite(r->ret[b]) || !isfinite(r->mc[b]) || (r->done[b] != 0 && r->done[b] != 1) ||
-        (r->success[b] != 0 && r->success[b] != 1) ||
+    if (!(r->disc[b] >= 0 && r->disc[b] <= 1) || !isfinite(r->ret[b]) || !isfinite(r->mc[b]) ||
+        (r->done[b] != 0 && r->done[b] != 1) || (r->success[b] != 0 && r->success[b] != 1) ||
         (s != NFP_REPLAY_DEMO && s != NFP_REPLAY_OFFLINE && s != NFP_REPLAY_ONLINE) ||
         e != floorf(e) || e < 0 || (b > 0 && e < r->episode[b - 1])) {
       return nfp_error_set("replay buffer: transition %d holds impossible values", b);

@@ -1,13 +1,13 @@
 // nfp finetune end to end: bad input refused with a message before any work, a short run on
 // Lift Pot writes a policy nfp eval loads plus its episode log and chart, and a finished run
 // resumes when given a larger budget.
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <cmocka.h>
 
 #include "cli_util.h"
 
@@ -34,26 +34,35 @@ static int lines(const char* path) {
   return n;
 }
 
-static const char* SMALL = "--warmup-episodes 1 --critic-steps 4 --offline-steps 2 --updates 2 "
-                           "--batch 32 --eval-episodes 2 --quiet";
+static const char* SMALL =
+    "--warmup-episodes 1 --critic-steps 4 --offline-steps 2 --updates 2 "
+    "--batch 32 --eval-episodes 2 --quiet";
 
 static void test_bad_input(void** state) {
   (void)state;
   cli_result r;
-  snprintf(args, sizeof(args), "finetune --policy '%s/none.safetensors' --task lift_pot "
-           "--demos '%s' --out '%s'", cli_tmpdir, demos, out);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s/none.safetensors' --task lift_pot "
+           "--demos '%s' --out '%s'",
+           cli_tmpdir, demos, out);
   assert_int_equal(cli_run(&r, "", args), 1);
   assert_non_null(strstr(r.err, "none.safetensors"));
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task beat_block_hammer --demos '%s' "
-           "--out '%s'", POLICY, demos, out);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task beat_block_hammer --demos '%s' "
+           "--out '%s'",
+           POLICY, demos, out);
   assert_int_equal(cli_run(&r, "", args), 1);
   assert_non_null(strstr(r.err, "trained on lift_pot"));
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
-           "--online-episodes 0", POLICY, demos, out);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
+           "--online-episodes 0",
+           POLICY, demos, out);
   assert_int_equal(cli_run(&r, "", args), 2);
   assert_non_null(strstr(r.err, "--online-episodes"));
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task no_such_task --demos '%s' "
-           "--out '%s'", POLICY, demos, out);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task no_such_task --demos '%s' "
+           "--out '%s'",
+           POLICY, demos, out);
   assert_int_equal(cli_run(&r, "", args), 1);
   assert_non_null(strstr(r.err, "unknown --task"));
   snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s'",
@@ -69,8 +78,10 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   cli_result r;
   char offline[512];
   snprintf(offline, sizeof(offline), "%s/offline.safetensors", cli_tmpdir);
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
-           "--online-episodes 2 --offline-out '%s' %s", POLICY, demos, out, offline, SMALL);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
+           "--online-episodes 2 --offline-out '%s' %s",
+           POLICY, demos, out, offline, SMALL);
   assert_int_equal(cli_run(&r, "", args), 0);
   assert_non_null(strstr(r.out, "saved"));
   struct stat off;
@@ -82,25 +93,32 @@ static void test_short_run_evaluates_and_resumes(void** state) {
   assert_non_null(strstr(r.out, "evaluation: 2 of 2 episodes"));
   struct stat st;
   assert_int_equal(stat(chart, &st), 0);
-  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --mode sbs --episodes 2 "
-           "--seed 100000", out);
+  snprintf(args, sizeof(args),
+           "eval --task lift_pot --policy '%s' --mode sbs --episodes 2 "
+           "--seed 100000",
+           out);
   assert_int_equal(cli_run(&r, "", args), 0);
   // SBS ranked by the critic it carries; a policy without one is refused
-  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --mode sbs --rank q "
-           "--episodes 2 --seed 100000", out);
+  snprintf(args, sizeof(args),
+           "eval --task lift_pot --policy '%s' --mode sbs --rank q "
+           "--episodes 2 --seed 100000",
+           out);
   assert_int_equal(cli_run(&r, "", args), 0);
   assert_non_null(strstr(r.out, "sbs-q"));
-  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --rank q --episodes 2",
-           POLICY);
+  snprintf(args, sizeof(args), "eval --task lift_pot --policy '%s' --rank q --episodes 2", POLICY);
   assert_int_equal(cli_run(&r, "", args), 1);
   assert_non_null(strstr(r.err, "holds no critic"));
   // the same budget again is refused; a larger one goes on where the run stopped
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
-           "--online-episodes 2 --resume '%s' %s", POLICY, demos, out, out, SMALL);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
+           "--online-episodes 2 --resume '%s' %s",
+           POLICY, demos, out, out, SMALL);
   assert_int_equal(cli_run(&r, "", args), 1);
   assert_non_null(strstr(r.err, "already ran 2 online episodes"));
-  snprintf(args, sizeof(args), "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
-           "--online-episodes 3 --resume '%s' %s", POLICY, demos, out, out, SMALL);
+  snprintf(args, sizeof(args),
+           "finetune --policy '%s' --task lift_pot --demos '%s' --out '%s' "
+           "--online-episodes 3 --resume '%s' %s",
+           POLICY, demos, out, out, SMALL);
   assert_int_equal(cli_run(&r, "", args), 0);
   assert_int_equal(lines(log), 6);  // one more online episode and evaluation
 }

@@ -2,6 +2,7 @@
 // imprecise demonstrator, then SERNF's stages must raise the success rate on held-out seeds;
 // a run stopped and resumed ends bit for bit where an uninterrupted one does.
 #include <cblas.h>
+#include <cmocka.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "nfp/agent.h"
 #include "nfp/error.h"
@@ -29,8 +29,8 @@ static nfp_model* imitation(nfp_episode* eps) {
   for (int e = 0; e < N_DEMOS; e++) {
     assert_int_equal(toy_demo(&eps[e], (uint64_t)e, nfp_rng_range(&rng, -0.15, 0.15)), 0);
   }
-  nfp_dataset_config dc = {.horizon = 4, .stride = 1, .n_obs = 1, .use_object = 1,
-                           .val_frac = 0.1f, .seed = 3};
+  nfp_dataset_config dc = {
+      .horizon = 4, .stride = 1, .n_obs = 1, .use_object = 1, .val_frac = 0.1f, .seed = 3};
   nfp_dataset ds;
   assert_int_equal(nfp_dataset_build(&ds, eps, N_DEMOS, &dc, NULL, NULL), 0);
   nfp_model_config mc;
@@ -119,8 +119,10 @@ static void test_finetune_raises_success(void** state) {
   int after = finetuned(m, eps, &cfg);
   cfg.filtered = 1;
   int filtered = finetuned(m, eps, &cfg);
-  printf("toy task, %d held-out seeds: imitation %d, filtered imitation %d, fine-tuned by the "
-         "critic %d successes\n", EVAL_SEEDS, before, filtered, after);
+  printf(
+      "toy task, %d held-out seeds: imitation %d, filtered imitation %d, fine-tuned by the "
+      "critic %d successes\n",
+      EVAL_SEEDS, before, filtered, after);
   assert_true(before < 70);           // the demonstrator's imprecision is imitated
   assert_true(after >= before + 30);  // and RL removes much of it
   assert_true(after >= filtered);     // the critic is worth at least the outcome filter

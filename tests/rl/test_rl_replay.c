@@ -1,5 +1,6 @@
 // The replay buffer: growth past its first capacity, and a save / load round trip through a
 // checkpoint bit for bit; impossible values in a file are refused.
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "nfp/checkpoint.h"
 #include "nfp/rl.h"
@@ -35,8 +35,9 @@ static void fill(nfp_replay* r, int n) {
       next[j] = -obs[j];
       chunk[j] = obs[j] * 3.0f + 0.1f;
     }
-    nfp_replay_source src = i < n / 3 ? NFP_REPLAY_DEMO : i < 2 * n / 3 ? NFP_REPLAY_OFFLINE
-                                                                        : NFP_REPLAY_ONLINE;
+    nfp_replay_source src = i < n / 3       ? NFP_REPLAY_DEMO
+                            : i < 2 * n / 3 ? NFP_REPLAY_OFFLINE
+                                            : NFP_REPLAY_ONLINE;
     assert_int_equal(nfp_replay_add(r, obs, next, chunk, (float)i / n, 0.9f, (float)(i % 7 == 6),
                                     (float)i / (2 * n), src, i / 7, (i / 7) % 2),
                      0);
@@ -66,9 +67,9 @@ static void test_round_trip(void** state) {
   assert_memory_equal(back.obs, r.obs, sizeof(float) * 3000 * 4);
   assert_memory_equal(back.next_obs, r.next_obs, sizeof(float) * 3000 * 4);
   assert_memory_equal(back.chunk, r.chunk, sizeof(float) * 3000 * 4);
-  float* cols[2][7] = {{r.ret, r.disc, r.done, r.mc, r.source, r.episode, r.success},
-                       {back.ret, back.disc, back.done, back.mc, back.source, back.episode,
-                        back.success}};
+  float* cols[2][7] = {
+      {r.ret, r.disc, r.done, r.mc, r.source, r.episode, r.success},
+      {back.ret, back.disc, back.done, back.mc, back.source, back.episode, back.success}};
   for (int c = 0; c < 7; c++) assert_memory_equal(cols[0][c], cols[1][c], sizeof(float) * 3000);
   // asking for more rows than the file holds is refused
   assert_int_equal(nfp_replay_load(&back, ck, 3001), -1);

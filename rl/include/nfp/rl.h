@@ -43,8 +43,8 @@ typedef struct nfp_critic_ {
   nfp_ptable table;  // "critic.<i>.*", one flat buffer for all networks
   nfp_resmlp q[NFP_CRITIC_MAX_Q];
   size_t num_params;
-  float* params;     // [num_params] live weights
-  float* target;     // [num_params] target weights
+  float* params;  // [num_params] live weights
+  float* target;  // [num_params] target weights
 } nfp_critic;
 
 void nfp_critic_config_default(nfp_critic_config* cfg, int obs_dim, int act_dim);
@@ -94,8 +94,8 @@ typedef enum nfp_replay_source_ {
 } nfp_replay_source;
 
 typedef struct nfp_replay_ {
-  int obs_dim;      // observation features (n_obs * state_dim)
-  int chunk_dim;    // the whole chunk the flow models (horizon * action_dim)
+  int obs_dim;    // observation features (n_obs * state_dim)
+  int chunk_dim;  // the whole chunk the flow models (horizon * action_dim)
   int n, cap;
   float* obs;       // [cap][obs_dim] at the decision point
   float* next_obs;  // [cap][obs_dim] at the next decision point (or the episode's end)
@@ -171,32 +171,32 @@ typedef enum nfp_finetune_stage_ {
 } nfp_finetune_stage;
 
 typedef struct nfp_finetune_config_ {
-  double gamma;             // discount per control step (0.998)
-  int warmup_episodes;      // rollouts of the imitation policy for the offline buffer (50)
-  int critic_warmup_steps;  // critic-only updates before the actor moves (2000)
-  int offline_steps;        // critic + actor updates on the offline buffer (500)
-  int online_episodes;      // the online budget (100)
-  int updates_per_episode;  // critic + actor updates after each online episode (20)
-  int batch;                // transitions per update (256)
+  double gamma;               // discount per control step (0.998)
+  int warmup_episodes;        // rollouts of the imitation policy for the offline buffer (50)
+  int critic_warmup_steps;    // critic-only updates before the actor moves (2000)
+  int offline_steps;          // critic + actor updates on the offline buffer (500)
+  int online_episodes;        // the online budget (100)
+  int updates_per_episode;    // critic + actor updates after each online episode (20)
+  int batch;                  // transitions per update (256)
   float critic_lr, actor_lr;  // AdamW rates (3e-4, 1e-5)
-  float tau;                // target Polyak rate (0.005)
-  float beta, max_weight;   // advantage weighting (30, 20)
-  float clip;               // global gradient-norm clip of either update (1)
-  int actor_every;          // actor steps once per this many critic steps (1)
-  int filtered;             // 1: the baseline "filtered imitation": the actor's weight is the
-                            // row's episode outcome (1 success, 0 failure), the critic unused
-  uint64_t seed;            // updates' sampling
-  uint64_t warmup_seed;     // first seed of the warm-up rollouts
-  uint64_t online_seed;     // first seed of the online episodes
-  nfp_critic_config critic; // sizes (obs_dim, act_dim filled by the run)
-  nfp_controller_opts act;  // how the policy acts in rollouts (mode, replan, ...)
+  float tau;                  // target Polyak rate (0.005)
+  float beta, max_weight;     // advantage weighting (30, 20)
+  float clip;                 // global gradient-norm clip of either update (1)
+  int actor_every;            // actor steps once per this many critic steps (1)
+  int filtered;               // 1: the baseline "filtered imitation": the actor's weight is the
+                              // row's episode outcome (1 success, 0 failure), the critic unused
+  uint64_t seed;              // updates' sampling
+  uint64_t warmup_seed;       // first seed of the warm-up rollouts
+  uint64_t online_seed;       // first seed of the online episodes
+  nfp_critic_config critic;   // sizes (obs_dim, act_dim filled by the run)
+  nfp_controller_opts act;    // how the policy acts in rollouts (mode, replan, ...)
 } nfp_finetune_config;
 
 void nfp_finetune_config_default(nfp_finetune_config* cfg, const nfp_model* policy);
 
 // One online (or warm-up) episode, as the log records it.
 typedef struct nfp_finetune_episode_ {
-  int index;           // online episode number (warm-up episodes: -1 - their number)
+  int index;  // online episode number (warm-up episodes: -1 - their number)
   uint64_t seed;
   int success, steps, chunks;
   double ret;          // observed discounted return from the first decision point
@@ -209,17 +209,17 @@ typedef struct nfp_finetune_episode_ {
 
 typedef struct nfp_finetune_ {
   nfp_finetune_config cfg;
-  char task[64];          // the task, saved as the policy's "demo_task" ("" leaves it out)
-  nfp_model* actor;       // the policy being fine-tuned (its params are the live weights)
+  char task[64];     // the task, saved as the policy's "demo_task" ("" leaves it out)
+  nfp_model* actor;  // the policy being fine-tuned (its params are the live weights)
   nfp_critic critic;
   nfp_adamw actor_opt, critic_opt;
   nfp_replay buf;
-  int n_offline;          // buffer rows before the first online one (demos, warm-up)
-  int exec_steps;         // strided chunk steps executed per plan (critic input)
-  int stage;              // nfp_finetune_stage
-  int stage_step;         // progress within the stage (episodes or updates)
-  long updates;           // critic updates taken
-  nfp_rng rng;            // updates' sampling
+  int n_offline;   // buffer rows before the first online one (demos, warm-up)
+  int exec_steps;  // strided chunk steps executed per plan (critic input)
+  int stage;       // nfp_finetune_stage
+  int stage_step;  // progress within the stage (episodes or updates)
+  long updates;    // critic updates taken
+  nfp_rng rng;     // updates' sampling
   // scratch
   nfp_model_ws* ws;
   nfp_critic_ws* cws;
@@ -251,8 +251,8 @@ void nfp_finetune_free(nfp_finetune* ft);
 // error (-1). arms drive every rollout.
 int nfp_finetune_run(nfp_finetune* ft, nfp_arms* arms);
 // One episode of the current policy on arms from seed into the buffer with source; fills ep.
-int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed,
-                         nfp_replay_source source, nfp_finetune_episode* ep);
+int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, nfp_replay_source source,
+                         nfp_finetune_episode* ep);
 // The policy as it stands on n episodes from seed (not added to the buffer): its successes,
 // and how well two scores taken over each episode's first `first` chunks tell success from
 // failure (AUROC): the critic's estimate, and the chunks' mean log-likelihood.
@@ -264,9 +264,9 @@ int nfp_finetune_evaluate(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, int n
                           nfp_finetune_eval* out);
 // One update on a batch from the buffer: the critic always, the actor when with_actor.
 int nfp_finetune_update(nfp_finetune* ft, int with_actor);
-// Save everything a resume needs (the actor as the model, critic and target weights, both optimisers, the buffer, stage and counters, rng) into
-// one checkpoint (atomic). The model tensors are the fine-tuned policy, so the file is
-// also what nfp eval loads.
+// Save everything a resume needs (the actor as the model, critic and target weights, both
+// optimisers, the buffer, stage and counters, rng) into one checkpoint (atomic). The model tensors
+// are the fine-tuned policy, so the file is also what nfp eval loads.
 int nfp_finetune_save(const nfp_finetune* ft, const char* path);
 // Restore from such a file onto an ft set up by nfp_finetune_init with the same policy
 // configuration. 0, or -1 with a message.
