@@ -1,13 +1,14 @@
 // nfp finetune end to end: bad input refused with a message before any work, a short run on
 // Lift Pot writes a policy nfp eval loads plus its episode log and chart, and a finished run
 // resumes when given a larger budget.
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cmocka.h>
 
 #include "cli_util.h"
 

@@ -3,10 +3,11 @@
 // actor and critic of the run in process: the loop drives arms only through nfp_arms, so
 // it runs on a rig behind the bridge unchanged.
 #include <cblas.h>
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include "bridge_util.h"
 #include "nfp/rl.h"

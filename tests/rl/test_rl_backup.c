@@ -1,10 +1,11 @@
 // The chunked n-step backup on hand-made chains: discounted sums over the executed steps,
 // the terminal flag on a success only, and the bootstrapped target.
-#include <cmocka.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
 
 #include "nfp/rl.h"
 

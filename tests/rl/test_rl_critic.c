@@ -1,12 +1,13 @@
 // Finite differences for the new gradients: the critic's (weights and executed chunk), and the
 // actor's advantage-weighted likelihood (per-row weights through nfp_model_backward).
-#include <cmocka.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "../policy/fd_util.h"
 #include "nfp/rl.h"

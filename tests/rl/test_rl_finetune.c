@@ -2,7 +2,6 @@
 // imprecise demonstrator, then SERNF's stages must raise the success rate on held-out seeds;
 // a run stopped and resumed ends bit for bit where an uninterrupted one does.
 #include <cblas.h>
-#include <cmocka.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "nfp/agent.h"
 #include "nfp/error.h"

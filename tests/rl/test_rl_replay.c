@@ -1,6 +1,5 @@
 // The replay buffer: growth past its first capacity, and a save / load round trip through a
 // checkpoint bit for bit; impossible values in a file are refused.
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "nfp/checkpoint.h"
 #include "nfp/rl.h"
