@@ -68,10 +68,14 @@ static int make_config(nfp_finetune_config* c, const finetune_opts* o, const nfp
   c->actor_lr = (float)o->actor_lr;
   c->beta = (float)o->beta;
   c->max_weight = (float)o->max_weight;
-  if (strcmp(o->actor, "awr") && strcmp(o->actor, "filtered")) {
-    return nfp_error_set("--actor must be awr or filtered, got '%s'", o->actor);
+  const char* kinds[] = {"awr", "awr-return", "filtered"};
+  c->actor = -1;
+  for (int k = 0; k < 3; k++) {
+    if (!strcmp(o->actor, kinds[k])) c->actor = k;
   }
-  c->filtered = !strcmp(o->actor, "filtered");
+  if (c->actor < 0) {
+    return nfp_error_set("--actor must be awr, awr-return or filtered, got '%s'", o->actor);
+  }
   c->seed = (uint64_t)o->seed;
   c->warmup_seed = (uint64_t)o->warmup_seed;
   c->online_seed = (uint64_t)o->online_seed;
@@ -223,8 +227,9 @@ static int finetune_parse(finetune_opts* o, int argc, char** argv) {
       {"--actor-lr", NFP_ARG_DOUBLE, &o->actor_lr, "X",
        "actor learning rate (0: the critic learns, the policy stays)", 0, 1, 0},
       {"--actor", NFP_ARG_STR, &o->actor, "HOW",
-       "awr: advantage-weighted likelihood by the critic; filtered: likelihood of successful "
-       "episodes' chunks only (the baseline without a critic)",
+       "awr: likelihood weighted by exp(beta (Q(o, c) - V(o))); awr-return: the same with the "
+       "return observed after c in place of Q; filtered: likelihood of successful episodes' "
+       "chunks only (the baseline without a critic)",
        0, 0, 0},
       {"--beta", NFP_ARG_DOUBLE, &o->beta, "X", "advantage weight exp(beta A)", 0, 1e4, 0},
       {"--max-weight", NFP_ARG_DOUBLE, &o->max_weight, "X", "cap on the weight", 1, 1e6, 0},

@@ -104,9 +104,11 @@ static int actor_step(nfp_finetune* ft) {
   nfp_critic_min(q_data, ft->q, nq, B);
   double wsum = 0;
   for (int b = 0; b < B; b++) {
-    double w = ft->cfg.filtered
+    double a = ft->cfg.actor == NFP_ACTOR_AWR_RETURN ? (double)ft->y[4 * B + b] - v[b]
+                                                     : (double)q_data[b] - v[b];
+    double w = ft->cfg.actor == NFP_ACTOR_FILTERED
                    ? (double)ft->y[5 * B + b]
-                   : fmin(exp(ft->cfg.beta * ((double)q_data[b] - v[b])), ft->cfg.max_weight);
+                   : fmin(exp(ft->cfg.beta * a), ft->cfg.max_weight);
     ft->dlogp[b] = -w / B;
     wsum += w;
   }

@@ -118,12 +118,13 @@ static void test_finetune_raises_success(void** state) {
   toy_config(&cfg, m, 40);
   int before = successes(m, &cfg.act);
   int after = finetuned(m, eps, &cfg);
-  cfg.filtered = 1;
+  cfg.actor = NFP_ACTOR_FILTERED;
   int filtered = finetuned(m, eps, &cfg);
-  printf(
-      "toy task, %d held-out seeds: imitation %d, filtered imitation %d, fine-tuned by the "
-      "critic %d successes\n",
-      EVAL_SEEDS, before, filtered, after);
+  cfg.actor = NFP_ACTOR_AWR_RETURN;
+  int by_return = finetuned(m, eps, &cfg);
+  printf("toy task, %d held-out seeds: imitation %d, filtered imitation %d, weighted by the "
+         "observed return %d, by the critic %d successes\n",
+         EVAL_SEEDS, before, filtered, by_return, after);
   assert_true(before < 70);           // the demonstrator's imprecision is imitated
   assert_true(after >= before + 30);  // and RL removes much of it
   assert_true(after >= filtered);     // the critic is worth at least the outcome filter

@@ -170,6 +170,13 @@ typedef enum nfp_finetune_stage_ {
   NFP_FT_DONE = 4,
 } nfp_finetune_stage;
 
+// How the actor weighs each buffer chunk's log-likelihood.
+typedef enum nfp_actor_update_ {
+  NFP_ACTOR_AWR = 0,         // exp(beta A), A = Q(o, c) - V(o): the critic judges the chunk
+  NFP_ACTOR_AWR_RETURN = 1,  // exp(beta A), A = the observed return from c on - V(o)
+  NFP_ACTOR_FILTERED = 2,    // the episode's outcome, 1 or 0 (filtered imitation, no critic)
+} nfp_actor_update;
+
 typedef struct nfp_finetune_config_ {
   double gamma;               // discount per control step (0.998)
   int warmup_episodes;        // rollouts of the imitation policy for the offline buffer (50)
@@ -183,8 +190,7 @@ typedef struct nfp_finetune_config_ {
   float beta, max_weight;     // advantage weighting (30, 20)
   float clip;                 // global gradient-norm clip of either update (1)
   int actor_every;            // actor steps once per this many critic steps (1)
-  int filtered;               // 1: the baseline "filtered imitation": the actor's weight is the
-                              // row's episode outcome (1 success, 0 failure), the critic unused
+  int actor;                  // nfp_actor_update (NFP_ACTOR_AWR)
   uint64_t seed;              // updates' sampling
   uint64_t warmup_seed;       // first seed of the warm-up rollouts
   uint64_t online_seed;       // first seed of the online episodes
