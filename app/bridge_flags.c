@@ -1,5 +1,7 @@
 #include "bridge_flags.h"
 
+#include <string.h>
+
 #include "nfp/error.h"
 
 void nfp_bridge_flags_default(nfp_bridge_flags* f) {
@@ -35,4 +37,17 @@ int nfp_bridge_flags_check(const nfp_bridge_flags* f) {
                          "on loopback");
   }
   return 0;
+}
+
+// The server's rig, refused when it is a simulator of another task.
+nfp_arms* nfp_bridge_flags_connect(const nfp_bridge_flags* f, const char* task) {
+  nfp_arms* a = nfp_arms_zmq_connect(f->endpoint, &f->client);
+  const char* name = a ? a->info.name : "";
+  if (a && !strncmp(name, "sim:", 4) && strcmp(name + 4, task)) {
+    nfp_error_set("%s serves %s, not the task %s (give --task %s)", f->endpoint, name, task,
+                  name + 4);
+    nfp_arms_close(a);
+    return NULL;
+  }
+  return a;
 }

@@ -18,5 +18,8 @@ void nfp_bridge_flags_args(nfp_arg* args, nfp_bridge_flags* f);
 // --arms given without keys and without --insecure, or --jpeg without --arms: say what is
 // wrong. 0 or -1.
 int nfp_bridge_flags_check(const nfp_bridge_flags* f);
+// Connect to the arm server of f->endpoint; a simulator there must serve `task` (a hardware
+// rig is taken as it is). NULL with a message.
+nfp_arms* nfp_bridge_flags_connect(const nfp_bridge_flags* f, const char* task);
 
 #endif

@@ -104,19 +104,6 @@ static void batch_fail(eval_batch* e) {
   e->failed = 1;
 }
 
-// The arm server's rig, refused when it is a simulator of another task.
-static nfp_arms* bridge_arms(const eval_batch* e) {
-  nfp_arms* a = nfp_arms_zmq_connect(e->bridge->endpoint, &e->bridge->client);
-  const char* name = a ? a->info.name : "";
-  if (a && !strncmp(name, "sim:", 4) && strcmp(name + 4, e->task_name)) {
-    nfp_error_set("%s serves %s, not the task %s (give --task %s)", e->bridge->endpoint, name,
-                  e->task_name, name + 4);
-    nfp_arms_close(a);
-    return NULL;
-  }
-  return a;
-}
-
 // One trial on r->seed (nfp_rollout_run a step at a time, its steps shown on the worker's
 // progress slot; filmed into vid unless NULL) -> r. 0 or -1 (error set).
 static int batch_trial(eval_batch* e, int slot, nfp_arms* arms, nfp_agent* agent,
@@ -150,7 +137,8 @@ static void* batch_worker(void* arg) {
   pthread_mutex_lock(&e->lock);
   int slot = e->slots++;
   pthread_mutex_unlock(&e->lock);
-  nfp_arms* arms = e->bridge ? bridge_arms(e) : nfp_arms_sim_create(e->task_name, e->assets);
+  nfp_arms* arms = e->bridge ? nfp_bridge_flags_connect(e->bridge, e->task_name)
+                             : nfp_arms_sim_create(e->task_name, e->assets);
   nfp_agent* agent = arms ? nfp_agent_create(e->spec) : NULL;
   nfp_rollout ro = {0};
   eval_video rec = {.opts = e->video};

@@ -82,20 +82,6 @@ static int make_config(nfp_finetune_config* c, const finetune_opts* o, const nfp
   return 0;
 }
 
-// The simulated task in process, or the rig behind --arms (a simulator there must serve
-// --task).
-static nfp_arms* make_arms(const finetune_opts* o) {
-  if (!o->bridge.endpoint) return nfp_arms_sim_create(o->task, o->assets);
-  nfp_arms* a = nfp_arms_zmq_connect(o->bridge.endpoint, &o->bridge.client);
-  const char* name = a ? a->info.name : "";
-  if (a && !strncmp(name, "sim:", 4) && strcmp(name + 4, o->task)) {
-    nfp_error_set("%s serves %s, not --task %s", o->bridge.endpoint, name, o->task);
-    nfp_arms_close(a);
-    return NULL;
-  }
-  return a;
-}
-
 // Saving after every save_every-th online episode, and logging every episode.
 typedef struct {
   const finetune_opts* o;
@@ -150,7 +136,8 @@ static int run(const finetune_opts* o, nfp_model* policy, const nfp_episode* eps
   nfp_arms* arms = NULL;
   nfp_finetune_log* log = NULL;
   if (o->resume && nfp_finetune_resume(&ft, o->resume)) goto done;
-  arms = make_arms(o);
+  arms = o->bridge.endpoint ? nfp_bridge_flags_connect(&o->bridge, o->task)
+                            : nfp_arms_sim_create(o->task, o->assets);
   log = nfp_finetune_log_open(o->log, o->chart, !!o->resume);
   if (!arms || !log) goto done;
   if (!o->quiet) {

@@ -12,8 +12,9 @@ int nfp_finetune_add_demos(nfp_finetune* ft, const nfp_episode* demos, int n);
 int nfp_finetune_add_episode(nfp_finetune* ft, const float* obs, const float* chunk,
                              const int* start, int n, const float* final_obs, const float* reward,
                              int T, int success, nfp_replay_source src);
-// The critic's ensemble minimum for buffer row `row` (its executed chunk); NaN on error.
-double nfp_finetune_q_row(nfp_finetune* ft, int row);
+// The critic's ensemble minimum for one observation (normalised frames) and the executed
+// part of one normalised chunk; NaN on error.
+double nfp_finetune_q_at(nfp_finetune* ft, const float* obs, const float* chunk);
 // The first exec_steps strided actions of each of n normalised chunks: out[n][exec dim].
 void nfp_finetune_exec_part(const nfp_finetune* ft, float* out, const float* chunk, int n);
 

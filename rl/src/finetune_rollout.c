@@ -232,7 +232,7 @@ int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, nfp_re
     ep->chunks = tr.n;
     ep->ret = r.success ? pow(ft->cfg.gamma, (double)(r.steps - 1)) : 0.0;
     ep->loglik_mean = r.plans ? r.loglik_sum / r.plans : NAN;
-    ep->q0 = nfp_finetune_q_row(ft, ft->buf.n - tr.n);
+    ep->q0 = nfp_finetune_q_at(ft, tr.obs, tr.chunk);
     ep->seconds = nfp_clock_seconds() - t0;
     rc = 0;
   }
@@ -244,18 +244,10 @@ int nfp_finetune_rollout(nfp_finetune* ft, nfp_arms* arms, uint64_t seed, nfp_re
 
 // The critic's ensemble minimum at the first k decision points of a trace, averaged.
 static double first_q(nfp_finetune* ft, const trace* tr, int k) {
-  int E = ft->critic.cfg.act_dim, nq = ft->critic.cfg.n_q;
-  float exec[NFP_ARMS_MAX_NQ * 64], q[NFP_CRITIC_MAX_Q], qmin;
   double sum = 0;
-  if (E > (int)(sizeof(exec) / sizeof(exec[0]))) return NAN;
   for (int i = 0; i < k; i++) {
-    nfp_finetune_exec_part(ft, exec, tr->chunk + (size_t)i * ft->actor->chunk_dim, 1);
-    if (nfp_critic_forward(&ft->critic, ft->cws, ft->critic.params,
-                           tr->obs + (size_t)i * ft->actor->obs_dim, exec, 1, q)) {
-      return NAN;
-    }
-    nfp_critic_min(&qmin, q, nq, 1);
-    sum += qmin;
+    sum += nfp_finetune_q_at(ft, tr->obs + (size_t)i * ft->actor->obs_dim,
+                             tr->chunk + (size_t)i * ft->actor->chunk_dim);
   }
   return sum / k;
 }

@@ -137,14 +137,11 @@ int nfp_finetune_update(nfp_finetune* ft, int with_actor) {
   return 0;
 }
 
-double nfp_finetune_q_row(nfp_finetune* ft, int row) {
+double nfp_finetune_q_at(nfp_finetune* ft, const float* obs, const float* chunk) {
   float exec[NFP_ARMS_MAX_NQ * 64], q[NFP_CRITIC_MAX_Q], qmin;
   if (ft->critic.cfg.act_dim > (int)(sizeof(exec) / sizeof(exec[0]))) return NAN;
-  nfp_finetune_exec_part(ft, exec, ft->buf.chunk + (size_t)row * ft->buf.chunk_dim, 1);
-  if (nfp_critic_forward(&ft->critic, ft->cws, ft->critic.params,
-                         ft->buf.obs + (size_t)row * ft->buf.obs_dim, exec, 1, q)) {
-    return NAN;
-  }
+  nfp_finetune_exec_part(ft, exec, chunk, 1);
+  if (nfp_critic_forward(&ft->critic, ft->cws, ft->critic.params, obs, exec, 1, q)) return NAN;
   nfp_critic_min(&qmin, q, ft->critic.cfg.n_q, 1);
   return qmin;
 }
