@@ -162,6 +162,7 @@ typedef struct {
   nfp_train_config tc;
   nfp_dataset_config dc;
   const char *data, *out, *resume, *obs_kind, *encoder, *crop, *mirror, *metrics;
+  const char* crop_at;  // --crop-at Y,X: the acting window's top-left (NULL: centred)
   const char* camera;  // --camera: the demos' camera to read (NULL: their default)
   int img_down, threads, quiet, object_bottleneck;
   double val_frac, lr, wd, clip, ema, noise, obs_noise;  // parsed as doubles, kept as floats
@@ -226,8 +227,14 @@ static int train_parse(train_opts* o) {
       {"--img-down", NFP_ARG_INT, &o->img_down, "N",
        "box-average camera frames N times before cropping (240x320 -> 60x80 at 4)", 1, 16, 0},
       {"--crop", NFP_ARG_STR, &o->crop, "HxW",
-       "encoder input: random crops of the shrunk frames in training, the centre when acting", 0,
-       0, 0},
+       "encoder input: a window of the shrunk frames, the same place when acting (see "
+       "--crop-at), placed at random in training (see --shift)", 0, 0, 0},
+      {"--crop-at", NFP_ARG_STR, &o->crop_at, "Y,X",
+       "top-left of the --crop window in the shrunk frame when acting, a region of interest "
+       "(default: centred)", 0, 0, 0},
+      {"--shift", NFP_ARG_INT, &o->dc.img_shift, "N",
+       "training: place the window within +-N pixels of where it sits when acting (edge "
+       "pixels repeated past the frame); -1 = anywhere inside the frame", -1, 4096, 0},
       {"--camera", NFP_ARG_STR, &o->camera, "NAME",
        "the demos' camera for --obs image+state: nfp's record 'head'; ALOHA / ACT episodes "
        "(read as they are) have cam_high, cam_left_wrist, ... (default: cam_high, else the "
@@ -304,7 +311,8 @@ static int arch_flags_given(const train_opts* o) {
   static const char* arch_flags[] = {"--horizon", "--stride", "--n-obs", "--val-frac",
                                      "--layers",  "--bins",   "--hidden", "--blocks",
                                      "--context", "--obs",    "--encoder", "--img-down",
-                                     "--crop",    "--mirror", "--object-bottleneck"};
+                                     "--crop",    "--mirror", "--object-bottleneck",
+                                     "--crop-at", "--shift"};
   int n = (int)(sizeof(arch_flags) / sizeof(arch_flags[0]));
   int any = 0;
   for (int i = 0; i < n; i++) any |= nfp_args_given(o->argc, o->argv, arch_flags[i]);
@@ -322,8 +330,9 @@ static int train_check(train_opts* o) {
   }
   o->dc.use_object = !strcmp(o->obs_kind, "auto") ? -1 : !strcmp(o->obs_kind, "qpos+object");
   if (!o->image) {
-    static const char* image_flags[] = {"--encoder", "--img-down", "--crop"};
-    for (int i = 0; i < 3; i++) {
+    static const char* image_flags[] = {"--encoder", "--img-down", "--crop", "--crop-at",
+                                        "--shift"};
+    for (int i = 0; i < 5; i++) {
       if (nfp_args_given(o->argc, o->argv, image_flags[i])) {
         return nfp_error_set("%s shapes the camera input: it needs --obs image+state",
                              image_flags[i]);
@@ -412,6 +421,28 @@ static int train_fresh_setup(train_opts* o) {
   return 0;
 }
 
+// --crop-at Y,X (a top-left corner in the demos' shrunk frames) -> the window's offset
+// from centred in o->mc and o->dc. Mirror images need a window centred left to right:
+// the flipped frame is cropped at the same place. 0 or -1.
+static int window_from_crop_at(train_opts* o, int twins, const nfp_episode* ep) {
+  if (!o->crop_at) return 0;
+  int y = 0, x = 0;
+  char tail = 0;
+  if (sscanf(o->crop_at, "%d,%d%c", &y, &x, &tail) != 2) {
+    return nfp_error_set("--crop-at must be Y,X (e.g. 15,20), got '%s'", o->crop_at);
+  }
+  int sh = ep->img_h / o->mc.img_down, sw = ep->img_w / o->mc.img_down;
+  int cy = (sh - o->mc.img_h) / 2, cx = (sw - o->mc.img_w) / 2;
+  if (twins && x != cx) {
+    return nfp_error_set("--crop-at %s: mirror images need the window centred left to right "
+                         "(X = %d in %d x %d shrunk frames), or --mirror off", o->crop_at, cx,
+                         sh, sw);
+  }
+  o->mc.img_off_y = o->dc.img_off_y = y - cy;
+  o->mc.img_off_x = o->dc.img_off_x = x - cx;
+  return 0;
+}
+
 // The demos in --data, windowed as the model wants -> j->ds (and j->twins). 0 or -1.
 static int train_dataset(train_opts* o, train_job* j) {
   nfp_dataset_config* dc = &o->dc;
@@ -426,11 +457,14 @@ static int train_dataset(train_opts* o, train_job* j) {
     dc->img_down = o->mc.img_down;
     dc->img_crop_h = o->mc.img_h;
     dc->img_crop_w = o->mc.img_w;
+    dc->img_off_y = o->mc.img_off_y;  // a resumed model's window
+    dc->img_off_x = o->mc.img_off_x;
   }
   dc->aux_object = o->mc.aux_dim > 0 || o->object_head > 0;
   nfp_episode* eps = NULL;
   int n_eps = nfp_demo_read_folder_camera(o->data, &eps, dc->img_down > 0, o->camera);
-  j->have_ds = n_eps > 0 && nfp_dataset_build(&j->ds, eps, n_eps, dc,
+  j->have_ds = n_eps > 0 && window_from_crop_at(o, j->twins, &eps[0]) == 0 &&
+               nfp_dataset_build(&j->ds, eps, n_eps, dc,
                                               j->have_norm ? &j->sn : NULL,
                                               j->have_norm ? &j->an : NULL) == 0;
   nfp_demo_free_all(eps, n_eps > 0 ? n_eps : 0);
@@ -485,9 +519,16 @@ static void print_plan(const train_opts* o, const train_job* j) {
          ds->cfg.use_object ? "qpos+object" : "qpos", mc->horizon, mc->stride, mc->n_layers,
          mc->n_bins, mc->hidden, mc->n_blocks, mc->context_dim);
   if (mc->n_cam > 0) {
-    printf("image: %s encoder on the newest %s frame, %d x %d shrunk %d times, %d x %d "
-           "crops\n", encoder_names[mc->encoder], o->camera ? o->camera : "camera",
-           mc->img_src_h, mc->img_src_w, mc->img_down, mc->img_h, mc->img_w);
+    int sh = mc->img_src_h / mc->img_down, sw = mc->img_src_w / mc->img_down;
+    char shift[48];
+    if (ds->cfg.img_shift < 0) snprintf(shift, sizeof(shift), "anywhere");
+    else if (ds->cfg.img_shift == 0) snprintf(shift, sizeof(shift), "there too");
+    else snprintf(shift, sizeof(shift), "within +-%d pixels", ds->cfg.img_shift);
+    printf("image: %s encoder on the newest %s frame, %d x %d shrunk %d times, a %d x %d "
+           "window at (%d, %d) when acting, placed %s in training\n",
+           encoder_names[mc->encoder], o->camera ? o->camera : "camera", mc->img_src_h,
+           mc->img_src_w, mc->img_down, mc->img_h, mc->img_w,
+           (sh - mc->img_h) / 2 + mc->img_off_y, (sw - mc->img_w) / 2 + mc->img_off_x, shift);
   }
   if (mc->aux_dim > 0) {
     printf("object-state head: %d values from the camera features, weight %g%s\n", mc->aux_dim,

@@ -2,6 +2,7 @@
 // it was trained on, the training configuration, where training stood (train_state), the
 // weights its model tensors hold (policy_weights) and whether nfp train can resume it.
 #include <math.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,10 +120,16 @@ static void print_model(const cJSON* m) {
   printf(" (MLP %.0f wide x %.0f blocks -> context %.0f)\n", nfp_inspect_num(m, "enc_hidden"),
          nfp_inspect_num(m, "enc_blocks"), nfp_inspect_num(m, "context_dim"));
   if (enc > 0) {
-    printf("  %-15s %.0f camera(s): %.0fx%.0f frames shrunk %.0fx, %.0fx%.0f crops\n", "images",
-           nfp_inspect_num(m, "n_cam"), nfp_inspect_num(m, "img_src_h"),
-           nfp_inspect_num(m, "img_src_w"), nfp_inspect_num(m, "img_down"),
-           nfp_inspect_num(m, "img_h"), nfp_inspect_num(m, "img_w"));
+    double h = nfp_inspect_num(m, "img_h"), w = nfp_inspect_num(m, "img_w");
+    double down = nfp_inspect_num(m, "img_down"), oy = nfp_inspect_num(m, "img_off_y"),
+           ox = nfp_inspect_num(m, "img_off_x");  // absent before regions of interest: 0
+    double y0 = floor((floor(nfp_inspect_num(m, "img_src_h") / down) - h) / 2) +
+                (isnan(oy) ? 0 : oy);
+    double x0 = floor((floor(nfp_inspect_num(m, "img_src_w") / down) - w) / 2) +
+                (isnan(ox) ? 0 : ox);
+    printf("  %-15s %.0f camera(s): %.0fx%.0f frames shrunk %.0fx, %.0fx%.0f crops at (%.0f, "
+           "%.0f)\n", "images", nfp_inspect_num(m, "n_cam"), nfp_inspect_num(m, "img_src_h"),
+           nfp_inspect_num(m, "img_src_w"), down, h, w, y0, x0);
     double aux = nfp_inspect_num(m, "aux_dim");
     if (aux > 0) {
       printf("  %-15s %.0f object-state values%s\n", "object head", aux,

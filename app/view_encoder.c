@@ -63,12 +63,11 @@ void view_encoder_free(view_encoder* e) {
 // New episode -> no input shown until its first plan.
 void view_encoder_clear(view_encoder* e) { e->has_input = 0; }
 
-// Head-camera frame -> e->input as the sampler makes it when acting (shrink, centre crop)
+// Head-camera frame -> e->input as the sampler makes it when acting (shrink, crop)
 // -> for cnn-kp, the trunk's keypoints e->kp.
 void view_encoder_update(view_encoder* e, const uint8_t* frame, int step) {
   const nfp_model_config* c = &e->model->cfg;
-  nfp_image_policy_input(e->input, e->shrunk, frame, c->img_src_h, c->img_src_w, c->img_down,
-                         c->img_h, c->img_w);
+  nfp_image_policy_input(e->input, e->shrunk, frame, c);
   if (e->n_kp) {
     nfp_image_to_nchw(e->nchw, e->input, 1, c->img_h, c->img_w);
     nfp_cnn_forward(e->kp, e->acts, e->model->params, &e->model->enc.cnn, e->nchw, 1);

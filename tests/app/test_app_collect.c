@@ -76,6 +76,25 @@ static void test_collect_two_with_images(void** state) {
   code = cli_run(&r, "", args);
   if (code) fail_msg("train exited %d:\n%s\n%s", code, r.out, r.err);
   assert_null(strstr(r.out, "mirror images"));
+  // A region of interest at twice the resolution, shifted +-2 pixels in training: the
+  // window is where the flags put it, and the checkpoint carries it.
+  snprintf(args, sizeof(args), "train --data %s --out %s/roi.safetensors --obs image+state "
+           "--encoder cnn --img-down 2 --crop 60x120 --crop-at 15,20 --shift 2 --epochs 1 "
+           "--layers 2 --hidden 16", out, cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("train exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "a 60 x 120 window at (15, 20) when acting, placed within +-2 "
+                                "pixels in training"));
+  snprintf(args, sizeof(args), "inspect %s/roi.safetensors", cli_tmpdir);
+  code = cli_run(&r, "", args);
+  if (code) fail_msg("inspect exited %d:\n%s\n%s", code, r.out, r.err);
+  assert_non_null(strstr(r.out, "60x120 crops at (15, 20)"));
+  // mirror images are cropped at the same place as the frames they flip: off-centre refused
+  snprintf(args, sizeof(args), "train --data %s --out %s/roi.safetensors --obs image+state "
+           "--encoder cnn --img-down 2 --crop 60x120 --crop-at 15,10 --epochs 1", out,
+           cli_tmpdir);
+  assert_int_equal(cli_run(&r, "", args), 1);
+  assert_non_null(strstr(r.err, "mirror images need the window centred left to right (X = 20"));
   // No temporary files are left behind.
   snprintf(args, sizeof(args), "test -z \"$(ls -a '%s' | grep tmp)\"", out);
   assert_int_equal(system(args), 0);

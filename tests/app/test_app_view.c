@@ -131,7 +131,7 @@ static uint8_t* read_png(const char* path, int* w, int* h) {
 
 // The encoder's input at the first plan of seed `seed`, made here independently: the
 // head camera of the reset scene (this process's offscreen renderer) through the policy
-// library's shrink and centre crop -> input[img_h][img_w][3].
+// library's shrink and crop at the acting window -> input[img_h][img_w][3].
 static void first_plan_input(uint8_t* input, const nfp_model_config* c, uint64_t seed) {
   nfp_arms* a = nfp_arms_sim_create("lift_pot", NFP_TEST_ASSETS);
   if (!a) fail_msg("%s", nfp_error_last());
@@ -143,8 +143,9 @@ static void first_plan_input(uint8_t* input, const nfp_model_config* c, uint64_t
   uint8_t* shrunk = malloc((size_t)sh * sw * 3);
   assert_non_null(shrunk);
   nfp_image_shrink(shrunk, obs.image, c->img_src_h, c->img_src_w, c->img_down);
-  nfp_image_crop_offset(&y0, &x0, sh, sw, c->img_h, c->img_w, NULL);
-  nfp_image_crop(input, shrunk, sw, c->img_h, c->img_w, y0, x0);
+  nfp_image_window win = {c->img_h, c->img_w, c->img_off_y, c->img_off_x, 0};
+  nfp_image_window_place(&y0, &x0, &win, sh, sw, NULL);
+  nfp_image_crop(input, shrunk, sh, sw, c->img_h, c->img_w, y0, x0);
   free(shrunk);
   nfp_arms_close(a);
 }

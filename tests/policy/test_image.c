@@ -1,5 +1,6 @@
-// Camera frames on their way to an image encoder: box shrinking and cropping, the
-// dataset's per-window frames (random crops in training, the centre otherwise), the
+// Camera frames on their way to an image encoder: box shrinking and cropping (edges
+// repeated past the frame), window placement (centred or a region of interest when
+// acting, anywhere or within a shift in training), the dataset's per-window frames, the
 // sampler's preparation of a full-size frame, and image-model configs (old checkpoints
 // without the image fields still read).
 #include <setjmp.h>
@@ -42,33 +43,64 @@ static void test_shrink_crop(void** state) {
   assert_int_equal(one[0], 1);  // 3/4 rounds up
 
   uint8_t crop[2 * 3 * 3];
-  nfp_image_crop(crop, src, W, 2, 3, 4, 5);
+  nfp_image_crop(crop, src, H, W, 2, 3, 4, 5);
   for (int y = 0; y < 2; y++)
     for (int x = 0; x < 3; x++) assert_int_equal(crop[(y * 3 + x) * 3], 10 * (4 + y) + 5 + x);
+  // a window past the frame's corner repeats the edge pixels (rows 5, 5; columns 7, 8, 8)
+  nfp_image_crop(crop, src, H, W, 2, 3, 5, 7);
+  int cols[3] = {7, 8, 8};
+  for (int y = 0; y < 2; y++)
+    for (int x = 0; x < 3; x++) assert_int_equal(crop[(y * 3 + x) * 3], 10 * 5 + cols[x]);
+  nfp_image_crop(crop, src, H, W, 2, 3, -1, -2);  // past the top-left corner: pixel (0, 0)
+  for (int i = 0; i < 6; i++) assert_int_equal(crop[i * 3], 0);
 
+  // anywhere in the frame (shift < 0): centred when acting, every placement in training
+  nfp_image_window any = {56, 72, 0, 0, -1};
   int y0, x0;
-  nfp_image_crop_offset(&y0, &x0, 60, 80, 56, 72, NULL);
+  nfp_image_window_place(&y0, &x0, &any, 60, 80, NULL);
   assert_int_equal(y0, 2);
   assert_int_equal(x0, 4);
   nfp_rng rng;
   nfp_rng_seed(&rng, 7);
   int seen_y[5] = {0}, seen_x[9] = {0};
   for (int i = 0; i < 2000; i++) {
-    nfp_image_crop_offset(&y0, &x0, 60, 80, 56, 72, &rng);
+    nfp_image_window_place(&y0, &x0, &any, 60, 80, &rng);
     assert_true(y0 >= 0 && y0 <= 4 && x0 >= 0 && x0 <= 8);
     seen_y[y0] = seen_x[x0] = 1;
   }
   for (int i = 0; i < 5; i++) assert_true(seen_y[i]);  // every shift is drawn
   for (int i = 0; i < 9; i++) assert_true(seen_x[i]);
+  // a region of interest: 60 x 120 of 120 x 160 at (15, 20) when acting, +-2 in training
+  nfp_image_window roi = {60, 120, 15 - 30, 0, 2};
+  nfp_image_window_place(&y0, &x0, &roi, 120, 160, NULL);
+  assert_int_equal(y0, 15);
+  assert_int_equal(x0, 20);
+  int seen[5][5] = {{0}}, places = 0;
+  for (int i = 0; i < 2000; i++) {
+    nfp_image_window_place(&y0, &x0, &roi, 120, 160, &rng);
+    assert_true(y0 >= 13 && y0 <= 17 && x0 >= 18 && x0 <= 22);
+    places += !seen[y0 - 13][x0 - 18];
+    seen[y0 - 13][x0 - 18] = 1;
+  }
+  assert_int_equal(places, 25);
+  roi.shift = 0;  // no shift: training places it where acting does
+  nfp_image_window_place(&y0, &x0, &roi, 120, 160, &rng);
+  assert_true(y0 == 15 && x0 == 20);
 
-  // acting: 4 x 6 frame shrunk twice to 2 x 3, then the centre 2 x 1 column (x0 = 1)
+  // acting: 4 x 6 frame shrunk twice to 2 x 3, then the centre 2 x 1 column (x0 = 1), or
+  // that column moved one to the right
   uint8_t frame[4 * 6 * 3], shrunk[2 * 3 * 3], input[2 * 1 * 3];
   for (int i = 0; i < 4 * 6 * 3; i++) frame[i] = (uint8_t)(4 * (i / 3));
-  nfp_image_policy_input(input, shrunk, frame, 4, 6, 2, 2, 1);
-  for (int y = 0; y < 2; y++) {
-    int px = 4 * ((2 * y) * 6 + 2) + 4 * ((2 * y) * 6 + 3) + 4 * ((2 * y + 1) * 6 + 2) +
-             4 * ((2 * y + 1) * 6 + 3);  // the 2 x 2 block under shrunk (y, 1)
-    assert_int_equal(input[3 * y], (px + 2) / 4);
+  nfp_model_config c = {.img_src_h = 4, .img_src_w = 6, .img_down = 2, .img_h = 2, .img_w = 1};
+  for (int off = 0; off <= 1; off++) {
+    c.img_off_x = off;
+    nfp_image_policy_input(input, shrunk, frame, &c);
+    for (int y = 0; y < 2; y++) {
+      int x = 2 * (1 + off);  // the 2 x 2 block under shrunk (y, 1 + off)
+      int px = 4 * ((2 * y) * 6 + x) + 4 * ((2 * y) * 6 + x + 1) + 4 * ((2 * y + 1) * 6 + x) +
+               4 * ((2 * y + 1) * 6 + x + 1);
+      assert_int_equal(input[3 * y], (px + 2) / 4);
+    }
   }
 }
 
@@ -124,10 +156,22 @@ static void test_dataset_images(void** state) {
         for (int c = 0; c < 3; c++) {
           assert_int_equal(out[((i * 4 + y) * 6 + x) * 3 + c], pixel(frames[i], 1 + y, 1 + x, c));
         }
-  // training without augmentation sees what acting prepares from the full-size frame
+  // training without augmentation sees what acting prepares from the full-size frame,
+  // centred or at a region of interest
   uint8_t shrunk[6 * 8 * 3], acting[4 * 6 * 3];
-  nfp_image_policy_input(acting, shrunk, eps[1].images + 12 * 16 * 3, 12, 16, 2, 4, 6);
+  nfp_model_config mc = {.img_src_h = 12, .img_src_w = 16, .img_down = 2, .img_h = 4, .img_w = 6};
+  nfp_image_policy_input(acting, shrunk, eps[1].images + 12 * 16 * 3, &mc);
   assert_memory_equal(acting, out, sizeof(acting));
+  nfp_dataset roi;
+  cfg.img_off_y = mc.img_off_y = 1;
+  cfg.img_off_x = mc.img_off_x = -1;
+  assert_int_equal(nfp_dataset_build(&roi, eps, 2, &cfg, NULL, NULL), 0);
+  nfp_dataset_gather_images(out, &roi, anchors, 1, NULL);
+  nfp_image_policy_input(acting, shrunk, eps[1].images + 12 * 16 * 3, &mc);
+  assert_memory_equal(acting, out, sizeof(acting));
+  assert_int_equal(out[0], pixel(11, 2, 0, 0));  // the window's corner at (2, 0)
+  nfp_dataset_free(&roi);
+  cfg.img_off_y = cfg.img_off_x = 0;
   // random crops: some window of the right frame, and more than one place over many draws
   nfp_rng rng;
   nfp_rng_seed(&rng, 3);
@@ -168,6 +212,10 @@ static void test_dataset_refusals(void** state) {
   cfg.img_crop_w = 9;  // wider than the 8 columns left after shrinking
   assert_int_equal(nfp_dataset_build(&ds, eps, 2, &cfg, NULL, NULL), -1);
   assert_non_null(strstr(nfp_error_last(), "cropped"));
+  cfg.img_crop_w = 6;
+  cfg.img_off_x = 2;  // the acting window would end past column 8
+  assert_int_equal(nfp_dataset_build(&ds, eps, 2, &cfg, NULL, NULL), -1);
+  assert_non_null(strstr(nfp_error_last(), "does not fit"));
   for (int e = 0; e < 2; e++) nfp_episode_free(&eps[e]);
 }
 
@@ -197,6 +245,15 @@ static void test_config(void** state) {
   c.img_src_h = 240;
   c.img_src_w = 320;
   assert_int_equal(nfp_model_config_validate(&c), 0);
+  c.img_off_y = -2;  // the 56 rows moved to the top of the 60: still inside
+  assert_int_equal(nfp_model_config_validate(&c), 0);
+  c.img_off_y = -3;
+  assert_int_equal(nfp_model_config_validate(&c), -1);
+  assert_non_null(strstr(nfp_error_last(), "does not fit"));
+  c.img_off_y = 0;
+  c.img_off_x = 5;
+  assert_int_equal(nfp_model_config_validate(&c), -1);
+  c.img_off_x = 0;
   c.img_src_h = 200;
   assert_int_equal(nfp_model_config_validate(&c), -1);
   assert_non_null(strstr(nfp_error_last(), "200 x 320"));

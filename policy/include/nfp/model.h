@@ -20,23 +20,36 @@ extern "C" {
 // Camera frames on their way into an image encoder: box-average shrinking and cropping
 // of interleaved RGB (uint8 [h][w][3]) frames. The head camera's 240 x 320 frames are
 // shrunk 4 times to 60 x 80 and cropped to the network input (56 x 72 by default): a
-// random crop per training sample (augmentation), the centre crop when acting.
+// window placed the same way every time when acting (centred, or moved to a region of
+// interest) and, in training, a random placement around it (augmentation).
 // out[src_h/down][src_w/down][3]: each pixel the rounded mean of a down x down block
 // (rows and columns past the last whole block are dropped).
 void nfp_image_shrink(uint8_t* out, const uint8_t* src, int src_h, int src_w, int down);
 
-// out[crop_h][crop_w][3] = src[y0 + y][x0 + x]; the window must lie inside src.
-void nfp_image_crop(uint8_t* out, const uint8_t* src, int src_w, int crop_h, int crop_w, int y0,
-                    int x0);
+// out[crop_h][crop_w][3] = src[y0 + y][x0 + x] for a src of src_h x src_w; a window that
+// overruns the frame repeats its edge pixels (a shift past the border, as in DrQ).
+void nfp_image_crop(uint8_t* out, const uint8_t* src, int src_h, int src_w, int crop_h,
+                    int crop_w, int y0, int x0);
 
-// Offsets of a crop_h x crop_w window inside h x w: uniform random with rng, else centred.
-void nfp_image_crop_offset(int* y0, int* x0, int h, int w, int crop_h, int crop_w, nfp_rng* rng);
+// Where the encoder's input window sits in a shrunk frame.
+typedef struct {
+  int h, w;          // window size (the network input)
+  int off_y, off_x;  // acting position: centred in the frame, then moved by (off_y, off_x)
+  int shift;         // training placement: within +-shift pixels of the acting position
+                     // (edges repeated past the frame), or anywhere inside it when < 0
+} nfp_image_window;
 
-// The encoder's input when acting, out[crop_h][crop_w][3]: frame [src_h][src_w][3] shrunk
-// by down into shrunk [src_h/down][src_w/down][3] (scratch), then its centre crop. The
-// sampler and every viewer of the input call this one function.
-void nfp_image_policy_input(uint8_t* out, uint8_t* shrunk, const uint8_t* frame, int src_h,
-                            int src_w, int down, int crop_h, int crop_w);
+// Top-left (y0, x0) of win in an h x w frame: the acting position without rng, a random
+// training placement with it.
+void nfp_image_window_place(int* y0, int* x0, const nfp_image_window* win, int h, int w,
+                            nfp_rng* rng);
+
+// The encoder's input when acting, out[img_h][img_w][3]: frame [img_src_h][img_src_w][3]
+// shrunk by c->img_down into shrunk (scratch, one shrunk frame), then the window at its
+// acting position. The sampler and every viewer of the input call this one function.
+struct nfp_model_config_;
+void nfp_image_policy_input(uint8_t* out, uint8_t* shrunk, const uint8_t* frame,
+                            const struct nfp_model_config_* c);
 
 //================================== cnn =======================================================
 // Image trunks: a stack of conv + GroupNorm + ReLU units, an optional max pool and
@@ -266,8 +279,9 @@ typedef struct nfp_model_config_ {
   int enc_blocks;        // encoder residual blocks (1)
   int n_cam, img_h, img_w;  // image encoders: network input per camera (0 otherwise)
   int img_src_h, img_src_w; // the camera frames it takes (240 x 320 head camera), which are
-  int img_down;             // box-averaged by img_down, then cropped to img_h x img_w (centre
-                            // crop when acting, random crop in training)
+  int img_down;             // box-averaged by img_down, then cropped to img_h x img_w: the
+  int img_off_y, img_off_x; // window centred, moved by (img_off_y, img_off_x) when acting
+                            // (0, 0 in files from before regions of interest)
   int aux_dim;              // image encoders: object-state head width (0 = none)
   int aux_bottleneck;       // 1: the encoder's MLP sees the head's estimate, not the features
   // sampling defaults (sampler.h)

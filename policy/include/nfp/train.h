@@ -54,9 +54,14 @@ typedef struct nfp_dataset_config_ {
   float val_frac;   // fraction of episodes held out (at least one when there are >= 2)
   uint64_t seed;    // seeds the episode split
   // Head-camera frames (image models; 0 = none): the newest frame of each window, shrunk
-  // img_down times at load time and cropped to img_crop_h x img_crop_w when gathered.
+  // img_down times at load time and cropped to img_crop_h x img_crop_w when gathered: a
+  // window centred and moved by (img_off_y, img_off_x) (the model's acting position), and
+  // in training placed within +-img_shift pixels of it, or anywhere when img_shift < 0
+  // (the default).
   int img_down;
   int img_crop_h, img_crop_w;
+  int img_off_y, img_off_x;
+  int img_shift;
   // Also keep every frame's object state alone, normalised with its own statistics, as
   // the target of an image encoder's object-state head (1), or not (0).
   int aux_object;
@@ -114,8 +119,8 @@ void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int
 void nfp_dataset_gather_object(float* out, const nfp_dataset* ds, const int* anchors, int n);
 
 // The newest frame of each window at anchors[0..n) into out[n][img_crop_h][img_crop_w][3]:
-// a random crop per window drawn from rng (training augmentation), or the centre crop
-// when rng is NULL (validation, and what the policy sees when acting).
+// a random placement per window drawn from rng (training augmentation), or the acting
+// position when rng is NULL (validation, and what the policy sees when acting).
 void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* anchors, int n,
                                nfp_rng* rng);
 

@@ -57,7 +57,7 @@ static const field fields[] = {
     FI(n_blocks),       FI(encoder),        FI(context_dim),  FI(enc_hidden),
     FI(enc_blocks),     FI(n_cam),          FI(img_h),        FI(img_w),
     FO(img_src_h),      FO(img_src_w),      FO(img_down),     FO(aux_dim),
-    FO(aux_bottleneck),
+    FO(aux_bottleneck), FO(img_off_y),      FO(img_off_x),
     FD(sigma),          FI(sbs_candidates), FI(gr_steps),     FD(gr_step_size),
 };
 #undef FI
@@ -88,6 +88,7 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       {"img_src_h", c->img_src_h, 0, 4096},   {"img_src_w", c->img_src_w, 0, 4096},
       {"img_down", c->img_down, 0, 64},       {"aux_dim", c->aux_dim, 0, NFP_ENCODER_MAX_AUX},
       {"aux_bottleneck", c->aux_bottleneck, 0, 1},
+      {"img_off_y", c->img_off_y, -4096, 4096}, {"img_off_x", c->img_off_x, -4096, 4096},
       {"sbs_candidates", c->sbs_candidates, 1, 65536}, {"gr_steps", c->gr_steps, 0, 100000},
   };
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -121,6 +122,12 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       return nfp_error_set("model config: frames of %d x %d shrunk %d times are smaller than the "
                            "%d x %d input", c->img_src_h, c->img_src_w, c->img_down, c->img_h,
                            c->img_w);
+    }
+    int sh = c->img_src_h / c->img_down, sw = c->img_src_w / c->img_down;
+    int y0 = (sh - c->img_h) / 2 + c->img_off_y, x0 = (sw - c->img_w) / 2 + c->img_off_x;
+    if (y0 < 0 || x0 < 0 || y0 + c->img_h > sh || x0 + c->img_w > sw) {
+      return nfp_error_set("model config: the %d x %d input window at (%d, %d) does not fit in "
+                           "the %d x %d shrunk frames", c->img_h, c->img_w, y0, x0, sh, sw);
     }
   }
   if (!(c->tail_bound > 0.0 && c->tail_bound < 1e6)) {

@@ -112,8 +112,8 @@ void nfp_sampler_free(nfp_sampler* s) {
   free(s);
 }
 
-// Camera frames as the model was trained on them, shrunk and centre-cropped to the
-// encoder's input in s->image.
+// Camera frames as the model was trained on them, shrunk and cropped to the encoder's
+// input in s->image.
 static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
   const nfp_model_config* c = &s->model->cfg;
   if (!obs->image) return nfp_error_set("sampler: this policy needs camera frames; none given");
@@ -124,8 +124,7 @@ static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) 
   }
   size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
   for (int k = 0; k < c->n_cam; k++) {
-    nfp_image_policy_input(s->image + k * input, s->shrunk, obs->image + k * frame, c->img_src_h,
-                           c->img_src_w, c->img_down, c->img_h, c->img_w);
+    nfp_image_policy_input(s->image + k * input, s->shrunk, obs->image + k * frame, c);
   }
   *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = c->n_cam,
                            .img_h = c->img_h, .img_w = c->img_w};

@@ -37,6 +37,7 @@ void nfp_dataset_config_default(nfp_dataset_config* cfg) {
   cfg->stride = 4;
   cfg->n_obs = 2;
   cfg->use_object = -1;
+  cfg->img_shift = -1;
   cfg->val_frac = 0.1f;
   cfg->seed = 1;
 }
@@ -136,6 +137,15 @@ static int shrink_images(nfp_dataset* ds, const nfp_episode* eps, int n_episodes
   if (h < c->img_crop_h || w < c->img_crop_w || c->img_crop_h < 1 || c->img_crop_w < 1) {
     return nfp_error_set("dataset: frames of %d x %d shrunk %d times (%d x %d) cannot be cropped "
                          "to %d x %d", sh, sw, c->img_down, h, w, c->img_crop_h, c->img_crop_w);
+  }
+  int y0 = (h - c->img_crop_h) / 2 + c->img_off_y, x0 = (w - c->img_crop_w) / 2 + c->img_off_x;
+  if (y0 < 0 || x0 < 0 || y0 + c->img_crop_h > h || x0 + c->img_crop_w > w) {
+    return nfp_error_set("dataset: the %d x %d window at (%d, %d) does not fit in the %d x %d "
+                         "shrunk frames", c->img_crop_h, c->img_crop_w, y0, x0, h, w);
+  }
+  if (c->img_shift > h || c->img_shift > w) {
+    return nfp_error_set("dataset: a training shift of %d pixels exceeds the %d x %d shrunk "
+                         "frames", c->img_shift, h, w);
   }
   ds->img_src_h = sh;
   ds->img_src_w = sw;
@@ -338,13 +348,14 @@ void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int
 
 void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* anchors, int n,
                                nfp_rng* rng) {
-  int ch = ds->cfg.img_crop_h, cw = ds->cfg.img_crop_w;
-  size_t frame = (size_t)ds->img_h * ds->img_w * 3, crop = (size_t)ch * cw * 3;
+  const nfp_dataset_config* c = &ds->cfg;
+  nfp_image_window win = {c->img_crop_h, c->img_crop_w, c->img_off_y, c->img_off_x, c->img_shift};
+  size_t frame = (size_t)ds->img_h * ds->img_w * 3, crop = (size_t)win.h * win.w * 3;
   for (int i = 0; i < n; i++) {
     int y0, x0;
-    nfp_image_crop_offset(&y0, &x0, ds->img_h, ds->img_w, ch, cw, rng);
-    nfp_image_crop(out + (size_t)i * crop, ds->images + (size_t)anchors[i] * frame, ds->img_w, ch,
-                   cw, y0, x0);
+    nfp_image_window_place(&y0, &x0, &win, ds->img_h, ds->img_w, rng);
+    nfp_image_crop(out + (size_t)i * crop, ds->images + (size_t)anchors[i] * frame, ds->img_h,
+                   ds->img_w, win.h, win.w, y0, x0);
   }
 }
 

@@ -40,6 +40,7 @@ char* nfp_train_config_to_json(const nfp_train_config* cfg, const nfp_dataset_co
   cJSON_AddBoolToObject(j, "use_object", dcfg->use_object != 0);
   cJSON_AddBoolToObject(j, "twins", dcfg->twin != NULL);   // demos augmented with twins
   cJSON_AddNumberToObject(j, "val_frac", dcfg->val_frac);
+  cJSON_AddNumberToObject(j, "img_shift", dcfg->img_shift);
   snprintf(seed, sizeof(seed), "%llu", (unsigned long long)dcfg->seed);
   cJSON_AddStringToObject(j, "split_seed", seed);
   cJSON_AddStringToObject(j, "schedule",
@@ -89,6 +90,11 @@ int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
   // Optional: checkpoints from before --obs-noise existed trained without it.
   const cJSON* on = cJSON_GetObjectItemCaseSensitive(j, "obs_noise");
   cfg->obs_noise = cJSON_IsNumber(on) ? (float)on->valuedouble : 0.0f;
+  const cJSON* is = cJSON_GetObjectItemCaseSensitive(j, "img_shift");  // likewise: anywhere
+  if (rc == 0 && is && !(cJSON_IsNumber(is) && is->valuedouble >= -1 && is->valuedouble <= 4096)) {
+    rc = nfp_error_set("train_config: img_shift must be a number in -1..4096");
+  }
+  dcfg->img_shift = rc == 0 && is ? (int)is->valuedouble : -1;
   const cJSON* aw = cJSON_GetObjectItemCaseSensitive(j, "aux_weight");  // likewise
   cfg->aux_weight = cJSON_IsNumber(aw) ? (float)aw->valuedouble : 1.0f;
   cJSON_Delete(j);
