@@ -18,7 +18,7 @@ if [ "${1:-}" = --camera ]; then
   shift
   out=$root/out/camera_policies
   collect_flags=(--images)
-  train_flags=(--obs image+state --encoder cnn --crop 60x80)
+  train_flags=(--obs image+state --encoder cnn --crop 58x76)
 fi
 out=${1:-$out}
 shift || true

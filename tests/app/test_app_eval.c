@@ -216,7 +216,8 @@ static void cell_matches(const char* cell, const cJSON* run, const char* key, in
 }
 
 // The bundled camera policy (head camera and joints, no object state) lifts the pot on
-// most of the first evaluation seeds (69 % over 100 trials when it was made).
+// the first evaluation seeds (100 % over 100 trials when it was made; one failure allowed
+// for another CPU's rounding).
 static void test_bundled_camera_policy(void** state) {
   (void)state;
   char json[400], args[1200];
@@ -230,7 +231,7 @@ static void test_bundled_camera_policy(void** state) {
   const cJSON* run = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 1);
   assert_non_null(run);
   printf("bundled camera policy: %.0f %% of 6 trials\n", 100 * num(run, "success_rate"));
-  assert_true(num(run, "success_rate") >= 0.5);
+  assert_true(num(run, "success_rate") >= 5.0 / 6.0 - 1e-9);
   cJSON_Delete(root);
 }
 

@@ -19,7 +19,7 @@ extern "C" {
 //================================== image =====================================================
 // Camera frames on their way into an image encoder: box-average shrinking and cropping
 // of interleaved RGB (uint8 [h][w][3]) frames. The head camera's 240 x 320 frames are
-// shrunk 4 times to 60 x 80 and cropped to the network input (56 x 72 by default): a
+// shrunk 4 times to 60 x 80 and cropped to the network input (58 x 76 in nfp train): a
 // window placed the same way every time when acting (centred, or moved to a region of
 // interest) and, in training, a random placement around it (augmentation).
 // out[src_h/down][src_w/down][3]: each pixel the rounded mean of a down x down block
