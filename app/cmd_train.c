@@ -519,7 +519,10 @@ static void print_plan(const train_opts* o, const train_job* j) {
          ds->cfg.use_object ? "qpos+object" : "qpos", mc->horizon, mc->stride, mc->n_layers,
          mc->n_bins, mc->hidden, mc->n_blocks, mc->context_dim);
   if (mc->n_cam > 0) {
-    int sh = mc->img_src_h / mc->img_down, sw = mc->img_src_w / mc->img_down;
+    nfp_image_window win = {mc->img_h, mc->img_w, mc->img_off_y, mc->img_off_x, 0};
+    int y0, x0;
+    nfp_image_window_place(&y0, &x0, &win, mc->img_src_h / mc->img_down,
+                           mc->img_src_w / mc->img_down, NULL);
     char shift[48];
     if (ds->cfg.img_shift < 0) snprintf(shift, sizeof(shift), "anywhere");
     else if (ds->cfg.img_shift == 0) snprintf(shift, sizeof(shift), "there too");
@@ -527,8 +530,7 @@ static void print_plan(const train_opts* o, const train_job* j) {
     printf("image: %s encoder on the newest %s frame, %d x %d shrunk %d times, a %d x %d "
            "window at (%d, %d) when acting, placed %s in training\n",
            encoder_names[mc->encoder], o->camera ? o->camera : "camera", mc->img_src_h,
-           mc->img_src_w, mc->img_down, mc->img_h, mc->img_w,
-           (sh - mc->img_h) / 2 + mc->img_off_y, (sw - mc->img_w) / 2 + mc->img_off_x, shift);
+           mc->img_src_w, mc->img_down, mc->img_h, mc->img_w, y0, x0, shift);
   }
   if (mc->aux_dim > 0) {
     printf("object-state head: %d values from the camera features, weight %g%s\n", mc->aux_dim,

@@ -124,7 +124,9 @@ int nfp_model_config_validate(const nfp_model_config* c) {
                            c->img_w);
     }
     int sh = c->img_src_h / c->img_down, sw = c->img_src_w / c->img_down;
-    int y0 = (sh - c->img_h) / 2 + c->img_off_y, x0 = (sw - c->img_w) / 2 + c->img_off_x;
+    nfp_image_window win = {c->img_h, c->img_w, c->img_off_y, c->img_off_x, 0};
+    int y0, x0;
+    nfp_image_window_place(&y0, &x0, &win, sh, sw, NULL);
     if (y0 < 0 || x0 < 0 || y0 + c->img_h > sh || x0 + c->img_w > sw) {
       return nfp_error_set("model config: the %d x %d input window at (%d, %d) does not fit in "
                            "the %d x %d shrunk frames", c->img_h, c->img_w, y0, x0, sh, sw);

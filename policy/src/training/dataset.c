@@ -138,7 +138,9 @@ static int shrink_images(nfp_dataset* ds, const nfp_episode* eps, int n_episodes
     return nfp_error_set("dataset: frames of %d x %d shrunk %d times (%d x %d) cannot be cropped "
                          "to %d x %d", sh, sw, c->img_down, h, w, c->img_crop_h, c->img_crop_w);
   }
-  int y0 = (h - c->img_crop_h) / 2 + c->img_off_y, x0 = (w - c->img_crop_w) / 2 + c->img_off_x;
+  nfp_image_window win = {c->img_crop_h, c->img_crop_w, c->img_off_y, c->img_off_x, 0};
+  int y0, x0;
+  nfp_image_window_place(&y0, &x0, &win, h, w, NULL);
   if (y0 < 0 || x0 < 0 || y0 + c->img_crop_h > h || x0 + c->img_crop_w > w) {
     return nfp_error_set("dataset: the %d x %d window at (%d, %d) does not fit in the %d x %d "
                          "shrunk frames", c->img_crop_h, c->img_crop_w, y0, x0, h, w);
