@@ -302,6 +302,11 @@ static void test_hostile_shapes(void** state) {
   b = hand_made("\"__metadata__\":{\"nfp.data_crc32\":\"00000000\"}", one, 4, 1.0f, &n);
   expect_refusal(b, n, "does not match its checksum");
   free(b);
+  // a repeated block wrote past the second, smaller key array (found by libFuzzer)
+  b = hand_made("\"__metadata__\":{\"a\":\"1\",\"b\":\"2\"},\"__metadata__\":{\"c\":\"3\"}", one,
+                4, 1.0f, &n);
+  expect_refusal(b, n, "__metadata__ appears twice");
+  free(b);
 }
 
 // A config asking for a model far larger than the file must be refused before the

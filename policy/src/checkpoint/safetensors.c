@@ -163,6 +163,8 @@ static double whole(const cJSON* v) {
 
 static int parse_meta(nfp_st_file* f, const cJSON* meta, const char* path) {
   if (!cJSON_IsObject(meta)) return nfp_error_set("%s: __metadata__ is not an object", path);
+  // JSON parsers keep repeated keys; a second block would overwrite the first's arrays.
+  if (f->meta_key) return nfp_error_set("%s: __metadata__ appears twice", path);
   int n = cJSON_GetArraySize(meta);
   f->meta_key = calloc((size_t)n + 1, sizeof(char*));
   f->meta_value = calloc((size_t)n + 1, sizeof(char*));
