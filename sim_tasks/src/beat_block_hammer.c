@@ -76,7 +76,6 @@ static int check(const mjModel* m) {
 }
 
 static void reset(nfp_task* t, nfp_rng* rng) {
-  hammer_state* s = t->state;
   hammer_ids h = hammer_lookup(t->m);
   double x;
   do x = nfp_rng_range(rng, -BLOCK_X_RANGE, BLOCK_X_RANGE);
@@ -87,7 +86,6 @@ static void reset(nfp_task* t, nfp_rng* rng) {
   double* q = t->d->mocap_quat + 4 * h.mocap;
   p[0] = x, p[1] = y, p[2] = TABLE_Z + BLOCK_HALF;
   q[0] = mju_cos(yaw / 2), q[1] = 0, q[2] = 0, q[3] = mju_sin(yaw / 2);
-  s->arm = x < 0 ? NFP_LEFT : NFP_RIGHT;
 }
 
 static void begin_phase(nfp_task* t) {
@@ -96,6 +94,8 @@ static void begin_phase(nfp_task* t) {
   const mjData* d = t->d;
   int n = kPhaseSteps[s->expert.phase];
   nfp_phased_hold(&s->expert, n);   // arms that do not move this phase stay put
+  // The expert picks its arm from the scene it starts in, not from the set-up's draw.
+  if (s->expert.phase == PREGRASP) s->arm = d->xpos[3 * h.block] < 0 ? NFP_LEFT : NFP_RIGHT;
   nfp_arm_plan* p = &s->expert.plan[s->arm];
   const double* grasp = d->site_xpos + 3 * h.grasp_site;
   const double* block = d->xpos + 3 * h.block;
@@ -186,6 +186,15 @@ static int object_state(const nfp_task* t, double* out, int cap) {
   return 14;
 }
 
+// The hammer lies on the centre line and is symmetric across its own y-z plane (handle and
+// head centred in x), so the mirrored set-up is the block mirrored, struck by the other arm.
+static int mirror_object(double* out, const double* in, int n) {
+  if (n != 14) return nfp_error_set("beat_block_hammer object state has 14 numbers, got %d", n);
+  nfp_pose_mirror(out, in);
+  nfp_pose_mirror(out + 7, in + 7);
+  return 0;
+}
+
 const nfp_task_def nfp_task_beat_block_hammer = {
   .name = "beat_block_hammer",
   .mjcf = "beat_block_hammer.xml",
@@ -200,4 +209,5 @@ const nfp_task_def nfp_task_beat_block_hammer = {
   .expert_phase = nfp_phased_expert_phase,
   .success = success,
   .object_state = object_state,
+  .mirror_object = mirror_object,   // for the camera recipe; the state policy is measured without
 };

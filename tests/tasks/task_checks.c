@@ -143,8 +143,14 @@ void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, i
   for (int k = 0; k < nbodies; k++) {
     int b = mj_name2id(t->m, mjOBJ_BODY, bodies[k]);
     assert_true(b >= 0);
-    memcpy(t->d->qpos + t->m->jnt_qposadr[t->m->body_jntadr[b]], obj + 7 * k,
-           7 * sizeof(double));
+    int mocap = t->m->body_mocapid[b];
+    if (mocap >= 0) {   // a fixed object placed at reset
+      memcpy(t->d->mocap_pos + 3 * mocap, obj + 7 * k, 3 * sizeof(double));
+      memcpy(t->d->mocap_quat + 4 * mocap, obj + 7 * k + 3, 4 * sizeof(double));
+    } else {
+      memcpy(t->d->qpos + t->m->jnt_qposadr[t->m->body_jntadr[b]], obj + 7 * k,
+             7 * sizeof(double));
+    }
   }
   mj_forward(t->m, t->d);
   for (int k = 0; k < T; k++) {

@@ -41,7 +41,7 @@ void check_reset_deterministic(nfp_task* t, uint64_t seed, int steps, uint64_t o
 // The mirror image of the expert's episode from `seed` (nfp_rig_mirror on its targets,
 // the task's mirror on its set-up) succeeds in the mirrored set-up, and the objects end
 // within `tol` (m) of the mirror image of where the expert left them. The object state
-// must be the free-joint poses (position, quaternion) of `bodies`, in order.
+// must be the poses (position, quaternion) of `bodies`, in order: free joints or mocap.
 void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, int nbodies,
                         double tol);
 

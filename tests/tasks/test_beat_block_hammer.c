@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -121,6 +122,48 @@ static void test_expert_succeeds(void** state) {
   }
 }
 
+// Camera policies train on mirror images: they must be episodes of the mirrored set-up.
+static void test_mirror_image_succeeds(void** state) {
+  static const char* const bodies[2] = {"hammer", "block"};
+  for (uint64_t seed = 100000; seed < 100003; seed++) {
+    check_mirror_image(*state, seed, bodies, 2, 0.01);
+  }
+}
+
+// More than a valid episode: the expert itself acts as the mirror image of its episode
+// from the mirrored set-up, so mirror images add placements without a second style of
+// grasp for the flow to learn.
+static void test_expert_is_mirror_symmetric(void** state) {
+  enum { CAP = 400 };
+  static double targets[CAP][NFP_NJ];
+  nfp_task* t = *state;
+  int mocap = t->m->body_mocapid[mj_name2id(t->m, mjOBJ_BODY, "block")];
+  double obj[14], twin[14];
+  nfp_task_reset(t, 100001);
+  nfp_task_object_state(t, obj, 14);
+  int T = 0;
+  while (!nfp_task_expert_done(t) && T < CAP) {
+    nfp_task_expert(t, targets[T]);
+    nfp_task_step(t, targets[T++]);
+  }
+  nfp_task_reset(t, 100001);
+  assert_int_equal(nfp_task_mirror_object(t->def, twin, obj, 14), 0);
+  memcpy(t->d->mocap_pos + 3 * mocap, twin + 7, 3 * sizeof(double));
+  memcpy(t->d->mocap_quat + 4 * mocap, twin + 10, 4 * sizeof(double));
+  mj_forward(t->m, t->d);
+  double worst = 0.0;
+  for (int k = 0; k < T; k++) {
+    double q[NFP_NJ], mirrored[NFP_NJ];
+    nfp_task_expert(t, q);
+    nfp_task_step(t, q);
+    nfp_rig_mirror(mirrored, targets[k]);
+    for (int j = 0; j < NFP_NJ; j++) worst = fmax(worst, fabs(q[j] - mirrored[j]));
+  }
+  printf("expert on the mirrored set-up vs the mirror image: %.2e rad at most\n", worst);
+  assert_true(nfp_task_expert_done(t));
+  assert_true(worst < 1e-3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_registered),
@@ -128,6 +171,8 @@ int main(void) {
     cmocka_unit_test(test_setups_vary_within_ranges),
     cmocka_unit_test(test_success_check),
     cmocka_unit_test(test_expert_succeeds),
+    cmocka_unit_test(test_mirror_image_succeeds),
+    cmocka_unit_test(test_expert_is_mirror_symmetric),
   };
   return cmocka_run_group_tests(tests, setup, task_checks_teardown);
 }

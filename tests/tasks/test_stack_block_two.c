@@ -117,7 +117,7 @@ static void test_mirror_image_succeeds(void** state) {
     check_mirror_image(*state, seed, blocks, 2, 0.01);
   }
   double x[14] = {0}, y[14];
-  assert_int_equal(nfp_task_mirror_object(nfp_task_find("beat_block_hammer"), y, x, 7), -1);
+  assert_int_equal(nfp_task_mirror_object(nfp_task_find("handover_block"), y, x, 7), -1);
 }
 
 static void test_expert_succeeds(void** state) {
