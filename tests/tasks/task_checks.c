@@ -119,6 +119,22 @@ void expert_run_finish(const expert_run* r) {
   assert_int_equal(warnings, r->warnings);
 }
 
+void task_checks_place(nfp_task* t, const char* const* bodies, int nbodies, const double* poses) {
+  for (int k = 0; k < nbodies; k++) {
+    int b = mj_name2id(t->m, mjOBJ_BODY, bodies[k]);
+    assert_true(b >= 0);
+    int mocap = t->m->body_mocapid[b];
+    if (mocap >= 0) {   // a fixed object placed at reset
+      memcpy(t->d->mocap_pos + 3 * mocap, poses + 7 * k, 3 * sizeof(double));
+      memcpy(t->d->mocap_quat + 4 * mocap, poses + 7 * k + 3, 4 * sizeof(double));
+    } else {
+      memcpy(t->d->qpos + t->m->jnt_qposadr[t->m->body_jntadr[b]], poses + 7 * k,
+             7 * sizeof(double));
+    }
+  }
+  mj_forward(t->m, t->d);
+}
+
 void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, int nbodies,
                         double tol) {
   enum { CAP = 1000 };
@@ -140,19 +156,7 @@ void check_mirror_image(nfp_task* t, uint64_t seed, const char* const* bodies, i
   // The same seed (the arms at home, which is its own mirror image), objects mirrored.
   nfp_task_reset(t, seed);
   if (nfp_task_mirror_object(t->def, obj, obj0, n)) fail_msg("%s", nfp_error_last());
-  for (int k = 0; k < nbodies; k++) {
-    int b = mj_name2id(t->m, mjOBJ_BODY, bodies[k]);
-    assert_true(b >= 0);
-    int mocap = t->m->body_mocapid[b];
-    if (mocap >= 0) {   // a fixed object placed at reset
-      memcpy(t->d->mocap_pos + 3 * mocap, obj + 7 * k, 3 * sizeof(double));
-      memcpy(t->d->mocap_quat + 4 * mocap, obj + 7 * k + 3, 4 * sizeof(double));
-    } else {
-      memcpy(t->d->qpos + t->m->jnt_qposadr[t->m->body_jntadr[b]], obj + 7 * k,
-             7 * sizeof(double));
-    }
-  }
-  mj_forward(t->m, t->d);
+  task_checks_place(t, bodies, nbodies, obj);
   for (int k = 0; k < T; k++) {
     double q[NFP_NJ];
     nfp_rig_mirror(q, targets[k]);

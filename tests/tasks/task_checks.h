@@ -38,6 +38,9 @@ void check_registered(const nfp_task* t, const char* name, int step_cap);
 void check_reset_deterministic(nfp_task* t, uint64_t seed, int steps, uint64_t other_seed,
                                int other_steps);
 
+// Puts `bodies` at `poses` (position, quaternion each; free joints or mocap), then forward.
+void task_checks_place(nfp_task* t, const char* const* bodies, int nbodies, const double* poses);
+
 // The mirror image of the expert's episode from `seed` (nfp_rig_mirror on its targets,
 // the task's mirror on its set-up) succeeds in the mirrored set-up, and the objects end
 // within `tol` (m) of the mirror image of where the expert left them. The object state
