@@ -48,6 +48,10 @@ typedef struct {
   double wall_s;
   int plans, hold_steps;
   double loglik_mean, loglik_min;  // over the episode's chunks (policy only)
+  // The set-up: the object state the arms measured before the first step (n_start = 0
+  // when the rig measures none), so that outcomes can be read against placements.
+  double object_start[NFP_ARMS_MAX_OBJECT];
+  int n_start;
 } trial_result;
 
 // One batch of trials, shared by the workers; everything mutable is under lock.
@@ -110,6 +114,10 @@ static int batch_trial(eval_batch* e, int slot, nfp_arms* arms, nfp_agent* agent
                        nfp_rollout* ro, trial_result* r, eval_video* vid) {
   double t0 = nfp_clock_seconds();
   int st = nfp_rollout_begin(ro, arms, agent, r->seed);
+  if (!st) {
+    r->n_start = ro->obs.n_object;
+    memcpy(r->object_start, ro->obs.object, sizeof(double) * (size_t)r->n_start);
+  }
   if (!st && vid) st = eval_video_begin(vid, arms, e->task_name, e->label, ro);
   progress_steps(&e->prog, slot, 0);
   while (!st && !ro->done) {
@@ -300,6 +308,9 @@ static cJSON* trial_json(const trial_result* r, int policy) {
   cJSON_AddBoolToObject(o, "success", r->success);
   cJSON_AddNumberToObject(o, "steps", r->steps);
   cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+  if (r->n_start > 0) {
+    cJSON_AddItemToObject(o, "object_start", cJSON_CreateDoubleArray(r->object_start, r->n_start));
+  }
   if (policy) {
     cJSON_AddNumberToObject(o, "plans", r->plans);
     cJSON_AddNumberToObject(o, "loglik_mean", r->loglik_mean);
@@ -595,8 +606,9 @@ static int eval_parse(eval_request* r, int argc, char** argv) {
        0, 0},
       {"--keep-expert-failures", NFP_ARG_FLAG, &o->keep_expert_failures, NULL,
        "evaluate a policy on every seed, not only where the scripted expert succeeds", 0, 0, 0},
-      {"--json", NFP_ARG_STR, &r->json, "FILE", "write a JSON report (per-trial records) here", 0,
-       0, 0},
+      {"--json", NFP_ARG_STR, &r->json, "FILE",
+       "write a JSON report here (per-trial records: seed, outcome, steps, and object_start, "
+       "the set-up's object state where the arms measure one)", 0, 0, 0},
       {"--chart", NFP_ARG_STR, &r->chart, "FILE.svg",
        "success-rate bar chart, PNG if FILE ends in .png, else SVG (default: the --json path "
        "with .svg)", 0, 0, 0},

@@ -1,8 +1,10 @@
 // nfp eval / nfp export with a policy: per-trial records that depend only on the seed
-// (not on --jobs) in every sampling mode, the JSON and SVG reports, the confidence gate
+// (not on --jobs) in every sampling mode, each with its seed's set-up (object_start),
+// the JSON and SVG reports, the confidence gate
 // (--min-loglik above any chunk's log-likelihood holds every step, and a gated
 // controller on the simulated arms keeps them where they started), an exported policy
 // that evaluates identically, and bad input refused with the file or the modes named.
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +132,30 @@ static void same_records(const cJSON* a, const cJSON* b) {
   }
 }
 
+// Every record's object_start is the set-up the task itself makes for that seed.
+static void expect_setups(const cJSON* run) {
+  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
+  if (!t) fail_msg("%s", nfp_error_last());
+  const cJSON* rec;
+  cJSON_ArrayForEach(rec, cJSON_GetObjectItem(run, "records")) {
+    const cJSON* got = cJSON_GetObjectItemCaseSensitive(rec, "object_start");
+    assert_true(cJSON_IsArray(got));
+    assert_int_equal(cJSON_GetArraySize(got), NOBJ);
+    double want[NOBJ];
+    nfp_task_reset(t, (uint64_t)num(rec, "seed"));
+    assert_int_equal(nfp_task_object_state(t, want, NOBJ), NOBJ);
+    for (int i = 0; i < NOBJ; i++) {
+      // cJSON prints 15 significant digits when they read back within its epsilon: the
+      // last bit may differ, nothing more
+      double g = cJSON_GetArrayItem(got, i)->valuedouble;
+      if (fabs(g - want[i]) > 4 * DBL_EPSILON * fabs(want[i])) {
+        fail_msg("seed %.0f value %d: %.17g vs %.17g", num(rec, "seed"), i, g, want[i]);
+      }
+    }
+  }
+  nfp_task_free(t);
+}
+
 static const char* modes[] = {"single", "sbs", "gr"};
 
 // --mode all on 1 and 2 threads: every mode's trials identical; the report complete.
@@ -142,6 +168,7 @@ static void test_eval_modes_jobs(void** state) {
   const cJSON* expert = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "runs"), 0);
   assert_string_equal(cJSON_GetObjectItem(expert, "agent")->valuestring, "expert");
   assert_int_equal((int)num(expert, "successes"), 3);  // the Lift Pot expert on 100000..2
+  expect_setups(expert);
   for (int k = 0; k < 3; k++) {
     const cJSON* x = run_of(a, modes[k]);
     const cJSON* y = run_of(b, modes[k]);
@@ -168,6 +195,8 @@ static void test_eval_modes_jobs(void** state) {
     }
     assert_int_equal((int)num(x, "policy_calls"), calls);
     same_records(x, y);
+    expect_setups(x);
+    expect_setups(y);
     // every mode runs on the same seeds
     const cJSON* s0 = cJSON_GetObjectItem(run_of(a, "single"), "seeds");
     const cJSON* sk = cJSON_GetObjectItem(x, "seeds");
