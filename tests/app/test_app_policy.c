@@ -133,9 +133,7 @@ static void same_records(const cJSON* a, const cJSON* b) {
 }
 
 // Every record's object_start is the set-up the task itself makes for that seed.
-static void expect_setups(const cJSON* run) {
-  nfp_task* t = nfp_task_create("lift_pot", NFP_TEST_ASSETS);
-  if (!t) fail_msg("%s", nfp_error_last());
+static void expect_setups(nfp_task* t, const cJSON* run) {
   const cJSON* rec;
   cJSON_ArrayForEach(rec, cJSON_GetObjectItem(run, "records")) {
     const cJSON* got = cJSON_GetObjectItemCaseSensitive(rec, "object_start");
@@ -153,7 +151,6 @@ static void expect_setups(const cJSON* run) {
       }
     }
   }
-  nfp_task_free(t);
 }
 
 static const char* modes[] = {"single", "sbs", "gr"};
@@ -168,7 +165,9 @@ static void test_eval_modes_jobs(void** state) {
   const cJSON* expert = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "runs"), 0);
   assert_string_equal(cJSON_GetObjectItem(expert, "agent")->valuestring, "expert");
   assert_int_equal((int)num(expert, "successes"), 3);  // the Lift Pot expert on 100000..2
-  expect_setups(expert);
+  nfp_task* lift_pot = nfp_task_create("lift_pot", NFP_TEST_ASSETS);  // the set-ups' reference
+  if (!lift_pot) fail_msg("%s", nfp_error_last());
+  expect_setups(lift_pot, expert);
   for (int k = 0; k < 3; k++) {
     const cJSON* x = run_of(a, modes[k]);
     const cJSON* y = run_of(b, modes[k]);
@@ -195,8 +194,8 @@ static void test_eval_modes_jobs(void** state) {
     }
     assert_int_equal((int)num(x, "policy_calls"), calls);
     same_records(x, y);
-    expect_setups(x);
-    expect_setups(y);
+    expect_setups(lift_pot, x);
+    expect_setups(lift_pot, y);
     // every mode runs on the same seeds
     const cJSON* s0 = cJSON_GetObjectItem(run_of(a, "single"), "seeds");
     const cJSON* sk = cJSON_GetObjectItem(x, "seeds");
@@ -220,6 +219,7 @@ static void test_eval_modes_jobs(void** state) {
   for (int k = 0; k < 3; k++) assert_non_null(strstr(text, modes[k]));
   assert_non_null(strstr(text, "expert"));
   assert_non_null(strstr(text, "(95 % interval 0.0-"));  // the bars carry their intervals
+  nfp_task_free(lift_pot);
   cJSON_Delete(a);
   cJSON_Delete(b);
 }
