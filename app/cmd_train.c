@@ -235,6 +235,9 @@ static int train_parse(train_opts* o) {
       {"--shift", NFP_ARG_INT, &o->dc.img_shift, "N",
        "training: place the window within +-N pixels of where it sits when acting (edge "
        "pixels repeated past the frame); -1 = anywhere inside the frame", -1, 4096, 0},
+      {"--first-frame", NFP_ARG_FLAG, &o->mc.img_first, NULL,
+       "the encoder also sees the episode's first camera frame (same window, same weights): "
+       "the scene before the arms hide parts of it", 0, 0, 0},
       {"--camera", NFP_ARG_STR, &o->camera, "NAME",
        "the demos' camera for --obs image+state: nfp's record 'head'; ALOHA / ACT episodes "
        "(read as they are) have cam_high, cam_left_wrist, ... (default: cam_high, else the "
@@ -312,7 +315,7 @@ static int arch_flags_given(const train_opts* o) {
                                      "--layers",  "--bins",   "--hidden", "--blocks",
                                      "--context", "--obs",    "--encoder", "--img-down",
                                      "--crop",    "--mirror", "--object-bottleneck",
-                                     "--crop-at", "--shift"};
+                                     "--crop-at", "--shift",  "--first-frame"};
   int n = (int)(sizeof(arch_flags) / sizeof(arch_flags[0]));
   int any = 0;
   for (int i = 0; i < n; i++) any |= nfp_args_given(o->argc, o->argv, arch_flags[i]);
@@ -331,8 +334,8 @@ static int train_check(train_opts* o) {
   o->dc.use_object = !strcmp(o->obs_kind, "auto") ? -1 : !strcmp(o->obs_kind, "qpos+object");
   if (!o->image) {
     static const char* image_flags[] = {"--encoder", "--img-down", "--crop", "--crop-at",
-                                        "--shift"};
-    for (int i = 0; i < 5; i++) {
+                                        "--shift",   "--first-frame"};
+    for (int i = 0; i < 6; i++) {
       if (nfp_args_given(o->argc, o->argv, image_flags[i])) {
         return nfp_error_set("%s shapes the camera input: it needs --obs image+state",
                              image_flags[i]);
@@ -459,6 +462,7 @@ static int train_dataset(train_opts* o, train_job* j) {
     dc->img_crop_w = o->mc.img_w;
     dc->img_off_y = o->mc.img_off_y;  // a resumed model's window
     dc->img_off_x = o->mc.img_off_x;
+    dc->img_first = o->mc.img_first;
   }
   dc->aux_object = o->mc.aux_dim > 0 || o->object_head > 0;
   nfp_episode* eps = NULL;
@@ -527,9 +531,10 @@ static void print_plan(const train_opts* o, const train_job* j) {
     if (ds->cfg.img_shift < 0) snprintf(shift, sizeof(shift), "anywhere");
     else if (ds->cfg.img_shift == 0) snprintf(shift, sizeof(shift), "there too");
     else snprintf(shift, sizeof(shift), "within +-%d pixels", ds->cfg.img_shift);
-    printf("image: %s encoder on the newest %s frame, %d x %d shrunk %d times, a %d x %d "
+    printf("image: %s encoder on the newest %s frame%s, %d x %d shrunk %d times, a %d x %d "
            "window at (%d, %d) when acting, placed %s in training\n",
-           encoder_names[mc->encoder], o->camera ? o->camera : "camera", mc->img_src_h,
+           encoder_names[mc->encoder], o->camera ? o->camera : "camera",
+           mc->img_first ? " and the episode's first" : "", mc->img_src_h,
            mc->img_src_w, mc->img_down, mc->img_h, mc->img_w, y0, x0, shift);
   }
   if (mc->aux_dim > 0) {

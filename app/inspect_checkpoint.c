@@ -128,8 +128,9 @@ static void print_model(const cJSON* m) {
     double x0 = floor((floor(nfp_inspect_num(m, "img_src_w") / down) - w) / 2) +
                 (isnan(ox) ? 0 : ox);
     printf("  %-15s %.0f camera(s): %.0fx%.0f frames shrunk %.0fx, %.0fx%.0f crops at (%.0f, "
-           "%.0f)\n", "images", nfp_inspect_num(m, "n_cam"), nfp_inspect_num(m, "img_src_h"),
-           nfp_inspect_num(m, "img_src_w"), down, h, w, y0, x0);
+           "%.0f)%s\n", "images", nfp_inspect_num(m, "n_cam"), nfp_inspect_num(m, "img_src_h"),
+           nfp_inspect_num(m, "img_src_w"), down, h, w, y0, x0,
+           nfp_inspect_num(m, "img_first") > 0 ? "; the newest and the episode's first" : "");
     double aux = nfp_inspect_num(m, "aux_dim");
     if (aux > 0) {
       printf("  %-15s %.0f object-state values%s\n", "object head", aux,

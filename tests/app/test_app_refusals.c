@@ -90,6 +90,9 @@ static void test_flags_that_do_not_fit(void** state) {
   assert_int_equal(
       cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors --crop 56x72"), 1);
   assert_has(r.err, "--crop shapes the camera input: it needs --obs image+state");
+  assert_int_equal(
+      cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors --first-frame"), 1);
+  assert_has(r.err, "--first-frame shapes the camera input: it needs --obs image+state");
   // The object-state head trains the camera encoder; the bottleneck needs the head.
   assert_int_equal(cli_run(&r, "", "train --data /nonexistent --out /tmp/x.safetensors "
                                    "--object-head 1"), 1);

@@ -1,7 +1,8 @@
 // Camera frames on their way to an image encoder: box shrinking and cropping (edges
 // repeated past the frame), window placement (centred or a region of interest when
 // acting, anywhere or within a shift in training), the dataset's per-window frames, the
-// sampler's preparation of a full-size frame, and image-model configs (old checkpoints
+// sampler's preparation of a full-size frame, the episode's first frame beside the newest
+// (img_first: dataset, sampler and controller), and image-model configs (old checkpoints
 // without the image fields still read).
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,49 @@ static void test_dataset_images(void** state) {
   for (int e = 0; e < 2; e++) nfp_episode_free(&eps[e]);
 }
 
+// img_first: every window's newest frame, then its episode's first frame, both cropped at
+// the window's one (random) placement.
+static void test_dataset_first_frame(void** state) {
+  (void)state;
+  nfp_episode eps[2];
+  make_episodes(eps, 1);
+  nfp_dataset_config cfg;
+  image_config(&cfg);
+  cfg.img_first = 1;
+  nfp_dataset ds;
+  assert_int_equal(nfp_dataset_build(&ds, eps, 2, &cfg, NULL, NULL), 0);
+  int anchors[2] = {7, 3};  // episode 1 frame 2, episode 0 frame 3
+  int newest[2] = {12, 3}, first[2] = {10, 0};
+  uint8_t out[2 * 2 * 4 * 6 * 3];
+  nfp_rng rng;
+  nfp_rng_seed(&rng, 9);
+  int moved = 0;
+  for (int k = 0; k < 50; k++) {
+    nfp_dataset_gather_images(out, &ds, anchors, 2, &rng);
+    for (int i = 0; i < 2; i++) {
+      const uint8_t* now = out + (size_t)i * 2 * 4 * 6 * 3;
+      const uint8_t* then = now + 4 * 6 * 3;
+      int y0 = -1, x0 = -1;  // where the newest frame's window was placed
+      for (int y = 0; y <= 2 && y0 < 0; y++)
+        for (int x = 0; x <= 2 && y0 < 0; x++)
+          if (now[0] == pixel(newest[i], y, x, 0) && now[3] == pixel(newest[i], y, x + 1, 0)) {
+            y0 = y, x0 = x;
+          }
+      assert_true(y0 >= 0);
+      moved += y0 != 1 || x0 != 1;
+      for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 6; x++)
+          for (int c = 0; c < 3; c++) {
+            assert_int_equal(now[(y * 6 + x) * 3 + c], pixel(newest[i], y0 + y, x0 + x, c));
+            assert_int_equal(then[(y * 6 + x) * 3 + c], pixel(first[i], y0 + y, x0 + x, c));
+          }
+    }
+  }
+  assert_true(moved > 0);
+  nfp_dataset_free(&ds);
+  for (int e = 0; e < 2; e++) nfp_episode_free(&eps[e]);
+}
+
 static void test_dataset_refusals(void** state) {
   (void)state;
   nfp_episode eps[2];
@@ -260,16 +304,29 @@ static void test_config(void** state) {
   c.img_src_h = 240;
   c.n_cam = 0;
   assert_int_equal(nfp_model_config_validate(&c), -1);
+  // the first frames: stored and read back; a state model has none
+  c.n_cam = 1;
+  c.img_first = 1;
+  assert_int_equal(nfp_model_config_validate(&c), 0);
+  assert_int_equal(nfp_model_config_frames(&c), 2);
+  text = nfp_model_config_to_json(&c);
+  assert_non_null(strstr(text, "\"img_first\":1"));
+  assert_int_equal(nfp_model_config_from_json(&back, text), 0);
+  assert_int_equal(nfp_model_config_compare(&back, &c), 0);
+  free(text);
   c.encoder = NFP_ENCODER_STATE;
+  c.n_cam = 0;
+  assert_int_equal(nfp_model_config_validate(&c), -1);
+  assert_non_null(strstr(nfp_error_last(), "first frames"));
+  c.img_first = 0;
   c.n_cam = 1;
   assert_int_equal(nfp_model_config_validate(&c), -1);
   assert_non_null(strstr(nfp_error_last(), "no camera"));
 }
 
-// A small-CNN policy on 32 x 40 frames (shrunk twice, 12 x 16 crops): the sampler takes
-// full frames and prepares them itself; a missing or mis-sized frame is refused.
-static void test_sampler_frames(void** state) {
-  (void)state;
+// A small-CNN policy on 32 x 40 frames (shrunk twice, 12 x 16 crops), its flow perturbed
+// away from the identity so the context (and so the frames) matter.
+static nfp_model* small_camera_policy(int img_first) {
   nfp_model_config c;
   nfp_model_config_default(&c);
   c.n_layers = 2;
@@ -284,12 +341,21 @@ static void test_sampler_frames(void** state) {
   c.img_down = 2;
   c.img_src_h = 32;
   c.img_src_w = 40;
+  c.img_first = img_first;
   nfp_model* m = nfp_model_create(&c, 1);
   if (!m) fail_msg("%s", nfp_error_last());
   nfp_rng rng;
   nfp_rng_seed(&rng, 5);
-  // the flow starts as the identity: perturb it so the context (and the frame) matter
   for (size_t i = 0; i < m->num_params; i++) m->params[i] += 0.05f * (float)nfp_rng_normal(&rng);
+  return m;
+}
+
+// The sampler takes full frames and prepares them itself; a missing or mis-sized frame is
+// refused.
+static void test_sampler_frames(void** state) {
+  (void)state;
+  nfp_model* m = small_camera_policy(0);
+  nfp_rng rng;
   nfp_sampler* s = nfp_sampler_create(m, 4);
   assert_non_null(s);
   nfp_sample_opts o;
@@ -318,13 +384,91 @@ static void test_sampler_frames(void** state) {
   nfp_model_free(m);
 }
 
+// The controller's chunk for `now` after an episode that began with `start` (planning at
+// every step, seed 3): the chunk of the second plan, into chunk.
+static void second_plan(nfp_controller* c, const uint8_t* start, const uint8_t* now,
+                        float* chunk) {
+  double st[14] = {0}, target[14];
+  nfp_controller_info info;
+  nfp_controller_reset(c, 3);
+  if (nfp_controller_act(c, st, start, target, &info)) fail_msg("%s", nfp_error_last());
+  st[0] = 0.1;
+  if (nfp_controller_act(c, st, now, target, &info)) fail_msg("%s", nfp_error_last());
+  assert_int_equal(info.planned, 1);
+  memcpy(chunk, info.chunk, sizeof(float) * 8 * 14);
+}
+
+// img_first: the sampler needs the first frames, and they change the chunk; the controller
+// keeps the frames of an episode's first step (anew after each reset) and plans with them
+// exactly as the sampler does when given them.
+static void test_first_frame_acting(void** state) {
+  (void)state;
+  nfp_model* m = small_camera_policy(1);
+  static uint8_t a[32 * 40 * 3], b[32 * 40 * 3], now[32 * 40 * 3];
+  for (size_t i = 0; i < sizeof(a); i++) {
+    a[i] = (uint8_t)(i * 13);
+    b[i] = (uint8_t)(255 - a[i]);
+    now[i] = (uint8_t)(i * 7 + 1);
+  }
+  nfp_sampler* s = nfp_sampler_create(m, 4);
+  assert_non_null(s);
+  nfp_sample_opts o;
+  nfp_sample_opts_default(&o, m, NFP_SAMPLE_SBS);
+  o.n_candidates = 4;
+  float st[2 * 14] = {0}, ca[8 * 14], cb[8 * 14];
+  double lp;
+  nfp_rng rng;
+  nfp_obs obs = {.state = st, .image = now, .n_cam = 1, .img_h = 32, .img_w = 40};
+  assert_int_equal(nfp_sampler_sample(s, &obs, &o, &rng, ca, &lp), -1);
+  assert_non_null(strstr(nfp_error_last(), "first camera frames"));
+  obs.first_image = a;
+  nfp_rng_seed(&rng, 5);
+  assert_int_equal(nfp_sampler_sample(s, &obs, &o, &rng, ca, &lp), 0);
+  obs.first_image = b;
+  nfp_rng_seed(&rng, 5);
+  assert_int_equal(nfp_sampler_sample(s, &obs, &o, &rng, cb, &lp), 0);
+  assert_true(memcmp(ca, cb, sizeof(ca)) != 0);
+  nfp_sampler_free(s);
+
+  nfp_controller_opts co;
+  nfp_controller_opts_default(&co, m, NFP_SAMPLE_SBS);
+  co.sample.n_candidates = 4;
+  co.replan = 1;
+  nfp_controller* c = nfp_controller_create(m, &co);
+  nfp_controller* fresh = nfp_controller_create(m, &co);
+  if (!c || !fresh) fail_msg("%s", nfp_error_last());
+  float c_a[8 * 14], c_b[8 * 14], again[8 * 14];
+  second_plan(c, a, now, c_a);
+  second_plan(c, b, now, c_b);  // the same controller, a new episode
+  assert_true(memcmp(c_a, c_b, sizeof(c_a)) != 0);
+  second_plan(fresh, b, now, again);
+  assert_memory_equal(c_b, again, sizeof(again));
+  // what the sampler gives for that plan: the same history and noise, the first frame b
+  float hist[2 * 14] = {0.1f};
+  nfp_sampler* ref = nfp_sampler_create(m, 4);
+  nfp_rng_seed(&rng, 3);
+  nfp_obs first = {.state = (float[2 * 14]){0}, .image = b, .first_image = b, .n_cam = 1,
+                   .img_h = 32, .img_w = 40};
+  assert_int_equal(nfp_sampler_sample(ref, &first, &co.sample, &rng, ca, &lp), 0);
+  nfp_obs second = {.state = hist, .image = now, .first_image = b, .n_cam = 1, .img_h = 32,
+                    .img_w = 40};
+  assert_int_equal(nfp_sampler_sample(ref, &second, &co.sample, &rng, ca, &lp), 0);
+  assert_memory_equal(ca, again, sizeof(ca));
+  nfp_sampler_free(ref);
+  nfp_controller_free(c);
+  nfp_controller_free(fresh);
+  nfp_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shrink_crop),
       cmocka_unit_test(test_dataset_images),
+      cmocka_unit_test(test_dataset_first_frame),
       cmocka_unit_test(test_dataset_refusals),
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_sampler_frames),
+      cmocka_unit_test(test_first_frame_acting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

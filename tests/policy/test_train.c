@@ -246,8 +246,9 @@ enum { VT_EPS = 8, VT_T = 8, VT_H = 24, VT_W = 32 };
 
 // Episode e: the joints follow the same path in every episode, and the target pulls both
 // joints up when the camera shows a bright square on the right, down when on the left
-// (even / odd episodes). Only the image tells the two apart.
-static void make_side_episode(nfp_episode* ep, int e) {
+// (even / odd episodes). Only the image tells the two apart; with hidden_later only the
+// episode's first frame shows the square (as an arm hides an object it goes for).
+static void make_side_episode(nfp_episode* ep, int e, int hidden_later) {
   assert_int_equal(nfp_episode_alloc(ep, VT_T, 2, 0, VT_H, VT_W), 0);
   double side = e % 2 ? -1.0 : 1.0;
   int col = side > 0 ? VT_W - 10 : 4, row = 6 + 2 * (e / 2);
@@ -256,17 +257,18 @@ static void make_side_episode(nfp_episode* ep, int e) {
     ep->action[t * 2] = 0.05 * t + 0.5 * side, ep->action[t * 2 + 1] = -0.05 * t + 0.5 * side;
     uint8_t* img = ep->images + (size_t)t * VT_H * VT_W * 3;
     memset(img, 20, (size_t)VT_H * VT_W * 3);
-    for (int r = row; r < row + 6; r++)
+    for (int r = row; r < row + 6 && (t == 0 || !hidden_later); r++)
       for (int c = col; c < col + 6; c++) memset(img + ((size_t)r * VT_W + c) * 3, 230, 3);
   }
 }
 
-// Train a policy on the side episodes (with or without the camera) -> the fraction of
-// windows whose sampled first action moves to the side the image shows.
-static double side_accuracy(nfp_episode* eps, int camera) {
+// Train a policy on the side episodes (with or without the camera, with or without the
+// episode's first frame) -> the fraction of windows whose sampled first action moves to
+// the side the square was shown on.
+static double side_accuracy(nfp_episode* eps, int camera, int first) {
   nfp_dataset_config dc = {.horizon = 2, .stride = 1, .n_obs = 1, .val_frac = 0.0f, .seed = 1,
                            .img_down = camera, .img_crop_h = camera ? VT_H : 0,
-                           .img_crop_w = camera ? VT_W : 0};
+                           .img_crop_w = camera ? VT_W : 0, .img_first = first};
   nfp_dataset ds;
   assert_int_equal(nfp_dataset_build(&ds, eps, VT_EPS, &dc, NULL, NULL), 0);
   nfp_model_config mc;
@@ -276,7 +278,7 @@ static double side_accuracy(nfp_episode* eps, int camera) {
   mc.context_dim = 8, mc.enc_hidden = 32;
   if (camera) {
     mc.encoder = NFP_ENCODER_CNN, mc.n_cam = 1, mc.img_h = VT_H, mc.img_w = VT_W;
-    mc.img_src_h = VT_H, mc.img_src_w = VT_W, mc.img_down = 1;
+    mc.img_src_h = VT_H, mc.img_src_w = VT_W, mc.img_down = 1, mc.img_first = first;
   }
   nfp_model* m = nfp_model_create(&mc, 5);
   assert_non_null(m);
@@ -299,6 +301,7 @@ static double side_accuracy(nfp_episode* eps, int camera) {
       nfp_obs obs = {.state = q};
       if (camera) {
         obs.image = eps[e].images + (size_t)t * VT_H * VT_W * 3;
+        obs.first_image = eps[e].images;
         obs.n_cam = 1, obs.img_h = VT_H, obs.img_w = VT_W;
       }
       double lp;
@@ -319,12 +322,26 @@ static double side_accuracy(nfp_episode* eps, int camera) {
 static void test_image_needed(void** state) {
   (void)state;
   nfp_episode eps[VT_EPS];
-  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e);
-  double cam = side_accuracy(eps, 1), joints = side_accuracy(eps, 0);
+  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e, 0);
+  double cam = side_accuracy(eps, 1, 0), joints = side_accuracy(eps, 0, 0);
   printf("square left or right: %.0f %% of the first actions on its side with the camera, "
          "%.0f %% from the joints alone\n", 100 * cam, 100 * joints);
   assert_true(cam >= 0.95);
   assert_true(joints <= 0.75);
+  for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
+}
+
+// The square shown only in the episode's first frame: learnt with the first frame beside
+// the newest (img_first), not from the newest alone (right only at the first step).
+static void test_first_frame_needed(void** state) {
+  (void)state;
+  nfp_episode eps[VT_EPS];
+  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e, 1);
+  double first = side_accuracy(eps, 1, 1), newest = side_accuracy(eps, 1, 0);
+  printf("square shown at the first step only: %.0f %% of the first actions on its side with "
+         "the first frame, %.0f %% from the newest frame alone\n", 100 * first, 100 * newest);
+  assert_true(first >= 0.95);
+  assert_true(newest <= 0.75);
   for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
 }
 
@@ -887,6 +904,7 @@ int main(void) {
       cmocka_unit_test(test_resume),
       cmocka_unit_test(test_object_head_learns),
       cmocka_unit_test(test_image_needed),
+      cmocka_unit_test(test_first_frame_needed),
       cmocka_unit_test(test_overfit_one_demo),
       cmocka_unit_test(test_mixture_entropy),
   };

@@ -150,6 +150,8 @@ void nfp_image_to_nchw(float* out, const uint8_t* img, int N, int H, int W);
 typedef struct nfp_obs_ {
   const float* state;    // [n_obs][state_dim], newest frame first (joint positions, gripper)
   const uint8_t* image;  // [n_cam][img_h][img_w][3] RGB, or NULL for state-only models
+  // The episode's first frames, as image (models with img_first; the controller keeps them).
+  const uint8_t* first_image;
   int n_cam, img_h, img_w;
 } nfp_obs;
 
@@ -284,6 +286,8 @@ typedef struct nfp_model_config_ {
                             // (0, 0 in files from before regions of interest)
   int aux_dim;              // image encoders: object-state head width (0 = none)
   int aux_bottleneck;       // 1: the encoder's MLP sees the head's estimate, not the features
+  int img_first;            // 1: the encoder also sees the episode's first camera frames (a
+                            // view of the scene before the arms occlude it), after the newest
   // sampling defaults (sampler.h)
   double sigma;          // base noise scale for sampling (0.5)
   int sbs_candidates;    // SBS candidates N (128)
@@ -298,6 +302,8 @@ void nfp_model_config_default(nfp_model_config* cfg);
 void nfp_model_config_reference(nfp_model_config* cfg);
 // 0, or -1 with a message naming the bad field.
 int nfp_model_config_validate(const nfp_model_config* cfg);
+// Camera frames the encoder takes per observation: n_cam, twice that with img_first.
+int nfp_model_config_frames(const nfp_model_config* cfg);
 // JSON object text of every field (malloc'd, caller frees), and back. The parser
 // needs every field and refuses unknown ones. NULL / -1 with a message.
 char* nfp_model_config_to_json(const nfp_model_config* cfg);

@@ -62,6 +62,9 @@ typedef struct nfp_dataset_config_ {
   int img_crop_h, img_crop_w;
   int img_off_y, img_off_x;
   int img_shift;
+  // 1: each window also takes its episode's first frame, cropped at the same place (the
+  // model's img_first).
+  int img_first;
   // Also keep every frame's object state alone, normalised with its own statistics, as
   // the target of an image encoder's object-state head (1), or not (0).
   int aux_object;
@@ -118,9 +121,11 @@ void nfp_dataset_gather(float* obs, float* act, const nfp_dataset* ds, const int
 // The newest frame's object state of each window, out[n][nobj] (cfg.aux_object only).
 void nfp_dataset_gather_object(float* out, const nfp_dataset* ds, const int* anchors, int n);
 
-// The newest frame of each window at anchors[0..n) into out[n][img_crop_h][img_crop_w][3]:
-// a random placement per window drawn from rng (training augmentation), or the acting
-// position when rng is NULL (validation, and what the policy sees when acting).
+// The newest frame of each window at anchors[0..n) into out[n][img_crop_h][img_crop_w][3]
+// (out[n][2][...] with cfg.img_first: the newest, then the episode's first, both cropped
+// at the window's one placement): a random placement per window drawn from rng (training
+// augmentation), or the acting position when rng is NULL (validation, and what the policy
+// sees when acting).
 void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* anchors, int n,
                                nfp_rng* rng);
 

@@ -32,7 +32,7 @@ nfp_model* nfp_model_create_within(const nfp_model_config* cfg, uint64_t seed,
       .hidden = cfg->enc_hidden,
       .blocks = cfg->enc_blocks,
       .out_dim = cfg->context_dim,
-      .n_cam = cfg->n_cam,
+      .n_cam = nfp_model_config_frames(cfg),  // the newest frames, then the first ones
       .img_h = cfg->img_h,
       .img_w = cfg->img_w,
       .aux_dim = cfg->aux_dim,

@@ -57,7 +57,7 @@ static const field fields[] = {
     FI(n_blocks),       FI(encoder),        FI(context_dim),  FI(enc_hidden),
     FI(enc_blocks),     FI(n_cam),          FI(img_h),        FI(img_w),
     FO(img_src_h),      FO(img_src_w),      FO(img_down),     FO(aux_dim),
-    FO(aux_bottleneck), FO(img_off_y),      FO(img_off_x),
+    FO(aux_bottleneck), FO(img_off_y),      FO(img_off_x),    FO(img_first),
     FD(sigma),          FI(sbs_candidates), FI(gr_steps),     FD(gr_step_size),
 };
 #undef FI
@@ -70,6 +70,10 @@ static int* int_at(const nfp_model_config* c, int i) {
 }
 static double* dbl_at(const nfp_model_config* c, int i) {
   return (double*)((char*)c + fields[i].offset);
+}
+
+int nfp_model_config_frames(const nfp_model_config* c) {
+  return c->n_cam * (c->img_first ? 2 : 1);
 }
 
 int nfp_model_config_validate(const nfp_model_config* c) {
@@ -87,7 +91,7 @@ int nfp_model_config_validate(const nfp_model_config* c) {
       {"img_h", c->img_h, 0, 4096},           {"img_w", c->img_w, 0, 4096},
       {"img_src_h", c->img_src_h, 0, 4096},   {"img_src_w", c->img_src_w, 0, 4096},
       {"img_down", c->img_down, 0, 64},       {"aux_dim", c->aux_dim, 0, NFP_ENCODER_MAX_AUX},
-      {"aux_bottleneck", c->aux_bottleneck, 0, 1},
+      {"aux_bottleneck", c->aux_bottleneck, 0, 1}, {"img_first", c->img_first, 0, 1},
       {"img_off_y", c->img_off_y, -4096, 4096}, {"img_off_x", c->img_off_x, -4096, 4096},
       {"sbs_candidates", c->sbs_candidates, 1, 65536}, {"gr_steps", c->gr_steps, 0, 100000},
   };
@@ -109,8 +113,13 @@ int nfp_model_config_validate(const nfp_model_config* c) {
                          "encoder%s", c->aux_dim, c->aux_bottleneck ? ", bottleneck" : "",
                          c->aux_bottleneck ? " and aux_dim >= 1" : "");
   }
-  if (c->encoder == NFP_ENCODER_STATE && c->n_cam != 0) {
-    return nfp_error_set("model config: the state encoder takes no camera (n_cam = %d)", c->n_cam);
+  if (c->encoder == NFP_ENCODER_STATE && (c->n_cam != 0 || c->img_first)) {
+    return nfp_error_set("model config: the state encoder takes no camera (n_cam = %d%s)",
+                         c->n_cam, c->img_first ? ", first frames" : "");
+  }
+  if (nfp_model_config_frames(c) > NFP_ENCODER_MAX_CAM) {
+    return nfp_error_set("model config: %d camera frames per observation; at most %d",
+                         nfp_model_config_frames(c), NFP_ENCODER_MAX_CAM);
   }
   if (c->encoder != NFP_ENCODER_STATE) {
     if (c->n_cam < 1 || c->img_h < 8 || c->img_w < 8 || c->img_down < 1) {

@@ -19,6 +19,7 @@ struct nfp_controller_ {
   int ns;             // state frame width (state_dim)
   int n_obs;
   float* history;     // [n_obs][ns] newest first
+  uint8_t* first;     // [n_cam][src_h][src_w][3] the episode's first frames (img_first)
   int n_seen;         // observations since reset
   float* chunk;       // [horizon][nq] being executed
   double* hold;       // [nq] position held while gated
@@ -56,6 +57,10 @@ nfp_controller* nfp_controller_create(const nfp_model* m, const nfp_controller_o
   c->history = calloc((size_t)c->n_obs * (size_t)c->ns, sizeof(float));
   c->chunk = calloc((size_t)cfg->horizon * (size_t)c->nq, sizeof(float));
   c->hold = calloc((size_t)c->nq, sizeof(double));
+  if (cfg->img_first) {
+    c->first = malloc((size_t)cfg->n_cam * cfg->img_src_h * cfg->img_src_w * 3);
+    if (!c->first) goto oom;
+  }
   if (!c->history || !c->chunk || !c->hold) goto oom;
   int cap = o->sample.mode == NFP_SAMPLE_SBS ? o->sample.n_candidates : 1;
   c->sampler = nfp_sampler_create(m, cap);
@@ -75,6 +80,7 @@ void nfp_controller_free(nfp_controller* c) {
   if (!c) return;
   nfp_sampler_free(c->sampler);
   free(c->history);
+  free(c->first);
   free(c->chunk);
   free(c->hold);
   free(c);
@@ -103,8 +109,8 @@ static void push_history(nfp_controller* c, const double* state) {
 static int plan(nfp_controller* c, const double* qpos, const uint8_t* image,
                 nfp_controller_info* info) {
   const nfp_model_config* cfg = &c->model->cfg;
-  nfp_obs obs = {.state = c->history, .image = image, .n_cam = cfg->n_cam,
-                 .img_h = cfg->img_src_h, .img_w = cfg->img_src_w};
+  nfp_obs obs = {.state = c->history, .image = image, .first_image = c->first,
+                 .n_cam = cfg->n_cam, .img_h = cfg->img_src_h, .img_w = cfg->img_src_w};
   double t0 = nfp_clock_ms();
   if (nfp_sampler_sample(c->sampler, &obs, &c->opts.sample, &c->rng, c->chunk, &c->loglik) != 0) {
     return nfp_error_wrap("controller");
@@ -129,6 +135,10 @@ int nfp_controller_act(nfp_controller* c, const double* state, const uint8_t* im
   const double* qpos = state;  // the frame starts with the joint positions
 
   const nfp_model_config* cfg = &c->model->cfg;
+  if (c->first && c->n_seen == 1) {  // the first step always plans, so it has its frames
+    if (!image) return nfp_error_set("controller: this policy needs camera frames; none given");
+    memcpy(c->first, image, (size_t)cfg->n_cam * cfg->img_src_h * cfg->img_src_w * 3);
+  }
   if (nfp_controller_will_plan(c) && plan(c, qpos, image, info) != 0) return -1;
   info->loglik = c->loglik;
   info->held = c->held;

@@ -78,7 +78,8 @@ static void sampler_layout(nfp_sampler* s, const nfp_model* m, int max_candidate
   if (cfg->n_cam > 0) {
     size_t shrunk = (size_t)(cfg->img_src_h / cfg->img_down) * (cfg->img_src_w / cfg->img_down);
     s->shrunk = nfp_ws_take(b, shrunk * 3, 1);
-    s->image = nfp_ws_take(b, (size_t)cfg->n_cam * cfg->img_h * cfg->img_w * 3, 1);
+    size_t input = (size_t)cfg->img_h * cfg->img_w * 3;
+    s->image = nfp_ws_take(b, (size_t)nfp_model_config_frames(cfg) * input, 1);
   }
 }
 
@@ -112,22 +113,28 @@ void nfp_sampler_free(nfp_sampler* s) {
   free(s);
 }
 
-// Camera frames as the model was trained on them, shrunk and cropped to the encoder's
-// input in s->image.
+// Camera frames as the model was trained on them (the newest, then with img_first the
+// episode's first), shrunk and cropped to the encoder's input in s->image.
 static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) {
   const nfp_model_config* c = &s->model->cfg;
   if (!obs->image) return nfp_error_set("sampler: this policy needs camera frames; none given");
+  if (c->img_first && !obs->first_image) {
+    return nfp_error_set("sampler: this policy also needs the episode's first camera frames; "
+                         "none given");
+  }
   if (obs->n_cam != c->n_cam || obs->img_h != c->img_src_h || obs->img_w != c->img_src_w) {
     return nfp_error_set("sampler: the policy takes %d frame(s) of %d x %d, given %d of %d x %d",
                          c->n_cam, c->img_src_h, c->img_src_w, obs->n_cam, obs->img_h,
                          obs->img_w);
   }
   size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
-  for (int k = 0; k < c->n_cam; k++) {
-    nfp_image_policy_input(s->image + k * input, s->shrunk, obs->image + k * frame, c);
+  for (int k = 0; k < nfp_model_config_frames(c); k++) {
+    const uint8_t* src = k < c->n_cam ? obs->image : obs->first_image;
+    nfp_image_policy_input(s->image + k * input, s->shrunk, src + (k % c->n_cam) * frame, c);
   }
-  *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = c->n_cam,
-                           .img_h = c->img_h, .img_w = c->img_w};
+  *batch = (nfp_obs_batch){.state = s->state, .image = s->image,
+                           .n_cam = nfp_model_config_frames(c), .img_h = c->img_h,
+                           .img_w = c->img_w};
   return 0;
 }
 

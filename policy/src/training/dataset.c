@@ -353,11 +353,17 @@ void nfp_dataset_gather_images(uint8_t* out, const nfp_dataset* ds, const int* a
   const nfp_dataset_config* c = &ds->cfg;
   nfp_image_window win = {c->img_crop_h, c->img_crop_w, c->img_off_y, c->img_off_x, c->img_shift};
   size_t frame = (size_t)ds->img_h * ds->img_w * 3, crop = (size_t)win.h * win.w * 3;
+  int per = c->img_first ? 2 : 1;
   for (int i = 0; i < n; i++) {
     int y0, x0;
     nfp_image_window_place(&y0, &x0, &win, ds->img_h, ds->img_w, rng);
-    nfp_image_crop(out + (size_t)i * crop, ds->images + (size_t)anchors[i] * frame, ds->img_h,
-                   ds->img_w, win.h, win.w, y0, x0);
+    uint8_t* o = out + (size_t)i * per * crop;
+    nfp_image_crop(o, ds->images + (size_t)anchors[i] * frame, ds->img_h, ds->img_w, win.h,
+                   win.w, y0, x0);
+    if (!c->img_first) continue;
+    int f0 = ds->ep_start[ds->frame_ep[anchors[i]]];
+    nfp_image_crop(o + crop, ds->images + (size_t)f0 * frame, ds->img_h, ds->img_w, win.h, win.w,
+                   y0, x0);
   }
 }
 

@@ -62,13 +62,16 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
                          ds->action_norm.hi) != 0) {
     return -1;
   }
-  if (mc->n_cam > 0 && (!ds->images || mc->n_cam != 1 || ds->img_src_h != mc->img_src_h ||
+  if (mc->n_cam > 0 && (!ds->images || mc->n_cam != 1 || ds->cfg.img_first != mc->img_first ||
+                        ds->img_src_h != mc->img_src_h ||
                         ds->img_src_w != mc->img_src_w || ds->cfg.img_down != mc->img_down ||
                         ds->cfg.img_crop_h != mc->img_h || ds->cfg.img_crop_w != mc->img_w)) {
-    return nfp_error_set("the image model takes %d frame(s) of %d x %d shrunk %d times and "
-                         "cropped to %d x %d; the dataset does not match (frames %s, %d x %d)",
-                         mc->n_cam, mc->img_src_h, mc->img_src_w, mc->img_down, mc->img_h,
-                         mc->img_w, ds->images ? "loaded" : "missing", ds->img_src_h,
+    return nfp_error_set("the image model takes %d frame(s)%s of %d x %d shrunk %d times and "
+                         "cropped to %d x %d; the dataset does not match (frames %s%s, %d x %d)",
+                         mc->n_cam, mc->img_first ? " and the first ones" : "", mc->img_src_h,
+                         mc->img_src_w, mc->img_down, mc->img_h, mc->img_w,
+                         ds->images ? "loaded" : "missing",
+                         ds->cfg.img_first ? " with the first ones" : "", ds->img_src_h,
                          ds->img_src_w);
   }
   if (mc->aux_dim > 0 && (!ds->object || ds->nobj != mc->aux_dim)) {
@@ -87,7 +90,7 @@ int nfp_trainer_init(nfp_trainer* tr, nfp_model* model, const nfp_dataset* ds,
   tr->decay_mask = calloc(n, 1);
   tr->obs = malloc(sizeof(float) * (size_t)B * ds->obs_dim);
   tr->act = malloc(sizeof(float) * (size_t)B * ds->act_dim);
-  size_t img = (size_t)mc->n_cam * mc->img_h * mc->img_w * 3;
+  size_t img = (size_t)nfp_model_config_frames(mc) * mc->img_h * mc->img_w * 3;
   tr->img = img ? malloc(img * (size_t)B) : NULL;
   size_t aux = (size_t)mc->aux_dim;
   tr->aux = aux ? malloc(sizeof(float) * aux * (size_t)B) : NULL;
@@ -190,7 +193,8 @@ static void update(nfp_trainer* tr, size_t lo, size_t hi, float lr) {
 // The batch buffers as the model takes them (with the object-state targets in training).
 static nfp_obs_batch batch_of(const nfp_trainer* tr, int training) {
   const nfp_model_config* c = &tr->model->cfg;
-  return (nfp_obs_batch){.state = tr->obs, .image = tr->img, .n_cam = tr->img ? c->n_cam : 0,
+  int frames = tr->img ? nfp_model_config_frames(c) : 0;
+  return (nfp_obs_batch){.state = tr->obs, .image = tr->img, .n_cam = frames,
                          .img_h = c->img_h, .img_w = c->img_w,
                          .aux_target = training ? tr->aux : NULL,
                          .aux_weight = tr->cfg.aux_weight};
@@ -262,7 +266,7 @@ static nfp_obs_batch batch_slice(const nfp_trainer* tr, int training, int lo) {
   const nfp_model_config* c = &tr->model->cfg;
   nfp_obs_batch ob = batch_of(tr, training);
   ob.state += (size_t)lo * tr->ds->obs_dim;
-  if (ob.image) ob.image += (size_t)lo * c->n_cam * c->img_h * c->img_w * 3;
+  if (ob.image) ob.image += (size_t)lo * ob.n_cam * c->img_h * c->img_w * 3;
   if (ob.aux_target) ob.aux_target += (size_t)lo * c->aux_dim;
   return ob;
 }
