@@ -317,32 +317,34 @@ static double side_accuracy(nfp_episode* eps, int camera, int first) {
   return (double)right / n;
 }
 
+// The side task (the square shown at every step, or at the first only) learnt by a policy
+// that should solve it (inputs `good`: camera, first frame) and by one that cannot (`bad`):
+// the first must put >= 95 % of its first actions on the square's side, the second <= 75 %.
+static void side_contrast(const char* what, int hidden_later, const int good[2],
+                          const int bad[2]) {
+  nfp_episode eps[VT_EPS];
+  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e, hidden_later);
+  double ok = side_accuracy(eps, good[0], good[1]), guess = side_accuracy(eps, bad[0], bad[1]);
+  printf("%s: %.0f %% of the first actions on the square's side, %.0f %% without\n", what,
+         100 * ok, 100 * guess);
+  assert_true(ok >= 0.95);
+  assert_true(guess <= 0.75);
+  for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
+}
+
 // The visual task is learnt from the camera, and only from it: the joints alone cannot
 // tell the two sides apart, so a state policy guesses.
 static void test_image_needed(void** state) {
   (void)state;
-  nfp_episode eps[VT_EPS];
-  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e, 0);
-  double cam = side_accuracy(eps, 1, 0), joints = side_accuracy(eps, 0, 0);
-  printf("square left or right: %.0f %% of the first actions on its side with the camera, "
-         "%.0f %% from the joints alone\n", 100 * cam, 100 * joints);
-  assert_true(cam >= 0.95);
-  assert_true(joints <= 0.75);
-  for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
+  side_contrast("camera vs joints alone", 0, (int[2]){1, 0}, (int[2]){0, 0});
 }
 
 // The square shown only in the episode's first frame: learnt with the first frame beside
 // the newest (img_first), not from the newest alone (right only at the first step).
 static void test_first_frame_needed(void** state) {
   (void)state;
-  nfp_episode eps[VT_EPS];
-  for (int e = 0; e < VT_EPS; e++) make_side_episode(&eps[e], e, 1);
-  double first = side_accuracy(eps, 1, 1), newest = side_accuracy(eps, 1, 0);
-  printf("square shown at the first step only: %.0f %% of the first actions on its side with "
-         "the first frame, %.0f %% from the newest frame alone\n", 100 * first, 100 * newest);
-  assert_true(first >= 0.95);
-  assert_true(newest <= 0.75);
-  for (int e = 0; e < VT_EPS; e++) nfp_episode_free(&eps[e]);
+  side_contrast("square at the first step only: first frame vs newest alone", 1,
+                (int[2]){1, 1}, (int[2]){1, 0});
 }
 
 //---------------------------------- object-state head ----------------------------------------
