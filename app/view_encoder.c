@@ -34,8 +34,9 @@ int view_encoder_init(view_encoder* e, const nfp_model* model, int cam_h, int ca
   size_t input = (size_t)c->img_h * c->img_w * 3;
   e->shrunk = malloc(shrunk);
   e->input = malloc(input);
+  e->first = c->img_first ? malloc(input) : NULL;
   e->pixels = malloc(input * VIEW_ENCODER_MAX_ZOOM * VIEW_ENCODER_MAX_ZOOM);
-  int ok = e->shrunk && e->input && e->pixels;
+  int ok = e->shrunk && e->input && e->pixels && (e->first || !c->img_first);
   const nfp_cnn* net = &model->enc.cnn;
   if (c->encoder == NFP_ENCODER_CNN_KP && net->kp && net->out_dim <= 2 * NFP_CNN_KEYPOINTS) {
     e->n_kp = net->out_dim / 2;
@@ -54,6 +55,7 @@ int view_encoder_init(view_encoder* e, const nfp_model* model, int cam_h, int ca
 void view_encoder_free(view_encoder* e) {
   free(e->shrunk);
   free(e->input);
+  free(e->first);
   free(e->pixels);
   free(e->nchw);
   free(e->acts);
@@ -63,11 +65,12 @@ void view_encoder_free(view_encoder* e) {
 // New episode -> no input shown until its first plan.
 void view_encoder_clear(view_encoder* e) { e->has_input = 0; }
 
-// Head-camera frame -> e->input as the sampler makes it when acting (shrink, crop)
-// -> for cnn-kp, the trunk's keypoints e->kp.
+// Head-camera frame -> e->input as the sampler makes it when acting (shrink, crop), and
+// e->first at an episode's first plan -> for cnn-kp, the trunk's keypoints e->kp.
 void view_encoder_update(view_encoder* e, const uint8_t* frame, int step) {
   const nfp_model_config* c = &e->model->cfg;
   nfp_image_policy_input(e->input, e->shrunk, frame, c);
+  if (e->first && !e->has_input) memcpy(e->first, e->input, (size_t)c->img_h * c->img_w * 3);
   if (e->n_kp) {
     nfp_image_to_nchw(e->nchw, e->input, 1, c->img_h, c->img_w);
     nfp_cnn_forward(e->kp, e->acts, e->model->params, &e->model->enc.cnn, e->nchw, 1);
@@ -118,11 +121,11 @@ static void mark_keypoints(view_encoder* e, int z) {
   }
 }
 
-// e->input -> e->pixels: each input pixel a z x z block, rows bottom-up for GL.
-static void zoom_input(view_encoder* e, int z) {
+// An encoder input -> e->pixels: each input pixel a z x z block, rows bottom-up for GL.
+static void zoom_input(view_encoder* e, const uint8_t* input, int z) {
   int h = e->model->cfg.img_h, w = e->model->cfg.img_w, iw = w * z, ih = h * z;
   for (int y = 0; y < ih; y++) {
-    const uint8_t* src = e->input + (size_t)(h - 1 - y / z) * w * 3;
+    const uint8_t* src = input + (size_t)(h - 1 - y / z) * w * 3;
     uint8_t* dst = e->pixels + (size_t)y * iw * 3;
     for (int x = 0; x < iw; x++) memcpy(dst + 3 * x, src + 3 * (x / z), 3);
   }
@@ -150,9 +153,17 @@ void view_encoder_draw(view_encoder* e, mjrRect viewport, const mjrContext* con)
   int top = viewport.bottom + viewport.height - VIEW_ENCODER_MARGIN;
   mjrRect r = {right - iw, top - ih, iw, ih};
   if (e->has_input) {
-    zoom_input(e, z);
+    zoom_input(e, e->input, z);
     if (e->n_kp) mark_keypoints(e, z);
     mjr_drawPixels(e->pixels, NULL, r, con);
+  }
+  if (e->has_input && e->first) {  // the episode's first frame, left of the newest
+    mjrRect f = {r.left - iw - VIEW_ENCODER_MARGIN, r.bottom, iw, ih};
+    zoom_input(e, e->first, z);
+    mjr_drawPixels(e->pixels, NULL, f, con);
+    int th = con->charHeight + 8;
+    mjr_label((mjrRect){f.left, f.bottom - th, iw, th}, mjFONT_NORMAL, "first frame", 1, 1, 1,
+              0.6f, 0, 0, 0, con);
   }
   char text[128];
   label_text(e, text, sizeof(text));

@@ -6,7 +6,8 @@
 // at the last plan,
 // zoomed nearest-neighbour into the top-right corner. For the keypoint CNN (cnn-kp) the
 // trunk runs once more on that input and its output features, the expected (x, y) of each
-// spatial-softmax map, are marked on the inset.
+// spatial-softmax map, are marked on the inset. A policy that also sees the episode's first
+// frame (--first-frame) gets that input in a second inset, to the left.
 #ifndef NFP_APP_VIEW_ENCODER_H
 #define NFP_APP_VIEW_ENCODER_H
 
@@ -24,6 +25,7 @@ typedef struct {
   const nfp_model* model;   // an image policy (not owned)
   uint8_t* shrunk;          // [img_src_h / img_down][img_src_w / img_down][3]
   uint8_t* input;           // [img_h][img_w][3]: the encoder's input at the last plan
+  uint8_t* first;           // [img_h][img_w][3]: that of the episode's first plan (img_first)
   float* nchw;              // cnn-kp: that input as the trunk takes it
   float* acts;              // cnn-kp: the trunk's activations
   float kp[2 * NFP_CNN_KEYPOINTS];  // cnn-kp: expected (x, y) of each map, in [-1, 1]

@@ -64,9 +64,10 @@ static int grey_levels(const uint8_t* rgb, int w, int x0, int x1, int y0, int y1
   return levels;
 }
 
-// An untrained image policy with `encoder` over the head camera -> saved at path; the
-// model is returned for the test's own computations (caller frees).
-static nfp_model* save_image_policy(const char* path, nfp_encoder_kind encoder) {
+// An untrained image policy with `encoder` over the head camera (and with img_first its
+// first frames) -> saved at path; the model is returned for the test's own computations
+// (caller frees).
+static nfp_model* save_image_policy(const char* path, nfp_encoder_kind encoder, int img_first) {
   nfp_model_config c;
   nfp_model_config_default(&c);
   c.encoder = encoder;
@@ -76,6 +77,7 @@ static nfp_model* save_image_policy(const char* path, nfp_encoder_kind encoder) 
   c.img_down = 4;
   c.img_h = 56;
   c.img_w = 72;
+  c.img_first = img_first;
   nfp_model* model = nfp_model_create(&c, 1);
   if (!model) fail_msg("%s", nfp_error_last());
   assert_int_equal(nfp_checkpoint_save(path, model, NULL, NULL, NULL, 0), 0);
@@ -89,7 +91,7 @@ static void test_image_policy(void** state) {
   char ckpt[400], png[400], args[1000];
   snprintf(ckpt, sizeof(ckpt), "%s/image.safetensors", cli_tmpdir);
   snprintf(png, sizeof(png), "%s/image.png", cli_tmpdir);
-  nfp_model_free(save_image_policy(ckpt, NFP_ENCODER_CNN));
+  nfp_model_free(save_image_policy(ckpt, NFP_ENCODER_CNN, 0));
   snprintf(args, sizeof(args),
            "view --policy %s --mode single --head --frames 10 --width 640 --height 480 "
            "--screenshot %s", ckpt, png);
@@ -190,7 +192,7 @@ static void test_encoder_inset(void** state) {
   (void)state;
   char ckpt[400];
   snprintf(ckpt, sizeof(ckpt), "%s/cnn.safetensors", cli_tmpdir);
-  nfp_model* model = save_image_policy(ckpt, NFP_ENCODER_CNN);
+  nfp_model* model = save_image_policy(ckpt, NFP_ENCODER_CNN, 0);
   uint8_t input[56 * 72 * 3];
   first_plan_input(input, &model->cfg, 3);
   nfp_model_free(model);
@@ -218,6 +220,36 @@ static void test_encoder_inset(void** state) {
   free(off);
 }
 
+// A policy that also sees the episode's first frame: a second inset, left of the first
+// (10 px apart), keeps the first plan's input after the policy has planned again (step 8).
+static void test_first_frame_inset(void** state) {
+  (void)state;
+  char ckpt[400], png[400], args[1200];
+  snprintf(ckpt, sizeof(ckpt), "%s/first.safetensors", cli_tmpdir);
+  snprintf(png, sizeof(png), "%s/first.png", cli_tmpdir);
+  nfp_model* model = save_image_policy(ckpt, NFP_ENCODER_CNN, 1);
+  uint8_t input[56 * 72 * 3];
+  first_plan_input(input, &model->cfg, 3);
+  nfp_model_free(model);
+  snprintf(args, sizeof(args),
+           "view --policy %s --assets %s --mode single --seed 3 --frames 10 --width 640 "
+           "--height 480 --screenshot %s", ckpt, NFP_TEST_ASSETS, png);
+  int code = cli_run(&r, "xvfb-run -a", args);
+  if (code) fail_msg("view exited %d:\n%s\n%s", code, r.out, r.err);
+  int w, h, wrong = 0, x0 = INSET_X0 - 72 * INSET_Z - 10;
+  uint8_t* shot = read_png(png, &w, &h);
+  for (int y = 0; y < 56 * INSET_Z; y++) {
+    for (int x = 0; x < 72 * INSET_Z; x++) {
+      const uint8_t* p = shot + 3 * ((size_t)(INSET_Y0 + y) * 640 + x0 + x);
+      wrong += memcmp(p, input + 3 * ((size_t)(y / INSET_Z) * 72 + x / INSET_Z), 3) != 0;
+    }
+  }
+  printf("first-frame inset: %d of %d pixels off the first plan's zoomed input\n", wrong,
+         56 * 72 * INSET_Z * INSET_Z);
+  assert_int_equal(wrong, 0);
+  free(shot);
+}
+
 // Keypoint i's marker centre in the inset: its expected (x, y) over the 14 x 18 map,
 // back to input pixels (strides 2, 1, 2, 1, "same" padding: 4 per map pixel), zoomed.
 static void kp_centre(const float* kp, const nfp_cnn* net, int i, int* x, int* y) {
@@ -233,7 +265,7 @@ static void test_keypoint_inset(void** state) {
   (void)state;
   char ckpt[400];
   snprintf(ckpt, sizeof(ckpt), "%s/kp.safetensors", cli_tmpdir);
-  nfp_model* model = save_image_policy(ckpt, NFP_ENCODER_CNN_KP);
+  nfp_model* model = save_image_policy(ckpt, NFP_ENCODER_CNN_KP, 0);
   const nfp_cnn* net = &model->enc.cnn;
   assert_int_equal(net->out_dim, 2 * NFP_CNN_KEYPOINTS);
   uint8_t input[56 * 72 * 3];
@@ -315,6 +347,7 @@ int main(void) {
       cmocka_unit_test(test_image_policy),
       cmocka_unit_test(test_encoder_inset),
       cmocka_unit_test(test_keypoint_inset),
+      cmocka_unit_test(test_first_frame_inset),
       cmocka_unit_test(test_state_policy),
   };
   return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
