@@ -128,13 +128,13 @@ static int load_image(nfp_sampler* s, const nfp_obs* obs, nfp_obs_batch* batch) 
                          obs->img_w);
   }
   size_t frame = (size_t)c->img_src_h * c->img_src_w * 3, input = (size_t)c->img_h * c->img_w * 3;
-  for (int k = 0; k < nfp_model_config_frames(c); k++) {
+  int frames = nfp_model_config_frames(c);
+  for (int k = 0; k < frames; k++) {
     const uint8_t* src = k < c->n_cam ? obs->image : obs->first_image;
     nfp_image_policy_input(s->image + k * input, s->shrunk, src + (k % c->n_cam) * frame, c);
   }
-  *batch = (nfp_obs_batch){.state = s->state, .image = s->image,
-                           .n_cam = nfp_model_config_frames(c), .img_h = c->img_h,
-                           .img_w = c->img_w};
+  *batch = (nfp_obs_batch){.state = s->state, .image = s->image, .n_cam = frames,
+                           .img_h = c->img_h, .img_w = c->img_w};
   return 0;
 }
 
