@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "inspect.h"
 #include "nfp/error.h"
+#include "nfp/layers.h"
 
 #ifndef NFP_VERSION
 #define NFP_VERSION "unknown"
@@ -186,6 +187,8 @@ int nfp_cmd_version(int argc, char** argv) {
   if (cfg && !strncmp(cfg, "OpenBLAS ", 9)) cfg += 9;  // it names itself
   snprintf(blas, sizeof(blas), "%s", cfg && *cfg ? cfg : "(configuration unknown)");
   for (size_t n = strlen(blas); n > 0 && blas[n - 1] == ' '; n--) blas[n - 1] = '\0';
-  printf("OpenBLAS %s\n", blas);
+  printf("OpenBLAS %s%s\n", blas,
+         nfp_blas_core_fitted() ? " (kernels chosen by nfp from the CPU's instruction sets: "
+                                  "this OpenBLAS did not recognise the CPU)" : "");
   return 0;
 }

@@ -1,7 +1,7 @@
 // nfp/layers.h: the building blocks of the policy network: the parameter table (one flat buffer),
 // linear and MLP layers, convolutions, GroupNorm, ResNet blocks, pooling.
 //
-// Sections: tensor, layers, conv.
+// Sections: tensor, layers, conv, blas.
 #ifndef NFP_LAYERS_H
 #define NFP_LAYERS_H
 
@@ -233,6 +233,19 @@ void nfp_basicblock_forward(float* out, float* acts, float* col, const float* pa
 void nfp_basicblock_backward(float* dinp, float* dparams, float* scratch, const float* dout,
                              const float* out, const float* acts, const float* params,
                              const nfp_basicblock* blk, const float* inp, int B);
+
+//================================== blas ======================================================
+// OpenBLAS picks its kernels for the CPU when it loads. Release 0.3.21 (Debian 12's) does not
+// know CPUs newer than itself (Sapphire and Emerald Rapids among them) and then runs its
+// generic SSE3 kernels ("Prescott"): nfp's training step is 2.2-2.4 times slower on them.
+// nfp_blas_fit_cpu makes the choice again from the CPU's instruction sets, as later OpenBLAS
+// releases do (AVX-512 -> SkylakeX, AVX2 -> Haswell, AVX -> Sandybridge). It changes nothing
+// when OPENBLAS_CORETYPE is set (the user's choice), when OpenBLAS knew the CPU, or when the
+// BLAS cannot choose at run time. Call it once, before any BLAS work and before starting
+// threads that use BLAS. Returns the kernel set in use afterwards.
+const char* nfp_blas_fit_cpu(void);
+const char* nfp_blas_core(void);  // the kernel set OpenBLAS uses now, e.g. "SkylakeX"
+int nfp_blas_core_fitted(void);   // 1 when nfp_blas_fit_cpu changed OpenBLAS's choice
 
 #ifdef __cplusplus
 }
