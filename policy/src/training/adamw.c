@@ -30,28 +30,44 @@ void nfp_adamw_free(nfp_adamw* opt) {
   memset(opt, 0, sizeof(*opt));
 }
 
+// One weight's update; decay is 1 where weight decay applies, else 0.
+static inline void adamw_one(float* restrict p, float* restrict m, float* restrict v, float g,
+                             float decay, float b1, float b2, float step, float inv_sqrt_c2,
+                             float eps, float wd) {
+  float mi = b1 * *m + (1.0f - b1) * g;
+  float vi = b2 * *v + (1.0f - b2) * g * g;
+  *m = mi;
+  *v = vi;
+  *p -= step * mi / (sqrtf(vi) * inv_sqrt_c2 + eps) + wd * decay * *p;
+}
+
+// n weights' updates. Vectorised: a clone per instruction set, picked when the library loads,
+// and this file compiled with -fno-math-errno and the vectoriser's dynamic cost model (see
+// CMakeLists.txt): scalar square roots and divisions made AdamW ~8 % of a training step.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void adamw_run(size_t n, float* restrict p, float* restrict m, float* restrict v,
+                      const float* restrict g, const uint8_t* restrict decay_mask, float b1,
+                      float b2, float step, float inv_sqrt_c2, float eps, float wd) {
+  if (decay_mask) {
+    for (size_t i = 0; i < n; i++)
+      adamw_one(p + i, m + i, v + i, g[i], (float)decay_mask[i], b1, b2, step, inv_sqrt_c2,
+                eps, wd);
+  } else {
+    for (size_t i = 0; i < n; i++)
+      adamw_one(p + i, m + i, v + i, g[i], 1.0f, b1, b2, step, inv_sqrt_c2, eps, wd);
+  }
+}
+
 void nfp_adamw_step(nfp_adamw* opt, float* params, const float* grads, const uint8_t* decay_mask,
                     float lr) {
   opt->t++;
-  float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+  float b1 = opt->beta1, b2 = opt->beta2;
   // Bias corrections folded into two constants, computed in double (1 - beta^t needs the
   // precision): p -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps).
   double c1 = 1.0 - pow(b1, (double)opt->t), c2 = 1.0 - pow(b2, (double)opt->t);
   float step = (float)(lr / c1), inv_sqrt_c2 = (float)(1.0 / sqrt(c2));
-  float wd = lr * opt->weight_decay;
-  float* restrict p = params;
-  float* restrict m = opt->m;
-  float* restrict v = opt->v;
-  const float* restrict g = grads;
-  for (size_t i = 0; i < opt->n; i++) {
-    float gi = g[i];
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    float decay = (!decay_mask || decay_mask[i]) ? wd * p[i] : 0.0f;
-    p[i] -= step * mi / (sqrtf(vi) * inv_sqrt_c2 + eps) + decay;
-  }
+  adamw_run(opt->n, params, opt->m, opt->v, grads, decay_mask, b1, b2, step, inv_sqrt_c2,
+            opt->eps, lr * opt->weight_decay);
 }
 
 double nfp_grad_sumsq(const float* grads, size_t n) {
