@@ -122,6 +122,15 @@ int nfp_train_config_from_json(nfp_train_config* cfg, nfp_dataset_config* dcfg,
 // Stands for NaN in the saved history (checkpoints refuse non-finite values).
 #define NO_VALUE (-1e30f)
 
+// j[key] = x with all 17 significant digits: cJSON prints 15 when they give x back to within
+// a rounding error, and a resumed run's running sums must be the saved ones bit for bit.
+static void add_exact(cJSON* j, const char* key, double x) {
+  char digits[32];
+  snprintf(digits, sizeof(digits), "%.17g", x);
+  if (isfinite(x)) cJSON_AddRawToObject(j, key, digits);
+  else cJSON_AddNumberToObject(j, key, x);  // cJSON writes null, refused when read back
+}
+
 // Where training stands, for --resume and for a person reading the metadata.
 static char* state_to_json(const nfp_trainer* tr) {
   cJSON* j = cJSON_CreateObject();
@@ -141,8 +150,8 @@ static char* state_to_json(const nfp_trainer* tr) {
   }
   if (tr->epoch_step > 0) {  // stopped mid-epoch: where in it, and its running sums
     cJSON_AddNumberToObject(j, "epoch_step", tr->epoch_step);
-    cJSON_AddNumberToObject(j, "epoch_nll_sum", tr->epoch_sum);
-    cJSON_AddNumberToObject(j, "epoch_aux_sum", tr->aux_sum);
+    add_exact(j, "epoch_nll_sum", tr->epoch_sum);
+    add_exact(j, "epoch_aux_sum", tr->aux_sum);
     cJSON_AddNumberToObject(j, "epoch_aux_steps", (double)tr->aux_steps);
   }
   cJSON_AddNumberToObject(j, "samples_per_s", tr->samples_per_s);
