@@ -5,7 +5,6 @@
 #include "commands.h"
 #include "nfp/cluster.h"
 #include "nfp/error.h"
-#include "nfp/layers.h"
 #include "nfp/tasks.h"
 
 typedef struct {
@@ -68,7 +67,6 @@ static int run_verb(const verb* v, int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  nfp_blas_fit_cpu();  // before any BLAS work or thread: OpenBLAS 0.3.21 misses newer CPUs
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nfp/layers.h"
-
 static _Thread_local int inert_depth;
 
 void nfp_plugin_inert_begin(void) { inert_depth++; }
@@ -84,7 +82,6 @@ void nfp_plugin_sensor_write(const mjModel* m, mjData* d, int instance, const do
 }
 
 __attribute__((constructor)) static void nfp_plugin_load(void) {
-  nfp_blas_fit_cpu();  // the host has not run a policy yet: OpenBLAS 0.3.21 misses newer CPUs
   nfp_plugin_register_task();
   nfp_plugin_register_controller();
 }

@@ -1,5 +1,6 @@
 // OpenBLAS's kernel set, chosen again from the CPU's instruction sets when OpenBLAS did not
-// recognise the CPU (see nfp/layers.h, section blas).
+// recognise the CPU (see nfp/layers.h, section blas), before main in every program that
+// links the policy library (its CMake target makes the linker keep this file).
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,3 +55,7 @@ const char* nfp_blas_fit_cpu(void) {
   fitted = strcmp(nfp_blas_core(), "Prescott") != 0;
   return nfp_blas_core();
 }
+
+// Before main: after OpenBLAS's own start (a library the program depends on starts first),
+// before any thread of the program's own can run BLAS.
+__attribute__((constructor)) static void fit_at_start(void) { nfp_blas_fit_cpu(); }
