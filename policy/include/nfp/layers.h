@@ -237,14 +237,15 @@ void nfp_basicblock_backward(float* dinp, float* dparams, float* scratch, const 
 //================================== blas ======================================================
 // OpenBLAS picks its kernels for the CPU when it loads. Release 0.3.21 (Debian 12's) does not
 // know CPUs newer than itself (Sapphire and Emerald Rapids among them) and then runs its
-// generic SSE3 kernels ("Prescott"): nfp's training step is 2.2-2.4 times slower on them.
+// generic SSE3 kernels ("Prescott"): nfp's training step is about 2.5 times slower on them.
 // nfp_blas_fit_cpu makes the choice again from the CPU's instruction sets, as later OpenBLAS
 // releases do (AVX-512 -> SkylakeX, AVX2 -> Haswell, AVX -> Sandybridge). It changes nothing
 // when OPENBLAS_CORETYPE is set (the user's choice), when OpenBLAS knew the CPU, or when the
 // BLAS cannot choose at run time. It runs by itself before main in every program linked to
 // the policy library with its CMake target (nfp, the plugin, the tests; elsewhere link with
 // -Wl,--undefined=nfp_blas_fit_cpu, or call it before any BLAS work and before starting
-// threads that use BLAS). Returns the kernel set in use afterwards.
+// threads that use BLAS). When it chooses, it also sets OPENBLAS_CORETYPE, so the processes
+// the program starts run the same kernels. Returns the kernel set in use afterwards.
 const char* nfp_blas_fit_cpu(void);
 const char* nfp_blas_core(void);  // the kernel set OpenBLAS uses now, e.g. "SkylakeX"
 int nfp_blas_core_fitted(void);   // 1 when nfp_blas_fit_cpu changed OpenBLAS's choice
