@@ -18,6 +18,7 @@
 #include "nfp/clock.h"
 #include "nfp/cluster.h"
 #include "nfp/error.h"
+#include "nfp/layers.h"
 #include "nfp/stats.h"
 #include "nfp/train.h"
 #include "train_group.h"
@@ -154,6 +155,8 @@ static cJSON* ranks_json(const ranks_bench* b) {
   cJSON_AddNumberToObject(o, "params", (double)b->params);
   cJSON_AddNumberToObject(o, "ranks", w->size);
   cJSON_AddNumberToObject(o, "threads_per_rank", b->threads);
+  cJSON_AddStringToObject(o, "blas_kernels", nfp_blas_core());
+  cJSON_AddBoolToObject(o, "blas_kernels_chosen_by_nfp", nfp_blas_core_fitted());
   cJSON_AddNumberToObject(o, "batch", b->batch);
   cJSON_AddNumberToObject(o, "steps", b->steps);
   cJSON_AddNumberToObject(o, "step_ms", b->step_ms);

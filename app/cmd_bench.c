@@ -23,6 +23,7 @@
 #include "nfp/clock.h"
 #include "nfp/cluster.h"
 #include "nfp/error.h"
+#include "nfp/layers.h"
 #include "nfp/model.h"
 #include "nfp/rng.h"
 #include "nfp/sampler.h"
@@ -458,8 +459,10 @@ static void bench_targets(bench_target t[BENCH_NTARGETS], const bench_run* b) {
 // The figures and the targets met, on stdout.
 static void bench_print(const bench_run* b, const bench_target t[BENCH_NTARGETS]) {
   int torch = b->torch;
-  printf("nfp bench: %d thread%s, medians after warm-up%s%s\n", b->threads,
-         b->threads > 1 ? "s" : "", torch ? "; PyTorch " : "", torch ? b->version : "");
+  printf("nfp bench: %d thread%s, medians after warm-up; OpenBLAS %s kernels%s%s%s\n",
+         b->threads, b->threads > 1 ? "s" : "", nfp_blas_core(),
+         nfp_blas_core_fitted() ? " (chosen by nfp)" : "", torch ? "; PyTorch " : "",
+         torch ? b->version : "");
   for (int i = 0; i < b->n; i++) print_result(&b->r[i], torch);
   for (int i = 0; i < b->ne; i++) nfp_bench_enc_print(&b->e[i], torch);
   if (!torch) printf("PyTorch peer: %s\n", b->why_not);
@@ -484,6 +487,8 @@ static int bench_write_json(const bench_run* b, const bench_target t[BENCH_NTARG
   // the default model's figures at the top level (as before the encoders came)
   cJSON* root = b->n > 0 ? result_json(&b->r[0], torch) : cJSON_CreateObject();
   cJSON_AddNumberToObject(root, "threads", b->threads);
+  cJSON_AddStringToObject(root, "blas_kernels", nfp_blas_core());  // both sides run them
+  cJSON_AddBoolToObject(root, "blas_kernels_chosen_by_nfp", nfp_blas_core_fitted());
   cJSON* tj = cJSON_AddObjectToObject(root, "torch");
   cJSON_AddBoolToObject(tj, "available", torch);
   if (torch) {

@@ -16,6 +16,7 @@
 
 #include "cli_util.h"
 #include "json_util.h"
+#include "nfp/layers.h"
 
 static cli_result r;
 
@@ -110,6 +111,11 @@ static void test_encoders_no_torch(void** state) {
   const cJSON* torch = cJSON_GetObjectItemCaseSensitive(root, "torch");
   assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(torch, "available")));
   assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(torch, "reason")));
+  // The kernels OpenBLAS ran, as this process (linked to the same library) runs them.
+  const cJSON* blas = cJSON_GetObjectItemCaseSensitive(root, "blas_kernels");
+  assert_true(cJSON_IsString(blas));
+  assert_string_equal(blas->valuestring, nfp_blas_core());
+  assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(root, "blas_kernels_chosen_by_nfp")));
   const cJSON* e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "encoders"), 0);
   assert_null(cJSON_GetObjectItemCaseSensitive(e, "torch_encode_ms"));
   const cJSON* tg = cJSON_GetObjectItemCaseSensitive(e, "targets");
